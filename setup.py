@@ -1,0 +1,31 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="slowvid",
+    version="0.1.0",
+    description="Video understanding research codebase: SlowFast, X3D, MViT and friends",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["slowvid", "slowvid.*"]),
+    install_requires=[
+        "torch>=2.4",
+        "fvcore",
+        "iopath",
+        "simplejson",
+        "opencv-python-headless",
+        "tensorboard",
+        "submitit",
+        "av>=12",  # PyAV: bundles FFmpeg, always works
+        "numpy",
+        "pyyaml",
+    ],
+    extras_require={
+        # torchcodec is faster and pixel-identical, but needs the system FFmpeg libraries
+        "torchcodec": ["torchcodec"],
+        "dev": ["pytest", "pytest-timeout", "ruff"],
+    },
+)

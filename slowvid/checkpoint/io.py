@@ -1,0 +1,325 @@
+"""Write, find and read checkpoints.
+
+Format (key names as PySlowFast's, so its tools read our files and we read its)::
+
+    {
+        "epoch": int,                  # epochs completed; also the number in the file name
+        "model_state": state_dict,     # of the unwrapped model (no "module." prefix)
+        "optimizer_state": dict,       # optional
+        "cfg": str,                    # optional, the config as yaml
+        ...                            # optional extras, e.g. "rng_state", "scaler_state"
+    }
+
+Everything that is not a tensor is a plain python value, so files load with
+``torch.load(weights_only=True)``, which cannot run code hidden in a malicious pickle.
+
+Files are written to a hidden temporary file in the same directory and renamed into place:
+a crash mid-write leaves no ``checkpoint_epoch_*.pyth`` behind, and a restarted job resumes
+from the newest complete one. Only rank 0 should call :func:`save_checkpoint`.
+"""
+
+import logging
+import os
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from iopath.common.file_io import g_pathmgr
+from torch import nn
+
+from .model_state import (
+    MODEL_STATE_KEYS,
+    CheckpointMismatchError,
+    diff_state_dicts,
+    extract_model_state,
+    is_head_key,
+)
+
+__all__ = [
+    "CheckpointReadError",
+    "checkpoint_dir",
+    "checkpoint_path",
+    "find_latest_checkpoint",
+    "list_checkpoints",
+    "load_checkpoint",
+    "read_checkpoint",
+    "save_checkpoint",
+]
+
+logger = logging.getLogger(__name__)
+
+_NAME_RE = re.compile(r"^checkpoint_epoch_(\d+)\.pyth$")
+_RESERVED_KEYS = ("epoch", "model_state", "optimizer_state", "cfg")
+# Types torch's weights_only unpickler accepts besides tensors and containers.
+_PLAIN_TYPES = (int, float, bool, str, bytes, type(None), torch.dtype, torch.device)
+
+
+class CheckpointReadError(RuntimeError):
+    """A checkpoint file exists but cannot be read (truncated, corrupt or not weights-only)."""
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+        model = model.module
+    # torch.compile wraps the model and prefixes its state-dict keys with "_orig_mod.".
+    return getattr(model, "_orig_mod", model)
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def checkpoint_dir(output_dir: str) -> str:
+    """Directory holding the checkpoints of a run: ``{output_dir}/checkpoints``."""
+    return os.path.join(output_dir, "checkpoints")
+
+
+def checkpoint_path(output_dir: str, epoch: int) -> str:
+    """Path of the checkpoint written after ``epoch`` epochs."""
+    return os.path.join(checkpoint_dir(output_dir), f"checkpoint_epoch_{epoch:05d}.pyth")
+
+
+def _check_plain(obj: Any, where: str) -> None:
+    """Raise if ``obj`` holds anything weights-only loading would refuse."""
+    if isinstance(obj, torch.Tensor) or type(obj) in _PLAIN_TYPES or isinstance(obj, torch.Size):
+        return
+    if type(obj) in (dict, OrderedDict):
+        for key, value in obj.items():
+            if type(key) not in _PLAIN_TYPES:
+                raise TypeError(f"Checkpoint entry {where} has a key of type {type(key).__name__}")
+            _check_plain(value, f"{where}[{key!r}]")
+        return
+    if type(obj) in (list, tuple):
+        for i, value in enumerate(obj):
+            _check_plain(value, f"{where}[{i}]")
+        return
+    raise TypeError(
+        f"Checkpoint entry {where} is a {type(obj).__module__}.{type(obj).__qualname__}; only "
+        "tensors and plain python values (int, float, bool, str, None, list, tuple, dict) can be "
+        "loaded with weights_only=True"
+    )
+
+
+def _replace(src: str, dst: str) -> None:
+    if _is_local(src):
+        # os.replace is atomic on POSIX and overwrites, unlike PathManager.mv.
+        os.replace(g_pathmgr.get_local_path(src), g_pathmgr.get_local_path(dst))
+        return
+    if g_pathmgr.exists(dst):
+        g_pathmgr.rm(dst)
+    if not g_pathmgr.mv(src, dst):
+        raise OSError(f"Could not move {src} to {dst}")
+
+
+def save_checkpoint(
+    output_dir: str,
+    epoch: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    cfg: Any = None,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """Write ``{output_dir}/checkpoints/checkpoint_epoch_{epoch:05d}.pyth`` atomically.
+
+    Args:
+        output_dir (str): the run's output directory (any iopath path).
+        epoch (int): epochs completed; a resumed run starts at this epoch (0-based).
+        model (nn.Module): the model, possibly wrapped in DistributedDataParallel.
+        optimizer (Optimizer | None): saved as "optimizer_state" when given.
+        cfg (CfgNode | str | None): saved as a yaml string under "cfg".
+        extra (Mapping | None): further top-level entries (e.g. "rng_state", "scaler_state",
+            "extra"); tensors and plain python values only.
+
+    Returns:
+        str: the path written.
+
+    Raises:
+        ValueError: when ``extra`` reuses a reserved key.
+        TypeError: when an entry could not be loaded back with weights_only=True.
+    """
+    checkpoint: dict[str, Any] = {
+        "epoch": int(epoch),
+        "model_state": _unwrap(model).state_dict(),
+    }
+    if optimizer is not None:
+        checkpoint["optimizer_state"] = optimizer.state_dict()
+    if cfg is not None:
+        checkpoint["cfg"] = cfg if isinstance(cfg, str) else cfg.dump()
+    for key, value in (extra or {}).items():
+        if key in _RESERVED_KEYS:
+            raise ValueError(f"save_checkpoint: extra key {key!r} is reserved ({_RESERVED_KEYS})")
+        checkpoint[key] = value
+    # Checked before writing: a file that only fails when resuming would lose the run.
+    for key, value in checkpoint.items():
+        _check_plain(value, key)
+
+    directory = checkpoint_dir(output_dir)
+    g_pathmgr.mkdirs(directory)
+    path = checkpoint_path(output_dir, epoch)
+    # Hidden name in the same directory: the rename stays on one file system, and the name
+    # never matches the checkpoint pattern, so a leftover is never mistaken for a checkpoint.
+    tmp_path = os.path.join(directory, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        with g_pathmgr.open(tmp_path, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            if hasattr(f, "fileno"):
+                # The data must be on disk before the rename makes it visible.
+                os.fsync(f.fileno())
+        _replace(tmp_path, path)
+    except BaseException:
+        try:
+            if g_pathmgr.exists(tmp_path):
+                g_pathmgr.rm(tmp_path)
+        except OSError:
+            logger.warning("Could not remove temporary checkpoint file %s", tmp_path)
+        raise
+    logger.info("Saved checkpoint %s", path)
+    return path
+
+
+def list_checkpoints(output_dir: str) -> list[str]:
+    """Paths of the checkpoints in ``{output_dir}/checkpoints``, oldest epoch first.
+
+    Temporary files from interrupted saves are not listed.
+    """
+    directory = checkpoint_dir(output_dir)
+    if not g_pathmgr.exists(directory):
+        return []
+    found = []
+    for name in g_pathmgr.ls(directory):
+        match = _NAME_RE.match(name)
+        if match:
+            found.append((int(match.group(1)), os.path.join(directory, name)))
+    return [path for _, path in sorted(found)]
+
+
+def read_checkpoint(path: str, *, mmap: bool = False) -> dict[str, Any]:
+    """Load a checkpoint file onto the CPU with ``weights_only=True``.
+
+    Args:
+        path (str): any iopath path.
+        mmap (bool): map tensors lazily instead of reading them (local zip files only); used
+            to check that a file is complete without paying for reading it.
+
+    Returns:
+        dict: the checkpoint as stored (a plain state dict for some foreign files).
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        CheckpointReadError: when the file is truncated, corrupt or not weights-only loadable.
+    """
+    if not g_pathmgr.exists(path):
+        raise FileNotFoundError(f"Checkpoint not found: {path}")
+    try:
+        checkpoint = None
+        if mmap:
+            local = g_pathmgr.get_local_path(path)
+            try:
+                checkpoint = torch.load(local, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError:
+                # Files in torch's legacy (pre-zip) format cannot be mapped; read them fully.
+                checkpoint = None
+        if checkpoint is None:
+            with g_pathmgr.open(path, "rb") as f:
+                checkpoint = torch.load(f, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointReadError(
+            f"Could not read checkpoint {path}: it is truncated, corrupt, or holds objects other "
+            f"than tensors and plain python values ({type(e).__name__}: {e})"
+        ) from e
+    if not isinstance(checkpoint, Mapping):
+        raise CheckpointReadError(
+            f"Checkpoint {path} holds a {type(checkpoint).__name__}, expected a dict"
+        )
+    return checkpoint
+
+
+def find_latest_checkpoint(output_dir: str) -> str | None:
+    """Path of the newest readable checkpoint in ``{output_dir}/checkpoints``, or None.
+
+    A checkpoint that fails to load is skipped with a warning naming it, and the next older
+    one is tried.
+    """
+    for path in reversed(list_checkpoints(output_dir)):
+        try:
+            read_checkpoint(path, mmap=_is_local(path))
+        except (CheckpointReadError, FileNotFoundError) as e:
+            logger.warning("Skipping unreadable checkpoint %s: %s", path, e)
+            continue
+        return path
+    return None
+
+
+def load_checkpoint(
+    path: str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    *,
+    strict_head: bool = False,
+) -> dict[str, Any]:
+    """Load weights (and optionally optimizer state) from a checkpoint into ``model``.
+
+    Accepts slowvid/PySlowFast files (``{"model_state": ...}``), ``{"state_dict": ...}`` files
+    and plain state dicts; a leading ``module.`` is stripped from parameter names.
+
+    Args:
+        path (str): the checkpoint file (any iopath path).
+        model (nn.Module): the model, possibly wrapped in DistributedDataParallel.
+        optimizer (Optimizer | None): restored from "optimizer_state" when given. Left alone,
+            with a warning, when the checkpoint has none or when head weights were skipped.
+        strict_head (bool): treat head differences as errors too, instead of skipping head
+            tensors whose shape differs (fine-tuning to another class count).
+
+    Returns:
+        dict: the loaded checkpoint ("epoch", "cfg", extras, ...); a plain state dict comes
+        back as ``{"model_state": state}``.
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        CheckpointReadError: when the file cannot be read.
+        CheckpointMismatchError: listing every mismatched, missing and unexpected key by name
+            (with both shapes) when the weights do not fit outside the head.
+    """
+    checkpoint = read_checkpoint(path)
+    state = extract_model_state(checkpoint, path=path)
+    target = _unwrap(model)
+    model_state = target.state_dict()
+    diff = diff_state_dicts(state, model_state)
+
+    if diff and (strict_head or not all(is_head_key(k) for k in diff.all_keys())):
+        raise CheckpointMismatchError(
+            f"Checkpoint {path} does not fit {type(target).__name__}:\n{diff.describe()}"
+        )
+    if diff:
+        logger.warning(
+            "Checkpoint %s: head differs from the model; keeping the model's own values for "
+            "these keys (expected when fine-tuning to another class count):\n%s",
+            path,
+            diff.describe(),
+        )
+    skipped = {k for k, _, _ in diff.mismatched}
+    loadable = {k: v for k, v in state.items() if k in model_state and k not in skipped}
+    target.load_state_dict(loadable, strict=False)
+
+    if optimizer is not None:
+        if "optimizer_state" not in checkpoint:
+            logger.warning("Checkpoint %s has no optimizer state; optimizer left as is", path)
+        elif diff:
+            # Momentum buffers of the old head would have the wrong shapes.
+            logger.warning(
+                "Checkpoint %s: head was skipped, so optimizer state is not loaded", path
+            )
+        else:
+            try:
+                optimizer.load_state_dict(checkpoint["optimizer_state"])
+            except (ValueError, KeyError) as e:
+                raise CheckpointMismatchError(
+                    f"Optimizer state in checkpoint {path} does not fit the optimizer: {e}"
+                ) from e
+
+    wrapped = any(isinstance(checkpoint.get(k), Mapping) for k in MODEL_STATE_KEYS)
+    return dict(checkpoint) if wrapped else {"model_state": state}

@@ -1,0 +1,15 @@
+"""Config tree: defaults, loading with checked keys, and consistency checks."""
+
+from .defaults import get_cfg
+from .loading import ConfigKeyError, dump_config, load_config, merge_opts
+from .validation import infer_and_check, world_size_of
+
+__all__ = [
+    "ConfigKeyError",
+    "dump_config",
+    "get_cfg",
+    "infer_and_check",
+    "load_config",
+    "merge_opts",
+    "world_size_of",
+]

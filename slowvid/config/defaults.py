@@ -1,0 +1,233 @@
+"""Every config key the core uses, each with a one-line meaning.
+
+Keys follow PySlowFast where the concept is the same, so a PySlowFast yaml reads the same here.
+Research projects add their own nodes through ``add_config(cfg)`` (see ``projects/``); they never
+add keys to this file.
+"""
+
+from fvcore.common.config import CfgNode
+
+_C = CfgNode()
+
+# ---------------------------------------------------------------------------- #
+# Run
+# ---------------------------------------------------------------------------- #
+# Number of GPUs per machine (shard); 0 runs on the CPU.
+_C.NUM_GPUS = 1
+# With NUM_GPUS 0: number of CPU processes on this machine, joined by a gloo process group.
+_C.NUM_CPU_PROCESSES = 1
+# Number of machines (shards) taking part in the run.
+_C.NUM_SHARDS = 1
+# Index of this machine among NUM_SHARDS.
+_C.SHARD_ID = 0
+# Distributed backend: "auto" picks nccl with GPUs and gloo on the CPU.
+_C.DIST_BACKEND = "auto"
+# Minutes a collective may wait before the process group gives up and names the stuck call.
+_C.DIST_TIMEOUT_MINUTES = 30
+# Directory for checkpoints, logs, the merged config and TensorBoard events.
+_C.OUTPUT_DIR = "./output"
+# Seed for python, numpy and torch; each rank and data worker derives its own from it.
+_C.RNG_SEED = 1
+# Iterations between two console/json log lines.
+_C.LOG_PERIOD = 10
+
+# ---------------------------------------------------------------------------- #
+# Training
+# ---------------------------------------------------------------------------- #
+_C.TRAIN = CfgNode()
+# Run the training loop.
+_C.TRAIN.ENABLE = True
+# Dataset class name in DATASETS (e.g. Kinetics).
+_C.TRAIN.DATASET = "Kinetics"
+# Total mini-batch size over all processes.
+_C.TRAIN.BATCH_SIZE = 64
+# Evaluate on the validation split every this many epochs (0 disables).
+_C.TRAIN.EVAL_PERIOD = 10
+# Save a checkpoint every this many epochs (the last epoch is always saved).
+_C.TRAIN.CHECKPOINT_PERIOD = 10
+# Resume from the newest complete checkpoint in OUTPUT_DIR/checkpoints if there is one.
+_C.TRAIN.AUTO_RESUME = True
+# Checkpoint to initialise the model from when there is nothing to resume ("" for none).
+_C.TRAIN.CHECKPOINT_FILE_PATH = ""
+# Format of TRAIN.CHECKPOINT_FILE_PATH: "pytorch" (slowvid or PySlowFast .pyth) or "auto".
+_C.TRAIN.CHECKPOINT_TYPE = "pytorch"
+# Extra training hooks by class name in HOOKS (projects add theirs this way).
+_C.TRAIN.HOOKS = []
+
+# ---------------------------------------------------------------------------- #
+# Testing
+# ---------------------------------------------------------------------------- #
+_C.TEST = CfgNode()
+# Run multi-view testing after training (or alone when TRAIN.ENABLE is False).
+_C.TEST.ENABLE = True
+# Dataset class name in DATASETS.
+_C.TEST.DATASET = "Kinetics"
+# Total mini-batch size over all processes.
+_C.TEST.BATCH_SIZE = 8
+# Checkpoint to test; "" uses the newest one in OUTPUT_DIR, else the model as trained.
+_C.TEST.CHECKPOINT_FILE_PATH = ""
+# Temporal clips per video, uniformly spaced.
+_C.TEST.NUM_ENSEMBLE_VIEWS = 10
+# Spatial crops per clip (1: centre; 3: left/top, centre, right/bottom).
+_C.TEST.NUM_SPATIAL_CROPS = 3
+# How view predictions are combined into a video prediction: "sum" or "max".
+_C.TEST.ENSEMBLE_METHOD = "sum"
+# File (relative to OUTPUT_DIR) to save per-video predictions and labels to ("" to skip).
+_C.TEST.SAVE_RESULTS_PATH = ""
+
+# ---------------------------------------------------------------------------- #
+# Data
+# ---------------------------------------------------------------------------- #
+_C.DATA = CfgNode()
+# Directory holding the split files (train.csv, val.csv, test.csv).
+_C.DATA.PATH_TO_DATA_DIR = ""
+# Prefix joined to every video path read from the split files.
+_C.DATA.PATH_PREFIX = ""
+# Separator between path and label in the split files.
+_C.DATA.PATH_LABEL_SEPARATOR = " "
+# Frames per clip fed to the network (the fast pathway for SlowFast).
+_C.DATA.NUM_FRAMES = 8
+# Temporal stride between sampled frames, counted at TARGET_FPS.
+_C.DATA.SAMPLING_RATE = 8
+# Frame rate the clip is sampled at; videos at other rates are resampled in time.
+_C.DATA.TARGET_FPS = 30
+# Range of the random shorter-side size in training, [min, max] pixels.
+_C.DATA.TRAIN_JITTER_SCALES = [256, 320]
+# Side of the square random crop in training.
+_C.DATA.TRAIN_CROP_SIZE = 224
+# Side of the square crops in testing; the shorter side is resized to it first.
+_C.DATA.TEST_CROP_SIZE = 256
+# Per-channel mean (RGB, on [0, 1] pixels) subtracted before the network.
+_C.DATA.MEAN = [0.45, 0.45, 0.45]
+# Per-channel standard deviation (RGB, on [0, 1] pixels).
+_C.DATA.STD = [0.225, 0.225, 0.225]
+# Input channels of each pathway.
+_C.DATA.INPUT_CHANNEL_NUM = [3, 3]
+# Random horizontal flip in training.
+_C.DATA.RANDOM_FLIP = True
+# Video decoder: "auto" (torchcodec when it loads, else PyAV), "torchcodec" or "pyav".
+_C.DATA.DECODING_BACKEND = "auto"
+# Fraction of videos in an epoch that may fail to decode before the run stops.
+_C.DATA.MAX_FAILED_FRACTION = 0.1
+# Tries to draw a decodable replacement for a failed training video.
+_C.DATA.NUM_RETRIES = 10
+
+# ---------------------------------------------------------------------------- #
+# Data loader
+# ---------------------------------------------------------------------------- #
+_C.DATA_LOADER = CfgNode()
+# Worker processes per data loader.
+_C.DATA_LOADER.NUM_WORKERS = 8
+# Pin host memory for faster copies to the GPU.
+_C.DATA_LOADER.PIN_MEMORY = True
+
+# ---------------------------------------------------------------------------- #
+# Model
+# ---------------------------------------------------------------------------- #
+_C.MODEL = CfgNode()
+# Architecture within the family: c2d, i3d, slow or slowfast (sets temporal kernels).
+_C.MODEL.ARCH = "slowfast"
+# Model class name in MODELS (e.g. ResNet, SlowFast).
+_C.MODEL.MODEL_NAME = "SlowFast"
+# Number of output classes.
+_C.MODEL.NUM_CLASSES = 400
+# Loss: "cross_entropy", "bce_logit" (multi-label) or "soft_cross_entropy" (mixed targets).
+_C.MODEL.LOSS_FUNC = "cross_entropy"
+# Dropout before the final projection.
+_C.MODEL.DROPOUT_RATE = 0.5
+# Head class name in HEADS.
+_C.MODEL.HEAD_NAME = "ClassificationHead"
+
+# ---------------------------------------------------------------------------- #
+# ResNet family
+# ---------------------------------------------------------------------------- #
+_C.RESNET = CfgNode()
+# Depth: 18, 50, 101 or 152 (bottleneck blocks throughout, as PySlowFast).
+_C.RESNET.DEPTH = 50
+# Groups of the 3x3 convolution (1 for ResNet, 32 for ResNeXt).
+_C.RESNET.NUM_GROUPS = 1
+# Channels per group in the first stage; the bottleneck width is NUM_GROUPS * WIDTH_PER_GROUP.
+_C.RESNET.WIDTH_PER_GROUP = 64
+# Put the spatial stride on the 1x1 convolution instead of the 3x3 (Caffe2 MSRA style).
+_C.RESNET.STRIDE_1X1 = False
+# Start each residual branch's last BN at zero so blocks begin as identities.
+_C.RESNET.ZERO_INIT_FINAL_BN = True
+# Spatial stride of the first block of stages 2..5.
+_C.RESNET.SPATIAL_STRIDES = [1, 2, 2, 2]
+# Spatial dilation of stages 2..5.
+_C.RESNET.SPATIAL_DILATIONS = [1, 1, 1, 1]
+# Blocks of stages 2..5 that use the arch's temporal kernels (later ones use 1); [] = all blocks.
+_C.RESNET.NUM_BLOCK_TEMP_KERNEL = []
+
+# ---------------------------------------------------------------------------- #
+# SlowFast
+# ---------------------------------------------------------------------------- #
+_C.SLOWFAST = CfgNode()
+# Frame-rate ratio of the fast to the slow pathway (alpha).
+_C.SLOWFAST.ALPHA = 4
+# Channel ratio of the slow to the fast pathway (1 / beta).
+_C.SLOWFAST.BETA_INV = 8
+# Lateral connection output channels, as a multiple of the fast pathway's channels.
+_C.SLOWFAST.FUSION_CONV_CHANNEL_RATIO = 2
+# Temporal kernel of the lateral connection.
+_C.SLOWFAST.FUSION_KERNEL_SZ = 5
+
+# ---------------------------------------------------------------------------- #
+# Batch norm
+# ---------------------------------------------------------------------------- #
+_C.BN = CfgNode()
+# Normalization: "batchnorm" or "sync_batchnorm" (statistics over all processes).
+_C.BN.NORM_TYPE = "batchnorm"
+# Epsilon of BatchNorm.
+_C.BN.EPSILON = 1e-5
+# Momentum of BatchNorm's running statistics.
+_C.BN.MOMENTUM = 0.1
+# Weight decay of BN scale/shift parameters (usually 0).
+_C.BN.WEIGHT_DECAY = 0.0
+
+# ---------------------------------------------------------------------------- #
+# Solver
+# ---------------------------------------------------------------------------- #
+_C.SOLVER = CfgNode()
+# Optimizer: "sgd" or "adamw".
+_C.SOLVER.OPTIMIZING_METHOD = "sgd"
+# Learning rate for the whole batch TRAIN.BATCH_SIZE (no automatic scaling).
+_C.SOLVER.BASE_LR = 0.1
+# Schedule: "cosine", "steps_with_relative_lrs" or "constant".
+_C.SOLVER.LR_POLICY = "cosine"
+# Final learning rate of the cosine schedule.
+_C.SOLVER.COSINE_END_LR = 0.0
+# Epochs where the steps schedule changes rate (the first entry is 0).
+_C.SOLVER.STEPS = []
+# Multipliers of BASE_LR for each interval of STEPS.
+_C.SOLVER.LRS = []
+# Epochs to train.
+_C.SOLVER.MAX_EPOCH = 300
+# SGD momentum.
+_C.SOLVER.MOMENTUM = 0.9
+# SGD dampening.
+_C.SOLVER.DAMPENING = 0.0
+# Nesterov momentum.
+_C.SOLVER.NESTEROV = True
+# L2 weight decay (non-BN parameters).
+_C.SOLVER.WEIGHT_DECAY = 1e-4
+# Epochs of linear warm-up from WARMUP_START_LR (fractions allowed).
+_C.SOLVER.WARMUP_EPOCHS = 0.0
+# Learning rate at the start of warm-up.
+_C.SOLVER.WARMUP_START_LR = 0.01
+# Adam betas (adamw only).
+_C.SOLVER.BETAS = [0.9, 0.999]
+
+# ---------------------------------------------------------------------------- #
+# TensorBoard
+# ---------------------------------------------------------------------------- #
+_C.TENSORBOARD = CfgNode()
+# Write TensorBoard scalars.
+_C.TENSORBOARD.ENABLE = True
+# Event directory; "" means OUTPUT_DIR/tensorboard.
+_C.TENSORBOARD.LOG_DIR = ""
+
+
+def get_cfg() -> CfgNode:
+    """A fresh copy of the defaults, safe to modify."""
+    return _C.clone()

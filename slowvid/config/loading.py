@@ -1,0 +1,162 @@
+"""Loading a run's config: defaults, project nodes, yaml chain, command-line overrides.
+
+Every key is checked before it is merged, so a typo in a yaml or an override stops the run
+with the file (or the command line) and the nearest valid key in the message, instead of
+being merged silently or failing deep inside fvcore.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import yaml
+from fvcore.common.config import BASE_KEY, CfgNode
+
+from .defaults import get_cfg
+from .validation import infer_and_check
+
+PROJECTS_DIR = Path(__file__).resolve().parents[2] / "projects"
+
+
+class ConfigKeyError(KeyError):
+    """An unknown config key; the message names where it came from and the closest key."""
+
+    def __str__(self) -> str:  # KeyError would print the message with quotes around it
+        return str(self.args[0])
+
+
+def all_keys(cfg: CfgNode, prefix: str = "") -> list[str]:
+    """Every leaf key of ``cfg`` in dotted form (``TRAIN.BATCH_SIZE``)."""
+    keys = []
+    for name, value in cfg.items():
+        full = f"{prefix}{name}"
+        keys.extend(all_keys(value, full + ".") if isinstance(value, CfgNode) else [full])
+    return keys
+
+
+def _unknown_key_message(key: str, cfg: CfgNode, source: str) -> str:
+    known = all_keys(cfg)
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+    if not close:  # a typo in the node name (TRIAN.BATCH_SIZE) still shares the leaf
+        leaf = key.rsplit(".", 1)[-1]
+        close = [k for k in known if k.rsplit(".", 1)[-1] == leaf][:1]
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"{source}: unknown config key '{key}'{hint}"
+
+
+def check_keys(tree: dict, cfg: CfgNode, source: str, prefix: str = "") -> None:
+    """Raise ConfigKeyError for the first key of ``tree`` that ``cfg`` lacks."""
+    for name, value in tree.items():
+        full = f"{prefix}{name}"
+        node = cfg
+        for part in prefix.rstrip(".").split(".") if prefix else []:
+            node = node[part]
+        if name not in node:
+            raise ConfigKeyError(_unknown_key_message(full, cfg, source))
+        if isinstance(node[name], CfgNode):
+            if not isinstance(value, dict):
+                raise ConfigKeyError(f"{source}: '{full}' is a group of keys, not a value")
+            check_keys(value, cfg, source, full + ".")
+
+
+def _check_yaml_chain(path: str, cfg: CfgNode, seen: tuple[str, ...] = ()) -> None:
+    """Check the keys of ``path`` and of every ``_BASE_`` file it inherits from."""
+    path = os.path.abspath(os.path.expanduser(path))
+    if path in seen:
+        raise ValueError(f"{path}: _BASE_ chain loops back on itself: {' -> '.join(seen)}")
+    if not os.path.isfile(path):
+        where = f" (a _BASE_ of {seen[-1]})" if seen else ""
+        raise FileNotFoundError(f"config file not found: {path}{where}")
+    with open(path) as f:
+        tree = yaml.safe_load(f) or {}
+    bases = tree.pop(BASE_KEY, [])
+    for base in [bases] if isinstance(bases, str) else bases:
+        _check_yaml_chain(os.path.join(os.path.dirname(path), base), cfg, seen + (path,))
+    check_keys(tree, cfg, path)
+
+
+def merge_opts(cfg: CfgNode, opts: Sequence[str]) -> None:
+    """Merge trailing ``KEY VALUE`` pairs from the command line into ``cfg``."""
+    if len(opts) % 2:
+        raise ValueError(
+            f"command-line overrides come in KEY VALUE pairs; got an odd count: {list(opts)}"
+        )
+    for key in opts[::2]:
+        node, parts = cfg, key.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(node, CfgNode) or part not in node:
+                raise ConfigKeyError(_unknown_key_message(key, cfg, "command line"))
+            node = node[part]
+        if isinstance(node, CfgNode):
+            raise ConfigKeyError(f"command line: '{key}' is a group of keys, not a value")
+    cfg.merge_from_list(list(opts))
+
+
+def find_project(cfg_files: Iterable[str]) -> str | None:
+    """The project a config belongs to, if it lives under ``projects/<name>/``."""
+    for cfg_file in cfg_files:
+        parts = Path(os.path.abspath(cfg_file)).parts
+        if "projects" in parts:
+            i = len(parts) - 1 - parts[::-1].index("projects")
+            if i + 1 < len(parts) - 1:
+                return parts[i + 1]
+    return None
+
+
+def import_project(name: str, cfg: CfgNode) -> Any:
+    """Import ``projects/<name>/<name>`` (registering its parts) and add its config nodes."""
+    project_dir = PROJECTS_DIR / name
+    if not project_dir.is_dir():
+        found = sorted(p.name for p in PROJECTS_DIR.iterdir() if p.is_dir()) if PROJECTS_DIR.is_dir() else []
+        raise ValueError(f"unknown project '{name}'; projects/ holds: {found}")
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    module = importlib.import_module(name)
+    if hasattr(module, "add_config"):
+        module.add_config(cfg)
+    return module
+
+
+def load_config(
+    cfg_files: str | Sequence[str] = (),
+    opts: Sequence[str] = (),
+    project: str | None = None,
+    check: bool = True,
+) -> CfgNode:
+    """Defaults, then the project's nodes, then each yaml (with its _BASE_ chain), then opts.
+
+    Args:
+        cfg_files: yaml file(s), merged in order.
+        opts: flat ``[KEY, VALUE, ...]`` overrides, as typed after the command line's flags.
+        project: name of a folder in ``projects/``; inferred from the yaml's path if None.
+        check: run ``infer_and_check`` (derived values and consistency checks).
+    Returns:
+        The merged, frozen config.
+    """
+    cfg_files = [cfg_files] if isinstance(cfg_files, str) else list(cfg_files)
+    cfg = get_cfg()
+    project = project or find_project(cfg_files)
+    if project:
+        import_project(project, cfg)
+    for cfg_file in cfg_files:
+        _check_yaml_chain(cfg_file, cfg)
+        cfg.merge_from_file(cfg_file)
+    merge_opts(cfg, opts)
+    if check:
+        infer_and_check(cfg)
+    cfg.freeze()
+    return cfg
+
+
+def dump_config(cfg: CfgNode, output_dir: str, name: str = "config.yaml") -> str:
+    """Write the merged config to ``output_dir/name`` and return the path."""
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, name)
+    with open(path, "w") as f:
+        f.write(cfg.dump())
+    return path

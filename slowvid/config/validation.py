@@ -1,0 +1,71 @@
+"""Consistency checks on a merged config; each error names the key to change."""
+
+from __future__ import annotations
+
+from fvcore.common.config import CfgNode
+
+_CHOICES = {
+    "SOLVER.LR_POLICY": ("cosine", "steps_with_relative_lrs", "constant"),
+    "SOLVER.OPTIMIZING_METHOD": ("sgd", "adamw"),
+    "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav"),
+    "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm"),
+    "TEST.ENSEMBLE_METHOD": ("sum", "max"),
+    "DIST_BACKEND": ("auto", "nccl", "gloo"),
+}
+
+
+def _get(cfg: CfgNode, key: str):
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def _fail(key: str, problem: str) -> None:
+    raise ValueError(f"config {key}: {problem}")
+
+
+def world_size_of(cfg: CfgNode) -> int:
+    """Processes taking part in the run: per-machine processes times machines."""
+    per_machine = cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else cfg.NUM_CPU_PROCESSES
+    return per_machine * cfg.NUM_SHARDS
+
+
+def infer_and_check(cfg: CfgNode) -> None:
+    """Check the settings that must agree with each other. Raises ValueError naming a key."""
+    for key, choices in _CHOICES.items():
+        if _get(cfg, key) not in choices:
+            _fail(key, f"'{_get(cfg, key)}' is not one of {list(choices)}")
+
+    if cfg.NUM_GPUS < 0 or cfg.NUM_CPU_PROCESSES < 1 or cfg.NUM_SHARDS < 1:
+        _fail("NUM_GPUS/NUM_CPU_PROCESSES/NUM_SHARDS", "must be >= 0, >= 1 and >= 1")
+    if not 0 <= cfg.SHARD_ID < cfg.NUM_SHARDS:
+        _fail("SHARD_ID", f"{cfg.SHARD_ID} is outside [0, NUM_SHARDS={cfg.NUM_SHARDS})")
+    world = world_size_of(cfg)
+    for key in ("TRAIN.BATCH_SIZE", "TEST.BATCH_SIZE"):
+        if _get(cfg, key) % world:
+            _fail(key, f"{_get(cfg, key)} is not divisible by the {world} processes of the run")
+
+    data = cfg.DATA
+    if len(data.TRAIN_JITTER_SCALES) != 2 or data.TRAIN_JITTER_SCALES[0] > data.TRAIN_JITTER_SCALES[1]:
+        _fail("DATA.TRAIN_JITTER_SCALES", f"expected [min, max], got {data.TRAIN_JITTER_SCALES}")
+    if data.TRAIN_CROP_SIZE > data.TRAIN_JITTER_SCALES[0]:
+        _fail("DATA.TRAIN_CROP_SIZE", f"{data.TRAIN_CROP_SIZE} exceeds the smallest jitter scale "
+              f"DATA.TRAIN_JITTER_SCALES[0]={data.TRAIN_JITTER_SCALES[0]}")
+    if len(data.MEAN) != data.INPUT_CHANNEL_NUM[0] or len(data.STD) != data.INPUT_CHANNEL_NUM[0]:
+        _fail("DATA.MEAN/DATA.STD", f"need one value per input channel ({data.INPUT_CHANNEL_NUM[0]})")
+    if len(data.INPUT_CHANNEL_NUM) == 2 and data.NUM_FRAMES % cfg.SLOWFAST.ALPHA:
+        _fail("DATA.NUM_FRAMES", f"{data.NUM_FRAMES} frames cannot be split into a slow pathway "
+              f"with SLOWFAST.ALPHA={cfg.SLOWFAST.ALPHA}")
+    if not 0.0 <= data.MAX_FAILED_FRACTION <= 1.0:
+        _fail("DATA.MAX_FAILED_FRACTION", "must lie in [0, 1]")
+
+    solver = cfg.SOLVER
+    if solver.LR_POLICY == "steps_with_relative_lrs":
+        if len(solver.STEPS) != len(solver.LRS) or not solver.STEPS:
+            _fail("SOLVER.STEPS", f"needs one SOLVER.LRS entry per step; got STEPS={solver.STEPS}, "
+                  f"LRS={solver.LRS}")
+    if solver.WARMUP_EPOCHS > solver.MAX_EPOCH:
+        _fail("SOLVER.WARMUP_EPOCHS", f"{solver.WARMUP_EPOCHS} is longer than SOLVER.MAX_EPOCH")
+    if cfg.TEST.NUM_SPATIAL_CROPS not in (1, 3):
+        _fail("TEST.NUM_SPATIAL_CROPS", f"{cfg.TEST.NUM_SPATIAL_CROPS}; use 1 or 3")

@@ -1,0 +1,226 @@
+"""Building datasets and data loaders from the config, with distributed-aware samplers.
+
+Batch sizes in the config are totals over all processes; each process loads
+``total // world_size``. World size and rank come from ``torch.distributed`` when a process
+group is initialised, so the same call works in one process and under any launcher.
+
+Samplers:
+    train, one process:   EpochRandomSampler   (permutation seeded by RNG_SEED + epoch)
+    train, many:          DistributedSampler   (shuffled, seeded, epoch via set_epoch)
+    val/test:             ShardSampler         (indices[rank::world], no padding, so every
+                                                view is evaluated exactly once overall)
+
+Call :func:`shuffle_loader` before each epoch: it sets the sampler's epoch and reseeds the
+generator the loader draws its worker seeds from, so epoch ``e`` of a resumed run loads the
+same clips with the same augmentations as epoch ``e`` of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from slowvid.registry import DATASETS
+
+__all__ = [
+    "EpochRandomSampler",
+    "ShardSampler",
+    "build_dataset",
+    "build_loader",
+    "collate_clips",
+    "shuffle_loader",
+    "world_size_and_rank",
+]
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+def world_size_and_rank() -> tuple[int, int]:
+    """``(world_size, rank)`` of the default process group, or ``(1, 0)`` without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), dist.get_rank()
+    return 1, 0
+
+
+class EpochRandomSampler(Sampler[int]):
+    """A random permutation that depends only on ``seed + epoch``.
+
+    Args:
+        num_items: dataset length.
+        seed: base seed (RNG_SEED).
+    """
+
+    def __init__(self, num_items: int, seed: int = 0):
+        self.num_items = num_items
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.num_items, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.num_items
+
+
+class ShardSampler(Sampler[int]):
+    """Items ``rank, rank + world, ...``: a disjoint cover of the dataset without padding.
+
+    Shards differ in length by at most one; evaluation code must therefore gather
+    variable-length results (or count items) rather than assume equal shards.
+
+    Args:
+        num_items: dataset length.
+        rank: this process's rank.
+        world_size: number of processes.
+    """
+
+    def __init__(self, num_items: int, rank: int = 0, world_size: int = 1):
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside [0, {world_size})")
+        self.num_items = num_items
+        self.rank = rank
+        self.world_size = world_size
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, self.num_items, self.world_size))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.num_items, self.world_size))
+
+
+def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Batch dataset items, dropping failed ones but keeping their paths.
+
+    Args:
+        items: dicts with ``inputs`` (list of ``(C, T, H, W)`` per pathway, or None),
+            ``label``, ``video_index`` and ``failed``.
+
+    Returns:
+        ``{"inputs": list of (B, C, T, H, W) per pathway, or None when every item failed,
+        "label": LongTensor (B,), "video_index": LongTensor (B,), "failed": list[str]}``.
+    """
+    failed = [path for item in items for path in item["failed"]]
+    good = [item for item in items if item["inputs"] is not None]
+    if not good:
+        inputs = None
+    else:
+        inputs = [torch.stack(pathway) for pathway in zip(*(item["inputs"] for item in good))]
+    return {
+        "inputs": inputs,
+        "label": torch.tensor([item["label"] for item in good], dtype=torch.long),
+        "video_index": torch.tensor([item["video_index"] for item in good], dtype=torch.long),
+        "failed": failed,
+    }
+
+
+def _mix_seed(*values: int) -> int:
+    return int(np.random.SeedSequence([v % (2**32) for v in values]).generate_state(1)[0])
+
+
+def _seed_worker(worker_id: int, *, seed: int, rank: int) -> None:
+    # torch.initial_seed() here is the loader's per-epoch base seed + worker_id, so mixing it
+    # in gives every (epoch, rank, worker) its own stream while staying reproducible.
+    s = _mix_seed(seed, rank, worker_id, torch.initial_seed())
+    random.seed(s)
+    np.random.seed(s)
+    torch.manual_seed(s)
+
+
+def build_dataset(cfg, split: str) -> Dataset:
+    """The dataset named by TRAIN.DATASET (train, val) or TEST.DATASET (test).
+
+    Args:
+        cfg: the run config.
+        split: "train", "val" or "test".
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    name = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
+    cls = DATASETS.get(name)
+    kwargs = cls.from_config(cfg, split)
+    return cls(**kwargs)
+
+
+def build_loader(cfg, split: str) -> DataLoader:
+    """A data loader for this process's share of ``split``.
+
+    Args:
+        cfg: the run config.
+        split: "train", "val" or "test".
+
+    Returns:
+        A DataLoader yielding :func:`collate_clips` batches; call :func:`shuffle_loader`
+        with the epoch before iterating it.
+    """
+    dataset = build_dataset(cfg, split)
+    world, rank = world_size_and_rank()
+    training = split == "train"
+    key = "TRAIN.BATCH_SIZE" if training else "TEST.BATCH_SIZE"
+    total = cfg.TRAIN.BATCH_SIZE if training else cfg.TEST.BATCH_SIZE
+    if total < world:
+        raise ValueError(f"{key}={total} is smaller than the number of processes ({world})")
+    if total % world:
+        logger.warning(
+            "%s=%d is not a multiple of %d processes; each loads %d",
+            key,
+            total,
+            world,
+            total // world,
+        )
+    if training and world > 1:
+        sampler: Sampler = DistributedSampler(
+            dataset,
+            num_replicas=world,
+            rank=rank,
+            shuffle=True,
+            seed=cfg.RNG_SEED,
+            drop_last=True,
+        )
+    elif training:
+        sampler = EpochRandomSampler(len(dataset), seed=cfg.RNG_SEED)
+    else:
+        sampler = ShardSampler(len(dataset), rank=rank, world_size=world)
+    num_workers = cfg.DATA_LOADER.NUM_WORKERS
+    loader = DataLoader(
+        dataset,
+        batch_size=total // world,
+        sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=collate_clips,
+        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
+        drop_last=training,
+        worker_init_fn=functools.partial(_seed_worker, seed=cfg.RNG_SEED, rank=rank),
+        generator=torch.Generator().manual_seed(_mix_seed(cfg.RNG_SEED, rank, 0)),
+    )
+    # Kept on the loader so shuffle_loader can derive each epoch's generator seed.
+    loader.slowvid_seed = (cfg.RNG_SEED, rank)
+    return loader
+
+
+def shuffle_loader(loader: DataLoader, epoch: int) -> None:
+    """Prepare ``loader`` for ``epoch``: sampler order and worker seeds depend on it only.
+
+    With ``NUM_WORKERS 0`` items draw from the main process's ``random`` module, so that is
+    reseeded here instead, for the same per-epoch reproducibility.
+    """
+    if hasattr(loader.sampler, "set_epoch"):
+        loader.sampler.set_epoch(epoch)
+    seed, rank = getattr(loader, "slowvid_seed", (0, 0))
+    if loader.generator is not None:
+        loader.generator.manual_seed(_mix_seed(seed, rank, epoch))
+    if loader.num_workers == 0:
+        random.seed(_mix_seed(seed, rank, epoch, 1))

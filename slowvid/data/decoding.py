@@ -1,0 +1,402 @@
+"""Video decoding behind one small interface, with a PyAV and a torchcodec backend.
+
+``open_video(path)`` returns a :class:`Video` that knows its frame rate and (estimated)
+frame count and returns any set of frame indices as a uint8 ``(T, H, W, 3)`` RGB tensor.
+Both backends seek to the first requested frame and stop after the last one, so a short
+clip from a long file costs a few GOPs, not the whole file.
+
+Assumptions: frame indices are derived from presentation timestamps and the stream's average
+frame rate, which is exact for constant-frame-rate video (every public action dataset after
+the usual re-encoding) and a close approximation for variable-frame-rate files.
+
+torchcodec links against the system's FFmpeg libraries, which a machine may lack; the
+``"auto"`` backend probes it once per process by decoding a tiny in-memory video and falls
+back to PyAV (which bundles its own FFmpeg) when that fails.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import logging
+import os
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Self
+
+import numpy as np
+import torch
+
+__all__ = [
+    "DecodeError",
+    "PyAVVideo",
+    "TorchCodecVideo",
+    "Video",
+    "open_video",
+    "resolve_backend",
+    "torchcodec_available",
+]
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "pyav", "torchcodec")
+
+# None until probed; then (usable, reason-if-not).
+_TORCHCODEC_STATE: tuple[bool, str] | None = None
+_LOGGED_CHOICE = False
+
+
+class DecodeError(RuntimeError):
+    """A video could not be opened or decoded; the message names the file and the reason."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"cannot decode {path!r}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _unique_sorted(indices: Sequence[int]) -> list[int]:
+    out = sorted({int(i) for i in indices})
+    if out and out[0] < 0:
+        raise ValueError(f"frame indices must be >= 0, got {out[0]}")
+    return out
+
+
+class Video:
+    """An open video file. Use as a context manager, or call :meth:`close`.
+
+    Attributes:
+        path (str): the file.
+        fps (float): average frame rate of the video stream.
+        num_frames (int): frame count from the container when it is stored, else estimated
+            as ``round(duration * fps)``; the estimate may be off by a frame or two, which
+            :meth:`get_frames` absorbs by clamping to the last frame it can decode.
+        duration (float): seconds, ``num_frames / fps`` when the container does not say.
+    """
+
+    path: str
+    fps: float
+    num_frames: int
+    duration: float
+    backend: str
+
+    def get_frames(self, indices: Sequence[int]) -> torch.Tensor:
+        """Decode the given frames.
+
+        Args:
+            indices: frame indices (>= 0) in any order, repeats allowed; indices past the end
+                are clamped to the last decodable frame.
+
+        Returns:
+            uint8 tensor ``(len(indices), H, W, 3)``, RGB, in the order requested.
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(path={self.path!r}, fps={self.fps:.3f}, "
+            f"num_frames={self.num_frames}, duration={self.duration:.3f})"
+        )
+
+
+def _gather(requested: Sequence[int], frames: dict[int, np.ndarray], path: str) -> torch.Tensor:
+    """Stack decoded frames in the requested order.
+
+    An index with no frame of its own (past the true end, or in a timestamp gap of a
+    variable-rate file) takes the nearest decoded frame before it, else the first one.
+    """
+    if not frames:
+        raise DecodeError(path, "no frame could be decoded")
+    keys = sorted(frames)
+    picked = []
+    for i in requested:
+        if i not in frames:
+            i = keys[max(bisect.bisect_right(keys, i) - 1, 0)]
+        picked.append(frames[i])
+    return torch.from_numpy(np.stack(picked))
+
+
+class PyAVVideo(Video):
+    """PyAV backend: seeks by timestamp, decodes forward until the last requested frame.
+
+    Args:
+        path: video file.
+        num_threads: FFmpeg decoding threads (1 suits data-loader workers, which already
+            run in parallel).
+    """
+
+    backend = "pyav"
+
+    def __init__(self, path: str, *, num_threads: int = 1):
+        import av
+
+        self.path = path
+        self._container = None
+        # Number of frames decoded by the last get_frames call; lets tests check seeking.
+        self.last_decoded_count = 0
+        self._fresh = True
+        if not os.path.isfile(path):
+            raise DecodeError(path, "file not found")
+        try:
+            self._container = av.open(path)
+            if not self._container.streams.video:
+                raise DecodeError(path, "no video stream")
+            stream = self._container.streams.video[0]
+            stream.thread_type = "AUTO"
+            stream.thread_count = num_threads
+            self._stream = stream
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            if not rate:
+                raise DecodeError(path, "stream has no frame rate")
+            self._rate = Fraction(rate)
+            self.fps = float(self._rate)
+            self._time_base = Fraction(stream.time_base)
+            self._start_pts = stream.start_time if stream.start_time is not None else 0
+            duration = None
+            if stream.duration:
+                duration = float(stream.duration * self._time_base)
+            elif self._container.duration:
+                duration = self._container.duration / av.time_base
+            if stream.frames > 0:
+                self.num_frames = int(stream.frames)
+            elif duration:
+                self.num_frames = max(round(duration * self.fps), 1)
+            else:
+                raise DecodeError(path, "stream stores neither a frame count nor a duration")
+            self.duration = duration if duration else self.num_frames / self.fps
+        except DecodeError:
+            self.close()
+            raise
+        except Exception as err:  # FFmpeg raises many types; all mean this file is unusable.
+            self.close()
+            raise DecodeError(path, f"{type(err).__name__}: {err}") from err
+
+    def _frame_index(self, pts: int) -> int:
+        return round((pts - self._start_pts) * self._time_base * self._rate)
+
+    def _seek_to(self, index: int) -> None:
+        # A backward seek to any time in [frame's pts, next frame's pts) lands on the keyframe
+        # at or before the frame; aiming at its nominal time is enough. Should rounding put the
+        # target just early, the cost is one extra GOP, never a wrong frame.
+        seconds = Fraction(index) / self._rate
+        self._container.seek(
+            self._start_pts + round(seconds / self._time_base), stream=self._stream, backward=True
+        )
+
+    def _decode_range(self, wanted: list[int], seek: bool) -> tuple[dict[int, np.ndarray], bool]:
+        """Decode from the keyframe before wanted[0] until wanted[-1].
+
+        Returns the frames found and whether the seek landed early enough (False means it
+        overshot, as with broken indexes or missing timestamps; the caller then decodes from
+        the start, where no such check is made).
+        """
+        if seek:
+            self._seek_to(wanted[0])
+        want = set(wanted)
+        frames: dict[int, np.ndarray] = {}
+        last_frame = None
+        first = True
+        for counter, frame in enumerate(self._container.decode(self._stream)):
+            self.last_decoded_count += 1
+            if frame.pts is None and seek:
+                # Counting frames only works from the start of the stream.
+                return {}, False
+            idx = self._frame_index(frame.pts) if frame.pts is not None else counter
+            if first and seek and idx > wanted[0]:
+                return {}, False
+            first = False
+            if idx in want:
+                frames[idx] = frame.to_ndarray(format="rgb24")
+            last_frame = (idx, frame)
+            if idx >= wanted[-1]:
+                break
+        # Indices past the true end (the frame count was an over-estimate) take the last frame.
+        if last_frame is not None and last_frame[0] not in frames and wanted[-1] > last_frame[0]:
+            frames[last_frame[0]] = last_frame[1].to_ndarray(format="rgb24")
+        return frames, True
+
+    def get_frames(self, indices: Sequence[int]) -> torch.Tensor:
+        wanted = [min(i, self.num_frames - 1) for i in _unique_sorted(indices)]
+        if not wanted:
+            raise ValueError("no frame indices requested")
+        self.last_decoded_count = 0
+        try:
+            # A fresh container already sits at the start; anything else needs a seek.
+            frames, ok = self._decode_range(wanted, seek=wanted[0] > 0 or not self._fresh)
+            self._fresh = False
+            if not ok:
+                self._container.seek(self._start_pts, stream=self._stream, backward=True)
+                frames, _ = self._decode_range(wanted, seek=False)
+        except Exception as err:
+            raise DecodeError(self.path, f"{type(err).__name__}: {err}") from err
+        return _gather([min(int(i), self.num_frames - 1) for i in indices], frames, self.path)
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+class TorchCodecVideo(Video):
+    """torchcodec backend (FFmpeg through C++, no Python per frame).
+
+    Opens in torchcodec's "approximate" seek mode, which reads the stream header instead of
+    scanning every packet; if a request then fails near the end (the header over-counted),
+    it retries once in "exact" mode, whose frame count comes from the packets themselves.
+
+    Args:
+        path: video file.
+        num_threads: FFmpeg decoding threads.
+    """
+
+    backend = "torchcodec"
+
+    def __init__(self, path: str, *, num_threads: int = 1):
+        self.path = path
+        self._decoder = None
+        self._num_threads = num_threads
+        if not os.path.isfile(path):
+            raise DecodeError(path, "file not found")
+        self._open("approximate")
+
+    def _open(self, seek_mode: str) -> None:
+        from torchcodec.decoders import VideoDecoder
+
+        try:
+            self._decoder = VideoDecoder(
+                self.path,
+                dimension_order="NHWC",
+                num_ffmpeg_threads=self._num_threads,
+                seek_mode=seek_mode,
+            )
+            meta = self._decoder.metadata
+        except Exception as err:
+            self._decoder = None
+            raise DecodeError(self.path, f"{type(err).__name__}: {err}") from err
+        self._seek_mode = seek_mode
+        if not meta.average_fps:
+            raise DecodeError(self.path, "stream has no frame rate")
+        self.fps = float(meta.average_fps)
+        duration = meta.duration_seconds
+        if meta.num_frames:
+            self.num_frames = int(meta.num_frames)
+        elif duration:
+            self.num_frames = max(round(duration * self.fps), 1)
+        else:
+            raise DecodeError(self.path, "stream stores neither a frame count nor a duration")
+        self.duration = float(duration) if duration else self.num_frames / self.fps
+
+    def get_frames(self, indices: Sequence[int]) -> torch.Tensor:
+        wanted = _unique_sorted(indices)
+        if not wanted:
+            raise ValueError("no frame indices requested")
+        for attempt in range(2):
+            clamped = sorted({min(i, self.num_frames - 1) for i in wanted})
+            try:
+                batch = self._decoder.get_frames_at(clamped).data
+                break
+            except Exception as err:
+                if attempt == 0 and self._seek_mode == "approximate":
+                    self._open("exact")
+                    continue
+                raise DecodeError(self.path, f"{type(err).__name__}: {err}") from err
+        frames = {i: batch[k].numpy() for k, i in enumerate(clamped)}
+        return _gather([min(int(i), self.num_frames - 1) for i in indices], frames, self.path)
+
+    def close(self) -> None:
+        # torchcodec closes the file when the decoder is released.
+        self._decoder = None
+
+
+def _tiny_video_bytes() -> bytes:
+    """A 4-frame 32x32 mpeg4 video made with PyAV, to probe another decoder with."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for i in range(4):
+            img = np.full((32, 32, 3), 60 * i, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def torchcodec_available() -> tuple[bool, str]:
+    """Whether torchcodec imports and decodes here (probed once per process).
+
+    Returns:
+        ``(usable, reason)``; reason explains why not, or is empty.
+    """
+    global _TORCHCODEC_STATE
+    if _TORCHCODEC_STATE is None:
+        try:
+            from torchcodec.decoders import VideoDecoder
+
+            frames = VideoDecoder(_tiny_video_bytes()).get_frames_at([0, 3]).data
+            if tuple(frames.shape[:2]) != (2, 3):
+                raise RuntimeError(f"unexpected frame batch shape {tuple(frames.shape)}")
+            _TORCHCODEC_STATE = (True, "")
+        # ImportError, OSError from missing FFmpeg libs, RuntimeError from a broken build...
+        except Exception as err:  # noqa: BLE001
+            _TORCHCODEC_STATE = (False, f"{type(err).__name__}: {str(err).splitlines()[0]}")
+    return _TORCHCODEC_STATE
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """Turn "auto" into the backend this process will use, logging the choice once.
+
+    Args:
+        backend: "auto", "pyav" or "torchcodec".
+
+    Returns:
+        "pyav" or "torchcodec".
+    """
+    global _LOGGED_CHOICE
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown decoding backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "pyav":
+        return backend
+    usable, reason = torchcodec_available()
+    if backend == "torchcodec" and not usable:
+        raise RuntimeError(f"decoding backend 'torchcodec' was asked for but fails: {reason}")
+    chosen = "torchcodec" if usable else "pyav"
+    if not _LOGGED_CHOICE:
+        _LOGGED_CHOICE = True
+        if usable:
+            logger.info("Video decoding backend: torchcodec")
+        else:
+            logger.info("Video decoding backend: pyav (torchcodec unusable: %s)", reason)
+    return chosen
+
+
+def open_video(path: str, backend: str = "auto", *, num_threads: int = 1) -> Video:
+    """Open a video for random access to its frames.
+
+    Args:
+        path: video file.
+        backend: "auto" (torchcodec when it works here, else PyAV), "pyav" or "torchcodec".
+        num_threads: FFmpeg decoding threads.
+
+    Returns:
+        An open :class:`Video`; close it (or use ``with``) when done.
+
+    Raises:
+        DecodeError: the file is missing, unreadable, or has no decodable video stream.
+    """
+    path = os.fspath(path)
+    if resolve_backend(backend) == "torchcodec":
+        return TorchCodecVideo(path, num_threads=num_threads)
+    return PyAVVideo(path, num_threads=num_threads)

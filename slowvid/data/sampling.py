@@ -1,0 +1,155 @@
+"""Temporal sampling: which frame indices of a video make up one clip.
+
+A clip is ``num_frames`` frames taken every ``sampling_rate`` frames of a video running at
+``target_fps``. A video stored at another rate is resampled in time: its own stride is
+``sampling_rate * fps / target_fps`` (a 60 fps video sampled at target 30 steps twice as far),
+so a clip always spans the same number of seconds whatever the file's rate.
+
+Training takes one clip at a random start; testing takes clip ``k`` of ``num_clips`` whose
+starts are spaced evenly from the first possible start to the last (a single test clip is
+the centre one). Videos shorter than a clip repeat their last frame.
+
+All functions are pure: randomness comes from the ``random.Random`` or ``torch.Generator``
+passed in.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import torch
+
+__all__ = [
+    "ClipSpec",
+    "clip_indices",
+    "clip_start",
+    "clip_stride",
+    "random_clip_indices",
+    "uniform_clip_indices",
+]
+
+Rng = random.Random | torch.Generator
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """What a clip is, independent of any video.
+
+    Attributes:
+        num_frames: frames per clip.
+        sampling_rate: stride between sampled frames, counted at ``target_fps``.
+        target_fps: frame rate the stride is counted at.
+    """
+
+    num_frames: int = 8
+    sampling_rate: int = 8
+    target_fps: float = 30.0
+
+    def __post_init__(self):
+        if self.num_frames < 1 or self.sampling_rate < 1 or self.target_fps <= 0:
+            raise ValueError(f"invalid clip spec {self}")
+
+
+def clip_stride(spec: ClipSpec, fps: float) -> float:
+    """Stride between sampled frames in the video's own frames (may be fractional)."""
+    if fps <= 0:
+        raise ValueError(f"video fps must be positive, got {fps}")
+    return spec.sampling_rate * fps / spec.target_fps
+
+
+def _randint(rng: Rng, high: int) -> int:
+    """Uniform integer in [0, high]."""
+    if isinstance(rng, torch.Generator):
+        return int(torch.randint(0, high + 1, (1,), generator=rng).item())
+    return rng.randint(0, high)
+
+
+def clip_start(
+    num_video_frames: int,
+    span: float,
+    *,
+    clip_idx: int = -1,
+    num_clips: int = 1,
+    rng: Rng | None = None,
+) -> int:
+    """First frame of a clip covering ``span`` frames.
+
+    Args:
+        num_video_frames: frames in the video.
+        span: frames the clip covers in the video's own frames.
+        clip_idx: -1 for a random start (training), else which of ``num_clips`` evenly
+            spaced starts to take (testing).
+        num_clips: number of test clips per video.
+        rng: source of randomness, needed when ``clip_idx`` is -1.
+
+    Returns:
+        Index of the clip's first frame.
+    """
+    # Starts range over [0, delta]; delta is 0 for videos shorter than a clip.
+    delta = max(math.floor(num_video_frames - span), 0)
+    if clip_idx == -1:
+        if rng is None:
+            raise ValueError("a random clip (clip_idx=-1) needs an rng")
+        return _randint(rng, delta)
+    if not 0 <= clip_idx < num_clips:
+        raise ValueError(f"clip_idx {clip_idx} outside [0, {num_clips})")
+    if num_clips == 1:
+        return delta // 2
+    return math.floor(delta * clip_idx / (num_clips - 1))
+
+
+def clip_indices(start: int, spec: ClipSpec, fps: float, num_video_frames: int) -> list[int]:
+    """Frame indices of the clip beginning at ``start``, clamped to the last frame.
+
+    Args:
+        start: first frame.
+        spec: clip length and stride.
+        fps: the video's frame rate.
+        num_video_frames: frames in the video.
+
+    Returns:
+        ``spec.num_frames`` indices, non-decreasing; repeats of the last frame pad short videos.
+    """
+    stride = clip_stride(spec, fps)
+    last = max(num_video_frames - 1, 0)
+    # A tiny epsilon keeps e.g. 3 * (8 * 25 / 30) from flooring to one frame short.
+    return [min(math.floor(start + i * stride + 1e-6), last) for i in range(spec.num_frames)]
+
+
+def random_clip_indices(spec: ClipSpec, fps: float, num_video_frames: int, rng: Rng) -> list[int]:
+    """Indices of one random clip (training).
+
+    Args:
+        spec: clip length and stride.
+        fps: the video's frame rate.
+        num_video_frames: frames in the video.
+        rng: ``random.Random`` or ``torch.Generator``.
+
+    Returns:
+        ``spec.num_frames`` frame indices.
+    """
+    span = spec.num_frames * clip_stride(spec, fps)
+    start = clip_start(num_video_frames, span, clip_idx=-1, rng=rng)
+    return clip_indices(start, spec, fps, num_video_frames)
+
+
+def uniform_clip_indices(
+    spec: ClipSpec, fps: float, num_video_frames: int, clip_idx: int, num_clips: int
+) -> list[int]:
+    """Indices of clip ``clip_idx`` of ``num_clips`` evenly spaced clips (testing).
+
+    Args:
+        spec: clip length and stride.
+        fps: the video's frame rate.
+        num_video_frames: frames in the video.
+        clip_idx: which clip, in ``[0, num_clips)``.
+        num_clips: clips per video.
+
+    Returns:
+        ``spec.num_frames`` frame indices.
+    """
+    span = spec.num_frames * clip_stride(spec, fps)
+    start = clip_start(num_video_frames, span, clip_idx=clip_idx, num_clips=num_clips)
+    return clip_indices(start, spec, fps, num_video_frames)

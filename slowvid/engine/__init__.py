@@ -1,0 +1,16 @@
+"""Training and testing jobs, the loop, and its hooks."""
+
+from .hooks import HookBase, PeriodicCheckpoint, PeriodicEval
+from .jobs import evaluate, test, train
+from .trainer import TooManyFailedVideos, Trainer
+
+__all__ = [
+    "HookBase",
+    "PeriodicCheckpoint",
+    "PeriodicEval",
+    "TooManyFailedVideos",
+    "Trainer",
+    "evaluate",
+    "test",
+    "train",
+]

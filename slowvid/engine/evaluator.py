@@ -1,0 +1,75 @@
+"""Multi-view evaluation: every view of every video once, gathered over ranks, ensembled."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import torch
+from torch.utils.data import DataLoader
+
+from slowvid.distributed import comm
+from slowvid.evaluation import VideoEnsemble, format_eta
+
+logger = logging.getLogger(__name__)
+
+
+def to_device(inputs: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+    return [x.to(device, non_blocking=True) for x in inputs]
+
+
+@torch.no_grad()
+def predict_views(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    device: torch.device,
+    *,
+    multi_label: bool = False,
+    log_period: int = 10,
+) -> dict:
+    """Run ``model`` on this rank's share of the views.
+
+    Returns:
+        dict with ``video_index`` LongTensor(N), ``probs`` FloatTensor(N, K) (softmax, or
+        sigmoid when ``multi_label``), ``labels`` Tensor(N) and ``failed`` list of paths.
+    """
+    model.eval()
+    video_index, probs, labels, failed = [], [], [], []
+    start, num_iters = time.perf_counter(), len(loader)
+    for it, batch in enumerate(loader):
+        failed.extend(batch["failed"])
+        if batch["inputs"] is None:
+            continue
+        logits = model(to_device(batch["inputs"], device)).float()
+        probs.append((logits.sigmoid() if multi_label else logits.softmax(dim=-1)).cpu())
+        video_index.append(batch["video_index"])
+        labels.append(batch["label"])
+        if (it + 1) % log_period == 0 or it + 1 == num_iters:
+            elapsed = time.perf_counter() - start
+            eta = elapsed / (it + 1) * (num_iters - it - 1)
+            logger.info("eval iter %d/%d  eta %s", it + 1, num_iters, format_eta(eta))
+    if not probs:
+        return {"video_index": torch.zeros(0, dtype=torch.long), "probs": None,
+                "labels": torch.zeros(0, dtype=torch.long), "failed": failed}
+    return {"video_index": torch.cat(video_index), "probs": torch.cat(probs),
+            "labels": torch.cat(labels), "failed": failed}
+
+
+def gather_and_ensemble(
+    views: dict, *, num_videos: int, num_classes: int, method: str
+) -> tuple[dict, VideoEnsemble]:
+    """Gather every rank's views and ensemble them per video (on every rank).
+
+    Views are sharded without padding, so each one arrives exactly once, and the ensemble
+    does not depend on arrival order: N processes give the same numbers as one.
+    """
+    ensemble = VideoEnsemble(num_videos, num_classes, method=method)
+    failed: list[str] = []
+    for part in comm.all_gather_object(views):
+        failed.extend(part["failed"])
+        if part["probs"] is not None:
+            ensemble.update(part["video_index"], part["probs"], part["labels"])
+    results = ensemble.finalize()
+    results["failed_views"] = len(failed)
+    results["failed_paths"] = sorted(set(failed))
+    return results, ensemble

@@ -1,0 +1,82 @@
+"""Hooks: what happens around the training loop without being written into it.
+
+The loop (``Trainer``) only trains. Checkpointing, evaluation and logging are hooks, and a
+project adds its own by registering a ``HookBase`` subclass in ``HOOKS`` and naming it in
+``TRAIN.HOOKS``; the loop itself is never edited for a project.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Callable
+
+from slowvid.checkpoint import save_checkpoint
+from slowvid.distributed import comm
+from slowvid.registry import HOOKS
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+logger = logging.getLogger(__name__)
+
+
+class HookBase:
+    """Called by the Trainer at fixed points; ``self.trainer`` is set before ``before_train``."""
+
+    trainer: "Trainer"
+
+    def before_train(self) -> None: ...
+
+    def before_epoch(self) -> None: ...
+
+    def after_step(self) -> None: ...
+
+    def after_epoch(self) -> None: ...
+
+    def after_train(self) -> None: ...
+
+
+class PeriodicCheckpoint(HookBase):
+    """Save after every ``period`` epochs and after the last one (rank 0 writes)."""
+
+    def __init__(self, *, output_dir: str, period: int, extra_state: Callable[[], dict] | None = None,
+                 cfg_dump: str | None = None):
+        self.output_dir = output_dir
+        self.period = period
+        self.extra_state = extra_state
+        self.cfg_dump = cfg_dump
+
+    def after_epoch(self) -> None:
+        trainer = self.trainer
+        done = trainer.epoch + 1
+        if done % self.period and done != trainer.max_epoch:
+            return
+        if comm.is_main_process():
+            path = save_checkpoint(
+                self.output_dir,
+                done,
+                trainer.model,
+                trainer.optimizer,
+                cfg=self.cfg_dump,
+                extra=self.extra_state() if self.extra_state else None,
+            )
+            logger.info("saved checkpoint %s", path)
+        comm.synchronize()  # no rank runs ahead of a checkpoint it might need to resume from
+
+
+class PeriodicEval(HookBase):
+    """Evaluate on the validation loader every ``period`` epochs and after the last one."""
+
+    def __init__(self, *, period: int, evaluate: Callable[[int], dict]):
+        self.period = period
+        self.evaluate = evaluate
+
+    def after_epoch(self) -> None:
+        done = self.trainer.epoch + 1
+        if self.period > 0 and (done % self.period == 0 or done == self.trainer.max_epoch):
+            self.evaluate(done)
+
+
+def build_extra_hooks(names: list[str]) -> list[HookBase]:
+    """Instantiate the HOOKS named in ``TRAIN.HOOKS``."""
+    return [HOOKS.get(name)() for name in names]

@@ -1,0 +1,130 @@
+"""The two jobs ``tools/run_net.py`` launches in every process: ``train`` and ``test``."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+from fvcore.common.config import CfgNode
+
+from slowvid.checkpoint import find_latest_checkpoint, load_checkpoint
+from slowvid.data import build_loader
+from slowvid.distributed import comm
+from slowvid.models import build_loss, build_model
+from slowvid.solver import build_lr_schedule, build_optimizer
+from slowvid.utils.logging import TensorboardWriter, log_json_stats
+
+from .evaluator import gather_and_ensemble, predict_views
+from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
+from .setup import setup_job, unwrap_model, wrap_model
+from .trainer import Trainer
+
+logger = logging.getLogger(__name__)
+
+
+def _tensorboard(cfg: CfgNode):
+    if not cfg.TENSORBOARD.ENABLE or not comm.is_main_process():
+        return None
+    return TensorboardWriter(cfg.TENSORBOARD.LOG_DIR or os.path.join(cfg.OUTPUT_DIR, "tensorboard"))
+
+
+def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard=None) -> dict:
+    """Multi-view evaluation of ``model`` on ``loader``; logs and returns the metrics."""
+    multi_label = cfg.MODEL.LOSS_FUNC == "bce_logit"
+    views = predict_views(model, loader, device, multi_label=multi_label, log_period=cfg.LOG_PERIOD)
+    results, ensemble = gather_and_ensemble(
+        views, num_videos=loader.dataset.num_videos, num_classes=cfg.MODEL.NUM_CLASSES,
+        method=cfg.TEST.ENSEMBLE_METHOD,
+    )
+    if results["failed_paths"]:
+        logger.warning("%s: %d views could not be decoded and were left out; videos: %s", tag,
+                       results["failed_views"], ", ".join(results["failed_paths"][:10]))
+    stats = {"_type": tag, "epoch": step}
+    stats.update({k: v for k, v in results.items() if k != "failed_paths" and not isinstance(v, list)})
+    if comm.is_main_process():
+        log_json_stats(stats, cfg.OUTPUT_DIR)
+        if tensorboard is not None:
+            tensorboard.add_scalars({f"{tag}/{k}": v for k, v in stats.items()
+                                     if isinstance(v, (int, float)) and not k.startswith("_")}, step)
+    results["ensemble"] = ensemble
+    return results
+
+
+def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> int:
+    """Load the newest checkpoint of this run, else the initial weights; return epochs done."""
+    if cfg.TRAIN.AUTO_RESUME:
+        latest = find_latest_checkpoint(cfg.OUTPUT_DIR)
+        if latest:
+            state = load_checkpoint(latest, unwrap_model(model), optimizer)
+            logger.info("resumed from %s (epoch %d)", latest, state["epoch"])
+            return int(state["epoch"])
+    if cfg.TRAIN.CHECKPOINT_FILE_PATH:
+        load_checkpoint(cfg.TRAIN.CHECKPOINT_FILE_PATH, unwrap_model(model))
+        logger.info("initialised the model from %s", cfg.TRAIN.CHECKPOINT_FILE_PATH)
+    return 0
+
+
+def train(cfg: CfgNode) -> dict:
+    """Train per ``cfg``, evaluating and checkpointing periodically. Returns the last stats."""
+    device = setup_job(cfg, "train")
+    model = build_model(cfg)
+    optimizer = build_optimizer(model, cfg)  # before wrapping: groups are built on the bare module
+    start_epoch = _resume_or_initialise(cfg, model, optimizer)
+    model = wrap_model(model, cfg, device)
+    train_loader = build_loader(cfg, "train")
+    tensorboard = _tensorboard(cfg)
+    hooks = [PeriodicCheckpoint(output_dir=cfg.OUTPUT_DIR, period=cfg.TRAIN.CHECKPOINT_PERIOD,
+                                cfg_dump=cfg.dump())]
+    last_eval: dict = {}
+    if cfg.TRAIN.EVAL_PERIOD > 0:
+        val_loader = build_loader(cfg, "val")
+
+        def run_eval(epoch: int) -> dict:
+            last_eval.update(evaluate(model, val_loader, device, cfg, tag="val", step=epoch,
+                                      tensorboard=tensorboard))
+            return last_eval
+
+        hooks.append(PeriodicEval(period=cfg.TRAIN.EVAL_PERIOD, evaluate=run_eval))
+    hooks.extend(build_extra_hooks(cfg.TRAIN.HOOKS))
+    trainer = Trainer(
+        model=model, optimizer=optimizer, loss_fn=build_loss(cfg.MODEL.LOSS_FUNC),
+        loader=train_loader, lr_schedule=build_lr_schedule(cfg), device=device,
+        max_epoch=cfg.SOLVER.MAX_EPOCH, start_epoch=start_epoch, rng_seed=cfg.RNG_SEED,
+        log_period=cfg.LOG_PERIOD, max_failed_fraction=cfg.DATA.MAX_FAILED_FRACTION,
+        output_dir=cfg.OUTPUT_DIR, hooks=hooks, tensorboard=tensorboard,
+    )
+    if start_epoch >= cfg.SOLVER.MAX_EPOCH:
+        logger.info("nothing to train: %d of %d epochs already done", start_epoch, cfg.SOLVER.MAX_EPOCH)
+    trainer.train()
+    if tensorboard is not None:
+        tensorboard.close()
+    return {"train": trainer.epoch_stats, "val": {k: v for k, v in last_eval.items() if k != "ensemble"}}
+
+
+def test(cfg: CfgNode) -> dict:
+    """Multi-view test of the checkpoint named by TEST.CHECKPOINT_FILE_PATH or the newest one."""
+    device = setup_job(cfg, "test")
+    model = build_model(cfg)
+    path = cfg.TEST.CHECKPOINT_FILE_PATH or find_latest_checkpoint(cfg.OUTPUT_DIR)
+    if path:
+        load_checkpoint(path, model)
+        logger.info("testing %s", path)
+    else:
+        logger.warning("no checkpoint given or found in %s: testing randomly initialised weights",
+                       cfg.OUTPUT_DIR)
+    model = wrap_model(model, cfg, device)
+    loader = build_loader(cfg, "test")
+    results = evaluate(model, loader, device, cfg, tag="test", step=0)
+    ensemble = results.pop("ensemble")
+    if comm.is_main_process():
+        logger.info(
+            "test: top-1 %.2f%%  top-5 %.2f%%  over %d videos (%d views each)",
+            results["top1_acc"], results["top5_acc"], results["num_videos"],
+            cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS,
+        )
+        if cfg.TEST.SAVE_RESULTS_PATH:
+            out = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
+            torch.save({"video_preds": ensemble.video_preds, "video_labels": ensemble.video_labels}, out)
+            logger.info("per-video predictions saved to %s", out)
+    return results

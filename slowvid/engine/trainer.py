@@ -1,0 +1,211 @@
+"""The training loop: epochs of steps, nothing else (checkpoints and evaluation are hooks).
+
+Assumptions: batches are dicts from ``slowvid.data.build_loader`` (``inputs`` a list of
+pathway tensors, ``label``, ``failed``); the model maps the input list to logits. Subclass
+and override ``run_step`` for another task (e.g. boxes for detection) instead of adding
+branches here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Sequence
+
+import torch
+from torch.utils.data import DataLoader
+
+from slowvid.data import shuffle_loader
+from slowvid.distributed import comm
+from slowvid.evaluation import ScalarMeter, format_eta, topk_correct
+from slowvid.solver import set_lr
+from slowvid.utils.logging import log_json_stats
+
+from .evaluator import to_device
+from .hooks import HookBase
+from .setup import epoch_seed, seed_everything
+
+logger = logging.getLogger(__name__)
+
+
+class TooManyFailedVideos(RuntimeError):
+    """More videos failed to decode in one epoch than DATA.MAX_FAILED_FRACTION allows."""
+
+
+class Trainer:
+    """Runs epochs ``start_epoch .. max_epoch - 1`` of training.
+
+    Args:
+        model: the (possibly DDP-wrapped) network, already on ``device``.
+        optimizer: optimizer over the model's parameters.
+        loss_fn: ``loss_fn(logits, labels) -> scalar``.
+        loader: training loader; reshuffled deterministically per epoch.
+        lr_schedule: maps a fractional epoch to a learning rate.
+        device: where the inputs go.
+        max_epoch: epochs in the whole run.
+        start_epoch: first epoch to run (the number of epochs already done when resuming).
+        rng_seed: base seed; each epoch reseeds from (seed, epoch, rank), so a resumed run
+            draws the same augmentations as an uninterrupted one.
+        log_period: iterations between progress lines.
+        max_failed_fraction: share of the dataset that may fail to decode per epoch.
+        output_dir: where json stats go.
+        hooks: called around epochs and steps.
+        tensorboard: object with ``add_scalars(dict, step)`` or None.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        loader: DataLoader,
+        lr_schedule: Callable[[float], float],
+        device: torch.device,
+        max_epoch: int,
+        start_epoch: int = 0,
+        rng_seed: int = 0,
+        log_period: int = 10,
+        max_failed_fraction: float = 0.1,
+        output_dir: str = ".",
+        hooks: Sequence[HookBase] = (),
+        tensorboard=None,
+    ):
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.loader = loader
+        self.lr_schedule = lr_schedule
+        self.device = device
+        self.max_epoch = max_epoch
+        self.start_epoch = start_epoch
+        self.rng_seed = rng_seed
+        self.log_period = log_period
+        self.max_failed_fraction = max_failed_fraction
+        self.output_dir = output_dir
+        self.hooks = list(hooks)
+        self.tensorboard = tensorboard
+        for hook in self.hooks:
+            hook.trainer = self
+        self.epoch = start_epoch
+        self.iter = 0
+        self.epoch_stats: dict = {}
+
+    def _call_hooks(self, stage: str) -> None:
+        for hook in self.hooks:
+            getattr(hook, stage)()
+
+    def train(self) -> None:
+        self._call_hooks("before_train")
+        self._run_start = time.perf_counter()
+        for self.epoch in range(self.start_epoch, self.max_epoch):
+            seed_everything(epoch_seed(self.rng_seed, self.epoch, comm.get_rank()))
+            shuffle_loader(self.loader, self.epoch)
+            self._call_hooks("before_epoch")
+            self.train_epoch()
+            self._call_hooks("after_epoch")
+        self._call_hooks("after_train")
+
+    def run_step(self, batch: dict) -> dict:
+        """One optimisation step on ``batch``; returns numbers to log."""
+        labels = batch["label"].to(self.device, non_blocking=True)
+        logits = self.model(to_device(batch["inputs"], self.device))
+        loss = self.loss_fn(logits, labels)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"loss is {loss.item()} at epoch {self.epoch + 1}, iteration {self.iter + 1}; "
+                "try a lower SOLVER.BASE_LR or a longer SOLVER.WARMUP_EPOCHS"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        stats = {"loss": loss.item()}
+        if labels.dim() == 1:  # class indices: top-k errors are defined
+            top1, top5 = topk_correct(logits.detach(), labels, (1, 5))
+            stats["top1_err"] = 100.0 * (1 - top1 / labels.numel())
+            stats["top5_err"] = 100.0 * (1 - top5 / labels.numel())
+        return stats
+
+    def train_epoch(self) -> None:
+        self.model.train()
+        num_iters = len(self.loader)
+        meters: dict[str, ScalarMeter] = {}
+        failed: list[str] = []
+        samples = 0
+        epoch_start = data_start = time.perf_counter()
+        data_time = 0.0
+        for self.iter, batch in enumerate(self.loader):
+            data_time += time.perf_counter() - data_start
+            failed.extend(batch["failed"])
+            lr = self.lr_schedule(self.epoch + self.iter / num_iters)
+            set_lr(self.optimizer, lr)
+            stats = self.run_step(batch)
+            batch_size = batch["label"].shape[0]
+            samples += batch_size
+            for name, value in stats.items():
+                meter = meters.setdefault(name, ScalarMeter(window_size=self.log_period))
+                meter.add_value(value, n=batch_size)
+            self._call_hooks("after_step")
+            if (self.iter + 1) % self.log_period == 0 or self.iter + 1 == num_iters:
+                self._log_progress(meters, lr, num_iters, epoch_start)
+            data_start = time.perf_counter()
+        self._finish_epoch(meters, failed, samples, lr, time.perf_counter() - epoch_start, data_time)
+
+    def _log_progress(self, meters: dict, lr: float, num_iters: int, epoch_start: float) -> None:
+        done_iters = (self.epoch - self.start_epoch) * num_iters + self.iter + 1
+        left_iters = (self.max_epoch - self.start_epoch) * num_iters - done_iters
+        elapsed = time.perf_counter() - self._run_start
+        eta = elapsed / done_iters * left_iters
+        values = "  ".join(f"{k} {m.get_win_median():.4g}" for k, m in meters.items())
+        logger.info(
+            "epoch %d/%d  iter %d/%d  %s  lr %.4g  %.2fs/it  eta %s",
+            self.epoch + 1, self.max_epoch, self.iter + 1, num_iters, values, lr,
+            (time.perf_counter() - epoch_start) / (self.iter + 1), format_eta(eta),
+        )
+
+    def _finish_epoch(self, meters, failed, samples, lr, epoch_time, data_time) -> None:
+        names = sorted(meters)
+        totals = comm.all_reduce_sum(
+            [meters[n].get_global_avg() * meters[n].count for n in names]
+            + [meters[n].count for n in names]
+            + [float(len(failed)), float(samples)]
+        )
+        n = len(names)
+        stats = {"_type": "train_epoch", "epoch": self.epoch + 1, "lr": lr,
+                 "time_s": round(epoch_time, 2), "data_time_s": round(data_time, 2)}
+        for i, name in enumerate(names):
+            stats[name] = totals[i] / max(totals[n + i], 1)
+        stats["failed_videos"] = int(totals[2 * n])
+        stats["samples"] = int(totals[2 * n + 1])
+        stats["max_rss_gb"] = _max_rss_gb()
+        if torch.cuda.is_available() and self.device.type == "cuda":
+            stats["gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
+        self.epoch_stats = stats
+        if comm.is_main_process():
+            log_json_stats(stats, self.output_dir)
+            if self.tensorboard is not None:
+                scalars = {f"train/{k}": v for k, v in stats.items() if not k.startswith("_")}
+                self.tensorboard.add_scalars(scalars, self.epoch + 1)
+        self._check_failures(failed, stats["failed_videos"])
+
+    def _check_failures(self, failed: list[str], num_failed: int) -> None:
+        if not num_failed:
+            return
+        all_failed = sorted({p for part in comm.all_gather_object(failed) for p in part})
+        logger.warning(
+            "epoch %d: %d clip decodes failed and were replaced (%d distinct videos): %s",
+            self.epoch + 1, num_failed, len(all_failed), ", ".join(all_failed[:10]),
+        )
+        size = len(self.loader.dataset)
+        if len(all_failed) > self.max_failed_fraction * size:
+            raise TooManyFailedVideos(
+                f"{len(all_failed)} of {size} training videos failed to decode in epoch "
+                f"{self.epoch + 1}, more than DATA.MAX_FAILED_FRACTION={self.max_failed_fraction}; "
+                f"first ones: {all_failed[:10]}. Fix or remove those files from the split."
+            )
+
+
+def _max_rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

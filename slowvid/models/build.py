@@ -1,0 +1,45 @@
+"""Builds models and heads from the config through the registries.
+
+Device placement, SyncBatchNorm conversion and DDP wrapping happen in ``slowvid.engine``, not here,
+so a built model is a plain CPU ``nn.Module`` usable in a notebook or a test.
+"""
+
+import functools
+from collections.abc import Callable, Sequence
+
+from torch import nn
+
+from slowvid.registry import HEADS, MODELS
+
+__all__ = ["build_head", "build_model", "build_norm"]
+
+
+def build_model(cfg) -> nn.Module:
+    """The model named by cfg.MODEL.MODEL_NAME, on the CPU, in training mode."""
+    cls = MODELS.get(cfg.MODEL.MODEL_NAME)
+    return cls(**cls.from_config(cfg))
+
+
+def build_head(cfg, dim_in: Sequence[int]) -> nn.Module:
+    """The head named by cfg.MODEL.HEAD_NAME.
+
+    Args:
+        cfg: the run's config.
+        dim_in: channels of each pathway's features, computed by the backbone.
+    """
+    cls = HEADS.get(cfg.MODEL.HEAD_NAME)
+    return cls(**cls.from_config(cfg, dim_in=dim_in))
+
+
+def build_norm(cfg) -> Callable[[int], nn.Module]:
+    """A callable making the norm layer chosen by cfg.BN from a channel count.
+
+    "sync_batchnorm" also builds ``nn.BatchNorm3d``: the engine converts it with
+    ``nn.SyncBatchNorm.convert_sync_batchnorm`` once the process group exists, which keeps
+    model building free of distributed state.
+    """
+    if cfg.BN.NORM_TYPE not in ("batchnorm", "sync_batchnorm"):
+        raise ValueError(
+            f"BN.NORM_TYPE must be 'batchnorm' or 'sync_batchnorm', got {cfg.BN.NORM_TYPE!r}"
+        )
+    return functools.partial(nn.BatchNorm3d, eps=cfg.BN.EPSILON, momentum=cfg.BN.MOMENTUM)

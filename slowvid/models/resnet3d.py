@@ -1,0 +1,254 @@
+"""Single-pathway 3D ResNets: C2D, I3D and Slow.
+
+Papers: "Deep Residual Learning for Image Recognition", He et al., arXiv:1512.03385;
+"Quo Vadis, Action Recognition?", Carreira & Zisserman, arXiv:1705.07750 (I3D);
+"Non-local Neural Networks", Wang et al., arXiv:1711.07971 (C2D / I3D baselines);
+"SlowFast Networks for Video Recognition", Feichtenhofer et al., arXiv:1812.03982 (Slow).
+
+Stage depths, temporal kernels and the pool after res2 follow PySlowFast's
+``video_model_builder.py`` (Apache-2.0) so parameter counts, feature shapes and checkpoints match
+its model zoo; the code is written anew.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from slowvid.registry import MODELS
+
+from .blocks import PathwaySpec, ResNetStem, StageSpec, init_weights, make_stage
+from .build import build_head, build_norm
+
+__all__ = ["ARCH_KERNELS", "STAGE_DEPTHS", "ArchKernels", "ResNet", "make_resnet_pathway"]
+
+# Blocks in res2..res5 for each depth; all bottleneck blocks, as PySlowFast builds them.
+STAGE_DEPTHS = {
+    18: (2, 2, 2, 2),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+}
+
+
+@dataclass(frozen=True)
+class ArchKernels:
+    """Temporal layout of one pathway of an architecture.
+
+    Attributes:
+        stem: temporal kernel of the stem convolution.
+        stages: per stage (res2..res5), temporal kernels cycled over its blocks.
+        pool1_t: temporal max-pool after res2 (1 = none).
+    """
+
+    stem: int
+    stages: tuple[tuple[int, ...], ...]
+    pool1_t: int = 1
+
+
+_C2D = ArchKernels(stem=1, stages=((1,), (1,), (1,), (1,)), pool1_t=2)
+_I3D = ArchKernels(stem=5, stages=((3,), (3, 1), (3, 1), (1, 3)), pool1_t=2)
+# Slow keeps res2/res3 2D: early temporal convs hurt when frames are far apart (SlowFast §3.1).
+_SLOW = ArchKernels(stem=1, stages=((1,), (1,), (3,), (3,)))
+_FAST = ArchKernels(stem=5, stages=((3,), (3,), (3,), (3,)))
+
+# MODEL.ARCH -> one ArchKernels per pathway (PySlowFast's _TEMPORAL_KERNEL_BASIS and _POOL1).
+ARCH_KERNELS: dict[str, tuple[ArchKernels, ...]] = {
+    "c2d": (_C2D,),
+    "c2d_nopool": (ArchKernels(stem=1, stages=_C2D.stages),),
+    "i3d": (_I3D,),
+    "i3d_nopool": (ArchKernels(stem=5, stages=_I3D.stages),),
+    "slow": (_SLOW,),
+    "slowfast": (_SLOW, _FAST),
+}
+
+
+def make_resnet_pathway(
+    dim_in: int,
+    depth: int,
+    kernels: ArchKernels,
+    width_per_group: int = 64,
+    num_groups: int = 1,
+    spatial_strides: Sequence[int] = (1, 2, 2, 2),
+    spatial_dilations: Sequence[int] = (1, 1, 1, 1),
+    num_block_temp_kernel: Sequence[int | None] = (None, None, None, None),
+    stride_1x1: bool = False,
+    width_divisor: int = 1,
+) -> PathwaySpec:
+    """The spec of one ResNet pathway: widths double per stage, bottleneck expansion 4.
+
+    Args:
+        dim_in: input channels.
+        depth: 18, 50, 101 or 152.
+        kernels: temporal layout of this pathway.
+        width_per_group: stem width; the res2 bottleneck width is num_groups * width_per_group.
+        num_groups: groups of the 3x3 convolutions.
+        spatial_strides: stride of the first block of res2..res5.
+        spatial_dilations: dilation of res2..res5.
+        num_block_temp_kernel: per stage, blocks using temporal kernels (None = all).
+        stride_1x1: stride on the 1x1 convolution (Caffe2 MSRA style).
+        width_divisor: divides every width; the SlowFast fast pathway uses beta_inv.
+    """
+    if depth not in STAGE_DEPTHS:
+        raise ValueError(f"RESNET.DEPTH must be one of {sorted(STAGE_DEPTHS)}, got {depth}")
+    stages = tuple(
+        StageSpec(
+            depth=STAGE_DEPTHS[depth][i],
+            dim_out=width_per_group * 4 * 2**i // width_divisor,
+            dim_inner=num_groups * width_per_group * 2**i // width_divisor,
+            t_kernels=kernels.stages[i],
+            num_temporal_blocks=num_block_temp_kernel[i],
+            stride=spatial_strides[i],
+            dilation=spatial_dilations[i],
+            groups=num_groups,
+            stride_1x1=stride_1x1,
+        )
+        for i in range(4)
+    )
+    return PathwaySpec(
+        dim_in=dim_in,
+        stem_dim=width_per_group // width_divisor,
+        stem_t_kernel=kernels.stem,
+        stages=stages,
+        pool1_t=kernels.pool1_t,
+    )
+
+
+def _per_stage(values: Sequence, pathway: int, default=None) -> list:
+    """Per-stage values for one pathway from a flat ``[a, b, c, d]`` or a PySlowFast-style
+    per-pathway ``[[a_slow, a_fast], ...]`` list; ``[]`` gives ``default`` for all four stages."""
+    if len(values) == 0:
+        return [default] * 4
+    if len(values) != 4:
+        raise ValueError(f"expected 4 per-stage values (res2..res5), got {list(values)}")
+    return [v[min(pathway, len(v) - 1)] if isinstance(v, list | tuple) else v for v in values]
+
+
+def pathway_from_config(
+    cfg, pathway: int, kernels: ArchKernels, width_divisor: int = 1
+) -> PathwaySpec:
+    """The RESNET.* and DATA.INPUT_CHANNEL_NUM part of ResNet / SlowFast ``from_config``."""
+    r = cfg.RESNET
+    return make_resnet_pathway(
+        dim_in=cfg.DATA.INPUT_CHANNEL_NUM[min(pathway, len(cfg.DATA.INPUT_CHANNEL_NUM) - 1)],
+        depth=r.DEPTH,
+        kernels=kernels,
+        width_per_group=r.WIDTH_PER_GROUP,
+        num_groups=r.NUM_GROUPS,
+        spatial_strides=_per_stage(r.SPATIAL_STRIDES, pathway),
+        spatial_dilations=_per_stage(r.SPATIAL_DILATIONS, pathway),
+        num_block_temp_kernel=_per_stage(r.NUM_BLOCK_TEMP_KERNEL, pathway),
+        stride_1x1=r.STRIDE_1X1,
+        width_divisor=width_divisor,
+    )
+
+
+def make_pathway_modules(
+    spec: PathwaySpec,
+    norm: Callable[[int], nn.Module],
+    activation: Callable[[], nn.Module],
+    lateral_dims: Sequence[int] = (0, 0, 0, 0),
+) -> tuple[nn.Module, nn.ModuleList, nn.Module]:
+    """Stem, stages and post-res2 pool of one pathway.
+
+    Args:
+        spec: the pathway.
+        norm: builds a normalisation layer from a channel count.
+        activation: builds an activation layer.
+        lateral_dims: channels concatenated to each stage's input by lateral connections.
+    """
+    stem = ResNetStem(
+        spec.dim_in, spec.stem_dim, spec.stem_t_kernel, norm=norm, activation=activation
+    )
+    dims_in = [spec.stem_dim] + [s.dim_out for s in spec.stages[:-1]]
+    stages = nn.ModuleList(
+        make_stage(s, d + lat, norm=norm, activation=activation)
+        for s, d, lat in zip(spec.stages, dims_in, lateral_dims, strict=True)
+    )
+    # Kernel = stride: halves time once, as in the Non-local paper's C2D / I3D baselines.
+    pool1 = (
+        nn.MaxPool3d(kernel_size=(spec.pool1_t, 1, 1), stride=(spec.pool1_t, 1, 1))
+        if spec.pool1_t > 1
+        else nn.Identity()
+    )
+    return stem, stages, pool1
+
+
+@MODELS.register()
+class ResNet(nn.Module):
+    """Single-pathway 3D ResNet (C2D, I3D, Slow), as PySlowFast's ``ResNet``.
+
+    ::
+
+        clip (B, 3, T, H, W)
+          -> stem        (B, w, T, H/4, W/4)
+          -> res2        (B, 4w, T, H/4, W/4) -> pool1 (T/2 for c2d, i3d)
+          -> res3..res5  (B, 32w, T', H/32, W/32)
+          -> head        (B, num_classes) logits
+
+    Args:
+        pathway: the stem and stage specs.
+        head: maps ``[(B, pathway.stages[-1].dim_out, T', H', W')]`` to logits.
+        norm: builds a normalisation layer from a channel count.
+        activation: builds an activation layer.
+        zero_init_final_norm: start each residual branch's last norm at zero.
+    """
+
+    def __init__(
+        self,
+        *,
+        pathway: PathwaySpec,
+        head: nn.Module,
+        norm: Callable[[int], nn.Module] = nn.BatchNorm3d,
+        activation: Callable[[], nn.Module] = nn.ReLU,
+        zero_init_final_norm: bool = True,
+    ):
+        super().__init__()
+        self.stem, self.stages, self.pool1 = make_pathway_modules(pathway, norm, activation)
+        self.head = head
+        self.feature_dims = [pathway.stages[-1].dim_out]
+        init_weights(self, zero_init_final_norm=zero_init_final_norm)
+
+    @classmethod
+    def from_config(cls, cfg) -> dict:
+        """Reads MODEL.ARCH, RESNET.*, DATA.INPUT_CHANNEL_NUM, BN.* and the head's keys."""
+        arch = cfg.MODEL.ARCH
+        if arch not in ARCH_KERNELS or len(ARCH_KERNELS[arch]) != 1:
+            single = sorted(a for a, k in ARCH_KERNELS.items() if len(k) == 1)
+            raise ValueError(
+                f"MODEL.ARCH {arch!r} is not a ResNet architecture; choose from {single}"
+            )
+        pathway = pathway_from_config(cfg, 0, ARCH_KERNELS[arch][0])
+        return {
+            "pathway": pathway,
+            "head": build_head(cfg, dim_in=[pathway.stages[-1].dim_out]),
+            "norm": build_norm(cfg),
+            "zero_init_final_norm": cfg.RESNET.ZERO_INIT_FINAL_BN,
+        }
+
+    def forward_features(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Args: inputs: ``[clip]``, clip (B, C, T, H, W).
+
+        Returns: ``[(B, 32w, T', H/32, W/32)]``, T' = T/2 for c2d and i3d.
+        """
+        if len(inputs) != 1:
+            raise ValueError(f"ResNet takes one pathway, got {len(inputs)} input tensors")
+        x = self.stem(inputs[0])
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i == 0:
+                x = self.pool1(x)
+        return [x]
+
+    def forward_head(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Args: features: output of :meth:`forward_features`. Returns: logits (B, num_classes)."""
+        return self.head(features)
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Args: inputs: ``[clip]``, clip (B, C, T, H, W). Returns: logits (B, num_classes)."""
+        return self.forward_head(self.forward_features(inputs))
+
+    def reset_head(self, num_classes: int) -> None:
+        """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
+        self.head.reset(num_classes)

@@ -1,0 +1,43 @@
+"""Synthetic frames and a tiny-clip config shared by the data tests and their fixtures."""
+
+import numpy as np
+
+from slowvid.config import get_cfg
+
+NUM_INDEX_FRAMES = 90
+INDEX_GOP = 10
+
+
+def index_frame(i: int, h: int = 48, w: int = 64) -> np.ndarray:
+    """Frame ``i`` of the lossless video: every pixel's RGB encodes the index."""
+    frame = np.empty((h, w, 3), dtype=np.uint8)
+    frame[..., 0] = i
+    frame[..., 1] = 255 - i
+    frame[..., 2] = (7 * i) % 256
+    return frame
+
+
+def data_cfg(data_dir: str, **overrides):
+    """A cfg reading ``data_dir`` with tiny clips; ``overrides`` maps "NODE.KEY" to a value."""
+    cfg = get_cfg()
+    cfg.DATA.PATH_TO_DATA_DIR = data_dir
+    cfg.DATA.PATH_PREFIX = data_dir
+    cfg.DATA.NUM_FRAMES = 8
+    cfg.DATA.SAMPLING_RATE = 2
+    cfg.DATA.TRAIN_JITTER_SCALES = [64, 80]
+    cfg.DATA.TRAIN_CROP_SIZE = 56
+    cfg.DATA.TEST_CROP_SIZE = 64
+    cfg.DATA.RANDOM_FLIP = False
+    cfg.DATA.INPUT_CHANNEL_NUM = [3, 3]
+    cfg.SLOWFAST.ALPHA = 4
+    cfg.DATA.NUM_RETRIES = 3
+    cfg.DATA_LOADER.NUM_WORKERS = 0
+    cfg.DATA_LOADER.PIN_MEMORY = False
+    cfg.TRAIN.BATCH_SIZE = 4
+    cfg.TEST.BATCH_SIZE = 4
+    cfg.TEST.NUM_ENSEMBLE_VIEWS = 2
+    cfg.TEST.NUM_SPATIAL_CROPS = 3
+    for key, value in overrides.items():
+        node, leaf = key.split(".")
+        setattr(cfg[node], leaf, value)
+    return cfg

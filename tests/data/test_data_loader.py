@@ -1,0 +1,86 @@
+"""Loaders: batch shapes with workers, failed-sample collation, sharding, epoch seeding."""
+
+import pytest
+import torch
+from synthetic import data_cfg
+
+from slowvid.data import build_loader, collate_clips, shuffle_loader
+from slowvid.data.build import EpochRandomSampler, ShardSampler
+
+
+@pytest.mark.timeout(60)
+def test_two_worker_train_loader(demo_dir):
+    cfg = data_cfg(demo_dir, **{"DATA_LOADER.NUM_WORKERS": 2, "TRAIN.BATCH_SIZE": 3})
+    loader = build_loader(cfg, "train")
+    shuffle_loader(loader, 0)
+    batches = list(loader)
+    assert len(batches) == 16 // 3  # drop_last
+    slow, fast = batches[0]["inputs"]
+    assert slow.shape == (3, 3, 2, 56, 56) and fast.shape == (3, 3, 8, 56, 56)
+    assert batches[0]["label"].dtype == torch.long and batches[0]["label"].shape == (3,)
+    assert batches[0]["failed"] == []
+
+
+@pytest.mark.timeout(60)
+def test_epochs_reproducible(demo_dir):
+    cfg = data_cfg(demo_dir, **{"DATA_LOADER.NUM_WORKERS": 1})
+
+    def run(epoch):
+        loader = build_loader(cfg, "train")
+        shuffle_loader(loader, epoch)
+        batch = next(iter(loader))
+        return batch["video_index"], batch["inputs"][1]
+
+    (i0, x0), (i0b, x0b), (i1, _) = run(0), run(0), run(1)
+    assert torch.equal(i0, i0b) and torch.equal(x0, x0b)
+    assert not torch.equal(i0, i1)
+
+
+@pytest.mark.timeout(60)
+def test_test_loader_covers_every_view(demo_dir):
+    cfg = data_cfg(demo_dir, **{"TEST.NUM_ENSEMBLE_VIEWS": 1, "TEST.BATCH_SIZE": 3})
+    loader = build_loader(cfg, "test")
+    seen = torch.cat([b["video_index"] for b in loader])
+    assert sorted(seen.tolist()) == sorted(list(range(8)) * 3)
+
+
+def test_collate_drops_failed():
+    ok = {
+        "inputs": [torch.zeros(3, 2, 4, 4), torch.zeros(3, 8, 4, 4)],
+        "label": 1,
+        "video_index": 0,
+        "failed": ["x.mp4"],
+    }
+    bad = {"inputs": None, "label": 2, "video_index": 1, "failed": ["y.mp4"]}
+    batch = collate_clips([ok, bad, ok])
+    assert [t.shape for t in batch["inputs"]] == [(2, 3, 2, 4, 4), (2, 3, 8, 4, 4)]
+    assert batch["label"].tolist() == [1, 1] and batch["failed"] == ["x.mp4", "y.mp4", "x.mp4"]
+    empty = collate_clips([bad])
+    assert empty["inputs"] is None and empty["label"].shape == (0,)
+    assert empty["failed"] == ["y.mp4"]
+
+
+@pytest.mark.parametrize("world", [1, 2, 3])
+@pytest.mark.parametrize("n", [0, 1, 7, 60])
+def test_shard_sampler_partitions(world, n):
+    shards = [list(ShardSampler(n, rank, world)) for rank in range(world)]
+    assert sorted(i for s in shards for i in s) == list(range(n))
+    assert [len(ShardSampler(n, r, world)) for r in range(world)] == [len(s) for s in shards]
+
+
+def test_epoch_random_sampler():
+    s = EpochRandomSampler(10, seed=3)
+    a = list(s)
+    assert sorted(a) == list(range(10)) and list(s) == a
+    s.set_epoch(1)
+    assert list(s) != a
+
+
+def test_batch_smaller_than_world_is_an_error(demo_dir, monkeypatch):
+    from slowvid.data import build
+
+    monkeypatch.setattr(build, "world_size_and_rank", lambda: (4, 1))
+    with pytest.raises(ValueError, match="TEST.BATCH_SIZE"):
+        build_loader(data_cfg(demo_dir, **{"TEST.BATCH_SIZE": 2}), "test")
+    loader = build_loader(data_cfg(demo_dir, **{"TEST.BATCH_SIZE": 8}), "test")
+    assert loader.batch_size == 2 and list(loader.sampler) == list(range(1, 48, 4))
