@@ -125,6 +125,7 @@ def test(cfg: CfgNode) -> dict:
         )
         if cfg.TEST.SAVE_RESULTS_PATH:
             out = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
-            torch.save({"video_preds": ensemble.video_preds, "video_labels": ensemble.video_labels}, out)
+            torch.save({"video_preds": ensemble.video_preds, "video_labels": ensemble.video_labels,
+                        "num_views": ensemble.num_views_seen}, out)
             logger.info("per-video predictions saved to %s", out)
     return results
