@@ -59,13 +59,14 @@ class DemoSpec:
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     """Smooth coloured blobs plus fine grain, float (size, size, 3) on [0, 255]."""
-    coarse = rng.uniform(40, 200, size=(8, 8, 3))
+    # Low contrast next to the shape's, so that what moves is what stands out.
+    coarse = rng.uniform(70, 150, size=(8, 8, 3))
     reps = -(-size // 8)
     smooth = np.kron(coarse, np.ones((reps, reps, 1)))[:size, :size]
     # Box-blur the blocks so the texture has no hard edges for the codec to spend bits on.
     for axis in (0, 1):
         smooth = sum(np.roll(smooth, k, axis=axis) for k in range(-3, 4)) / 7
-    return smooth + rng.normal(0, 12, size=(size, size, 3))
+    return smooth + rng.normal(0, 6, size=(size, size, 3))
 
 
 def _shape_mask(kind: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
@@ -96,10 +97,9 @@ def render_video(label: int, spec: DemoSpec, rng: np.random.Generator) -> np.nda
     n = spec.size
     background = _background(rng, n)
     kind = SHAPES[rng.integers(len(SHAPES))]
-    radius = rng.uniform(7, 15)
-    colour = rng.uniform(0, 255, size=3)
-    # Keep the shape visible against the background by pushing one channel to an extreme.
-    colour[rng.integers(3)] = 255 if rng.random() < 0.5 else 0
+    radius = rng.uniform(10, 16)
+    # Near-white or near-black with a tint: far from every background colour.
+    colour = rng.uniform(215, 255, size=3) if rng.random() < 0.5 else rng.uniform(0, 40, size=3)
     x0, y0 = rng.uniform(0, n, size=2)
     # The shape drawn once, centred at the origin of a torus; each frame rolls it into place,
     # so it re-enters from the opposite edge and never bounces.

@@ -56,6 +56,9 @@ def _run_worker(
     )
     try:
         func(cfg)
+        # Leave together: a rank tearing its group down while another still talks to it
+        # can abort the process.
+        comm.synchronize()
     finally:
         torch.distributed.destroy_process_group()
 

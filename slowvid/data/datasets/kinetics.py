@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from slowvid.data.decoding import DecodeError, open_video
+from slowvid.data.decoding import DecodeError, open_video, resolve_backend
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
 from slowvid.data.transforms import ClipTransform, pack_pathways
 from slowvid.registry import DATASETS
@@ -129,7 +129,8 @@ class Kinetics(torch.utils.data.Dataset):
         self.num_temporal_views = 1 if training else num_temporal_views
         self.num_spatial_crops = 1 if training else num_spatial_crops
         self.num_retries = num_retries
-        self.decoding_backend = decoding_backend
+        # Resolved here, in the main process, so the probe and its log line happen once.
+        self.decoding_backend = resolve_backend(decoding_backend)
 
     @staticmethod
     def read_split_file(path: str, separator: str) -> tuple[list[str], list[int]]:
