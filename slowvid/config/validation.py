@@ -65,7 +65,5 @@ def infer_and_check(cfg: CfgNode) -> None:
         if len(solver.STEPS) != len(solver.LRS) or not solver.STEPS:
             _fail("SOLVER.STEPS", f"needs one SOLVER.LRS entry per step; got STEPS={solver.STEPS}, "
                   f"LRS={solver.LRS}")
-    if solver.WARMUP_EPOCHS > solver.MAX_EPOCH:
-        _fail("SOLVER.WARMUP_EPOCHS", f"{solver.WARMUP_EPOCHS} is longer than SOLVER.MAX_EPOCH")
     if cfg.TEST.NUM_SPATIAL_CROPS not in (1, 3):
         _fail("TEST.NUM_SPATIAL_CROPS", f"{cfg.TEST.NUM_SPATIAL_CROPS}; use 1 or 3")
