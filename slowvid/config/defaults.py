@@ -85,6 +85,8 @@ _C.DATA.PATH_TO_DATA_DIR = ""
 _C.DATA.PATH_PREFIX = ""
 # Separator between path and label in the split files.
 _C.DATA.PATH_LABEL_SEPARATOR = " "
+# Official train/test split (1, 2 or 3) read by UCF101 and HMDB51.
+_C.DATA.SPLIT = 1
 # Frames per clip fed to the network (the fast pathway for SlowFast).
 _C.DATA.NUM_FRAMES = 8
 # Temporal stride between sampled frames, counted at TARGET_FPS.
@@ -171,6 +173,27 @@ _C.SLOWFAST.BETA_INV = 8
 _C.SLOWFAST.FUSION_CONV_CHANNEL_RATIO = 2
 # Temporal kernel of the lateral connection.
 _C.SLOWFAST.FUSION_KERNEL_SZ = 5
+
+# ---------------------------------------------------------------------------- #
+# X3D
+# ---------------------------------------------------------------------------- #
+_C.X3D = CfgNode()
+# Width expansion gamma_w: multiplies every channel count (rounded to multiples of 8).
+_C.X3D.WIDTH_FACTOR = 1.0
+# Depth expansion gamma_d: multiplies the block count of res2..res5 (1, 2, 5, 3), rounded up.
+_C.X3D.DEPTH_FACTOR = 1.0
+# Bottleneck expansion gamma_b: inner width of each block as a multiple of its output width.
+_C.X3D.BOTTLENECK_FACTOR = 1.0
+# Channels of the head's fc layer after global pooling (fc1 of X3D Table 1).
+_C.X3D.DIM_C5 = 2048
+# Base channels of conv1 (the stem), before WIDTH_FACTOR.
+_C.X3D.DIM_C1 = 12
+# Make res2 twice as wide as conv1 instead of equally wide.
+_C.X3D.SCALE_RES2 = False
+# Batch norm after the head's fc layer (off in the released models).
+_C.X3D.BN_LIN5 = False
+# Channelwise (depthwise) 3x3x3 convolutions in the blocks; False uses RESNET.NUM_GROUPS=1 style.
+_C.X3D.CHANNELWISE_3x3x3 = True
 
 # ---------------------------------------------------------------------------- #
 # Batch norm

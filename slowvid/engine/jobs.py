@@ -11,7 +11,7 @@ from fvcore.common.config import CfgNode
 from slowvid.checkpoint import find_latest_checkpoint, load_checkpoint
 from slowvid.data import build_loader
 from slowvid.distributed import comm
-from slowvid.models import build_loss, build_model
+from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.solver import build_lr_schedule, build_optimizer
 from slowvid.utils.logging import TensorboardWriter, log_json_stats
 
@@ -69,6 +69,8 @@ def train(cfg: CfgNode) -> dict:
     """Train per ``cfg``, evaluating and checkpointing periodically. Returns the last stats."""
     device = setup_job(cfg, "train")
     model = build_model(cfg)
+    logger.info("%s (%s): %.2f M parameters", cfg.MODEL.MODEL_NAME, cfg.MODEL.ARCH,
+                count_parameters(model) / 1e6)
     optimizer = build_optimizer(model, cfg)  # before wrapping: groups are built on the bare module
     start_epoch = _resume_or_initialise(cfg, model, optimizer)
     model = wrap_model(model, cfg, device)

@@ -1,6 +1,7 @@
 """Building blocks shared by the video architectures; imported by name, never registered."""
 
 from .bottleneck import Bottleneck
+from .bottleneck_2plus1d import Bottleneck2Plus1D, Conv2Plus1D
 from .fusion import FuseFastToSlow
 from .init import init_weights
 from .stage import PathwaySpec, StageSpec, make_stage
@@ -8,6 +9,8 @@ from .stem import ResNetStem
 
 __all__ = [
     "Bottleneck",
+    "Bottleneck2Plus1D",
+    "Conv2Plus1D",
     "FuseFastToSlow",
     "PathwaySpec",
     "ResNetStem",

@@ -1,6 +1,6 @@
 """Per-stage and per-pathway specs of a 3D ResNet, and the factory that turns a spec into blocks.
 
-Architectures (ResNet, SlowFast, later CSN / R(2+1)D) describe themselves as a tuple of
+Architectures (ResNet, SlowFast, CSN, R(2+1)D) describe themselves as a tuple of
 :class:`StageSpec` per pathway and build their stages in one loop with :func:`make_stage`.
 """
 
@@ -30,6 +30,8 @@ class StageSpec:
         dilation: spatial dilation of every block.
         groups: groups of every block's 3x3 convolution.
         stride_1x1: put the stride on the 1x1 convolution (Caffe2 MSRA style).
+        t_kernel_b: temporal size of every block's middle (3x3) convolution.
+        temporal_stride: temporal stride of the first block (the others have stride 1).
     """
 
     depth: int
@@ -41,6 +43,8 @@ class StageSpec:
     dilation: int = 1
     groups: int = 1
     stride_1x1: bool = False
+    t_kernel_b: int = 1
+    temporal_stride: int = 1
 
     def block_t_kernels(self) -> list[int]:
         """Temporal kernel of each block, first to last."""
@@ -75,6 +79,7 @@ def make_stage(
     dim_in: int,
     norm: Callable[[int], nn.Module] = nn.BatchNorm3d,
     activation: Callable[[], nn.Module] = nn.ReLU,
+    block: type[Bottleneck] = Bottleneck,
 ) -> nn.Sequential:
     """Builds the bottleneck blocks of one stage.
 
@@ -83,14 +88,17 @@ def make_stage(
         dim_in: input channels of the first block (may include fused lateral channels).
         norm: builds a normalisation layer from a channel count.
         activation: builds an activation layer.
+        block: the block class, :class:`Bottleneck` or a subclass with its signature
+            (``Bottleneck2Plus1D``).
 
     Returns:
-        A module mapping (B, dim_in, T, H, W) to (B, spec.dim_out, T, H/stride, W/stride).
+        A module mapping (B, dim_in, T, H, W) to
+        (B, spec.dim_out, T/temporal_stride, H/stride, W/stride).
     """
     blocks = []
     for i, t_kernel in enumerate(spec.block_t_kernels()):
         blocks.append(
-            Bottleneck(
+            block(
                 dim_in if i == 0 else spec.dim_out,
                 spec.dim_out,
                 spec.dim_inner,
@@ -99,6 +107,8 @@ def make_stage(
                 groups=spec.groups,
                 dilation=spec.dilation,
                 stride_1x1=spec.stride_1x1,
+                t_kernel_b=spec.t_kernel_b,
+                temporal_stride=spec.temporal_stride if i == 0 else 1,
                 norm=norm,
                 activation=activation,
             )
