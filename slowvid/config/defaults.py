@@ -53,6 +53,10 @@ _C.TRAIN.CHECKPOINT_FILE_PATH = ""
 _C.TRAIN.CHECKPOINT_TYPE = "pytorch"
 # Extra training hooks by class name in HOOKS (projects add theirs this way).
 _C.TRAIN.HOOKS = []
+# Autocast the forward pass: bf16 on the CPU, fp16 with a gradient scaler on CUDA.
+_C.TRAIN.MIXED_PRECISION = False
+# Mini-batches whose gradients are summed before each optimizer step.
+_C.TRAIN.GRAD_ACCUM_STEPS = 1
 
 # ---------------------------------------------------------------------------- #
 # Testing
@@ -192,8 +196,47 @@ _C.X3D.DIM_C1 = 12
 _C.X3D.SCALE_RES2 = False
 # Batch norm after the head's fc layer (off in the released models).
 _C.X3D.BN_LIN5 = False
-# Channelwise (depthwise) 3x3x3 convolutions in the blocks; False uses RESNET.NUM_GROUPS=1 style.
+# Channelwise (depthwise) 3x3x3 convolutions in the blocks; False makes them dense.
 _C.X3D.CHANNELWISE_3x3x3 = True
+
+# ---------------------------------------------------------------------------- #
+# MViT (Multiscale Vision Transformers; defaults are MViT-B)
+# ---------------------------------------------------------------------------- #
+_C.MVIT = CfgNode()
+# Number of transformer blocks.
+_C.MVIT.DEPTH = 16
+# Channels of the patch embedding and of the first block.
+_C.MVIT.EMBED_DIM = 96
+# Attention heads of the first block.
+_C.MVIT.NUM_HEADS = 1
+# MLP hidden width as a multiple of the block width.
+_C.MVIT.MLP_RATIO = 4.0
+# Bias on the q, k, v projections.
+_C.MVIT.QKV_BIAS = True
+# Stochastic-depth rate of the last block (rising linearly from 0 at the first).
+_C.MVIT.DROPPATH_RATE = 0.1
+# Kernel (t, h, w) of the cube patch-embedding convolution.
+_C.MVIT.PATCH_KERNEL = [3, 7, 7]
+# Stride (t, h, w) of the patch embedding; the token grid is the clip size divided by it.
+_C.MVIT.PATCH_STRIDE = [2, 4, 4]
+# Padding (t, h, w) of the patch embedding.
+_C.MVIT.PATCH_PADDING = [1, 3, 3]
+# [[block, factor], ...]: the channel width is multiplied by factor from that block on.
+_C.MVIT.DIM_MUL = [[1, 2.0], [3, 2.0], [14, 2.0]]
+# [[block, factor], ...]: the head count is multiplied by factor from that block on.
+_C.MVIT.HEAD_MUL = [[1, 2.0], [3, 2.0], [14, 2.0]]
+# Pooling kernel (t, h, w) of queries, keys and values; [] uses stride + 1 on strided axes.
+_C.MVIT.POOL_KVQ_KERNEL = [3, 3, 3]
+# Key/value stride (t, h, w) of block 0, divided by each query stride after it; [] = no kv pooling.
+_C.MVIT.POOL_KV_STRIDE_ADAPTIVE = [1, 8, 8]
+# [[block, s_t, s_h, s_w], ...]: query pooling strides, which shrink the token grid.
+_C.MVIT.POOL_Q_STRIDE = [[1, 1, 2, 2], [3, 1, 2, 2], [14, 1, 2, 2]]
+# Pooling operator of attention: "conv" (depthwise conv + LayerNorm), "avg" or "max".
+_C.MVIT.MODE = "conv"
+# Separate spatial and temporal positional embeddings (summed) instead of one per token.
+_C.MVIT.SEP_POS_EMBED = True
+# Prepend a class token and classify from it; False averages the output tokens.
+_C.MVIT.CLS_EMBED_ON = True
 
 # ---------------------------------------------------------------------------- #
 # Batch norm
@@ -207,6 +250,10 @@ _C.BN.EPSILON = 1e-5
 _C.BN.MOMENTUM = 0.1
 # Weight decay of BN scale/shift parameters (usually 0).
 _C.BN.WEIGHT_DECAY = 0.0
+# Recompute BN statistics over training batches (weights fixed) before each evaluation.
+_C.BN.USE_PRECISE_STATS = False
+# Training batches per process used by precise BN.
+_C.BN.NUM_BATCHES_PRECISE = 200
 
 # ---------------------------------------------------------------------------- #
 # Solver
@@ -240,6 +287,10 @@ _C.SOLVER.WARMUP_EPOCHS = 0.0
 _C.SOLVER.WARMUP_START_LR = 0.01
 # Adam betas (adamw only).
 _C.SOLVER.BETAS = [0.9, 0.999]
+# Clip each gradient element to [-v, v] before the step (0 disables).
+_C.SOLVER.CLIP_GRAD_VAL = 0.0
+# Rescale gradients whose global L2 norm exceeds this (0 disables).
+_C.SOLVER.CLIP_GRAD_L2NORM = 0.0
 
 # ---------------------------------------------------------------------------- #
 # TensorBoard

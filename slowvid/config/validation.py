@@ -65,5 +65,7 @@ def infer_and_check(cfg: CfgNode) -> None:
         if len(solver.STEPS) != len(solver.LRS) or not solver.STEPS:
             _fail("SOLVER.STEPS", f"needs one SOLVER.LRS entry per step; got STEPS={solver.STEPS}, "
                   f"LRS={solver.LRS}")
+    if cfg.TRAIN.GRAD_ACCUM_STEPS < 1:
+        _fail("TRAIN.GRAD_ACCUM_STEPS", f"{cfg.TRAIN.GRAD_ACCUM_STEPS}; must be >= 1")
     if cfg.TEST.NUM_SPATIAL_CROPS not in (1, 3):
         _fail("TEST.NUM_SPATIAL_CROPS", f"{cfg.TEST.NUM_SPATIAL_CROPS}; use 1 or 3")

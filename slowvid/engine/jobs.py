@@ -17,6 +17,7 @@ from slowvid.utils.logging import TensorboardWriter, log_json_stats
 
 from .evaluator import gather_and_ensemble, predict_views
 from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
+from .precise_bn import PreciseBN
 from .setup import setup_job, unwrap_model, wrap_model
 from .trainer import Trainer
 
@@ -51,18 +52,23 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
     return results
 
 
-def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> int:
-    """Load the newest checkpoint of this run, else the initial weights; return epochs done."""
+def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
+    """Load the newest checkpoint of this run, else the initial weights.
+
+    Returns:
+        the resumed checkpoint (``epoch`` = epochs done, optional ``scaler_state``), or
+        ``{"epoch": 0}`` for a new run.
+    """
     if cfg.TRAIN.AUTO_RESUME:
         latest = find_latest_checkpoint(cfg.OUTPUT_DIR)
         if latest:
             state = load_checkpoint(latest, unwrap_model(model), optimizer)
             logger.info("resumed from %s (epoch %d)", latest, state["epoch"])
-            return int(state["epoch"])
+            return state
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
         load_checkpoint(cfg.TRAIN.CHECKPOINT_FILE_PATH, unwrap_model(model))
         logger.info("initialised the model from %s", cfg.TRAIN.CHECKPOINT_FILE_PATH)
-    return 0
+    return {"epoch": 0}
 
 
 def train(cfg: CfgNode) -> dict:
@@ -72,12 +78,22 @@ def train(cfg: CfgNode) -> dict:
     logger.info("%s (%s): %.2f M parameters", cfg.MODEL.MODEL_NAME, cfg.MODEL.ARCH,
                 count_parameters(model) / 1e6)
     optimizer = build_optimizer(model, cfg)  # before wrapping: groups are built on the bare module
-    start_epoch = _resume_or_initialise(cfg, model, optimizer)
+    resumed = _resume_or_initialise(cfg, model, optimizer)
+    start_epoch = int(resumed["epoch"])
     model = wrap_model(model, cfg, device)
     train_loader = build_loader(cfg, "train")
     tensorboard = _tensorboard(cfg)
-    hooks = [PeriodicCheckpoint(output_dir=cfg.OUTPUT_DIR, period=cfg.TRAIN.CHECKPOINT_PERIOD,
-                                cfg_dump=cfg.dump())]
+    trainer: Trainer | None = None  # the checkpoint hook reads the trainer's scaler
+
+    def extra_state() -> dict:
+        scaler = trainer.scaler
+        return {"scaler_state": scaler.state_dict()} if scaler.is_enabled() else {}
+
+    hooks = []
+    if cfg.BN.USE_PRECISE_STATS:
+        hooks.append(PreciseBN(period=cfg.TRAIN.EVAL_PERIOD, num_batches=cfg.BN.NUM_BATCHES_PRECISE))
+    hooks.append(PeriodicCheckpoint(output_dir=cfg.OUTPUT_DIR, period=cfg.TRAIN.CHECKPOINT_PERIOD,
+                                    cfg_dump=cfg.dump(), extra_state=extra_state))
     last_eval: dict = {}
     if cfg.TRAIN.EVAL_PERIOD > 0:
         val_loader = build_loader(cfg, "val")
@@ -95,7 +111,11 @@ def train(cfg: CfgNode) -> dict:
         max_epoch=cfg.SOLVER.MAX_EPOCH, start_epoch=start_epoch, rng_seed=cfg.RNG_SEED,
         log_period=cfg.LOG_PERIOD, max_failed_fraction=cfg.DATA.MAX_FAILED_FRACTION,
         output_dir=cfg.OUTPUT_DIR, hooks=hooks, tensorboard=tensorboard,
+        mixed_precision=cfg.TRAIN.MIXED_PRECISION, grad_accum_steps=cfg.TRAIN.GRAD_ACCUM_STEPS,
+        clip_grad_val=cfg.SOLVER.CLIP_GRAD_VAL, clip_grad_l2norm=cfg.SOLVER.CLIP_GRAD_L2NORM,
     )
+    if "scaler_state" in resumed and trainer.scaler.is_enabled():
+        trainer.scaler.load_state_dict(resumed["scaler_state"])
     if start_epoch >= cfg.SOLVER.MAX_EPOCH:
         logger.info("nothing to train: %d of %d epochs already done", start_epoch, cfg.SOLVER.MAX_EPOCH)
     trainer.train()

@@ -8,6 +8,7 @@ branches here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Callable, Sequence
@@ -51,6 +52,12 @@ class Trainer:
         output_dir: where json stats go.
         hooks: called around epochs and steps.
         tensorboard: object with ``add_scalars(dict, step)`` or None.
+        mixed_precision: autocast the forward pass (bf16 on CPU; fp16 and a gradient scaler
+            on CUDA).
+        grad_accum_steps: mini-batches per optimizer step; the loss is divided by it, and an
+            epoch whose length it does not divide ends with a shorter group.
+        clip_grad_val: clip gradient elements to [-v, v] (0 disables).
+        clip_grad_l2norm: rescale gradients to at most this global L2 norm (0 disables).
     """
 
     def __init__(
@@ -70,6 +77,10 @@ class Trainer:
         output_dir: str = ".",
         hooks: Sequence[HookBase] = (),
         tensorboard=None,
+        mixed_precision: bool = False,
+        grad_accum_steps: int = 1,
+        clip_grad_val: float = 0.0,
+        clip_grad_l2norm: float = 0.0,
     ):
         self.model = model
         self.optimizer = optimizer
@@ -85,6 +96,15 @@ class Trainer:
         self.output_dir = output_dir
         self.hooks = list(hooks)
         self.tensorboard = tensorboard
+        self.mixed_precision = mixed_precision
+        self.grad_accum_steps = grad_accum_steps
+        self.clip_grad_val = clip_grad_val
+        self.clip_grad_l2norm = clip_grad_l2norm
+        # fp16 needs loss scaling; bf16 (the CPU's autocast type) has fp32's range and does not.
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=mixed_precision and device.type == "cuda"
+        )
+        self.num_iters = 0
         for hook in self.hooks:
             hook.trainer = self
         self.epoch = start_epoch
@@ -106,29 +126,65 @@ class Trainer:
             self._call_hooks("after_epoch")
         self._call_hooks("after_train")
 
+    def _autocast(self):
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype, enabled=self.mixed_precision)
+
     def run_step(self, batch: dict) -> dict:
-        """One optimisation step on ``batch``; returns numbers to log."""
+        """One mini-batch: forward, backward, and an optimizer step when a group is complete.
+
+        Returns numbers to log.
+        """
         labels = batch["label"].to(self.device, non_blocking=True)
-        logits = self.model(to_device(batch["inputs"], self.device))
-        loss = self.loss_fn(logits, labels)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"loss is {loss.item()} at epoch {self.epoch + 1}, iteration {self.iter + 1}; "
-                "try a lower SOLVER.BASE_LR or a longer SOLVER.WARMUP_EPOCHS"
-            )
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        closes_group = (self.iter + 1) % self.grad_accum_steps == 0 or self.iter + 1 == self.num_iters
+        # DDP would all-reduce after every backward; inside a group only the last one needs to.
+        sync = contextlib.nullcontext()
+        if not closes_group and hasattr(self.model, "no_sync"):
+            sync = self.model.no_sync()
+        with sync:
+            with self._autocast():
+                logits = self.model(to_device(batch["inputs"], self.device))
+            loss = self.loss_fn(logits.float(), labels)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"loss is {loss.item()} at epoch {self.epoch + 1}, iteration {self.iter + 1}; "
+                    "try a lower SOLVER.BASE_LR or a longer SOLVER.WARMUP_EPOCHS"
+                )
+            self.scaler.scale(loss / self.grad_accum_steps).backward()
         stats = {"loss": loss.item()}
+        if closes_group:
+            stats.update(self._clip_and_step())
         if labels.dim() == 1:  # class indices: top-k errors are defined
             top1, top5 = topk_correct(logits.detach(), labels, (1, 5))
             stats["top1_err"] = 100.0 * (1 - top1 / labels.numel())
             stats["top5_err"] = 100.0 * (1 - top5 / labels.numel())
         return stats
 
+    def _clip_and_step(self) -> dict:
+        stats = {}
+        if self.clip_grad_val or self.clip_grad_l2norm:
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            if self.clip_grad_val:
+                torch.nn.utils.clip_grad_value_(params, self.clip_grad_val)
+            if self.clip_grad_l2norm:
+                norm = torch.nn.utils.clip_grad_norm_(params, self.clip_grad_l2norm)
+                if not torch.isfinite(norm) and not self.scaler.is_enabled():
+                    # The fp16 scaler skips such steps itself; do the same for bf16 and fp32.
+                    logger.warning("non-finite gradient norm at epoch %d, iteration %d: step "
+                                   "skipped", self.epoch + 1, self.iter + 1)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    return {"skipped_steps": 1.0}
+                stats["grad_norm"] = norm.item()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        return stats
+
     def train_epoch(self) -> None:
         self.model.train()
-        num_iters = len(self.loader)
+        self.optimizer.zero_grad(set_to_none=True)
+        num_iters = self.num_iters = len(self.loader)
         meters: dict[str, ScalarMeter] = {}
         failed: list[str] = []
         samples = 0
