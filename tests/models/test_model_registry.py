@@ -12,6 +12,10 @@ NUM_TINY_CLASSES = 5
 TINY_ARCHS = {
     "ResNet": ["c2d", "c2d_nopool", "i3d", "i3d_nopool", "slow"],
     "SlowFast": ["slowfast"],
+    "X3D": ["x3d"],
+    "CSN": ["csn"],
+    "R2Plus1D": ["r2plus1d"],
+    "MViT": ["mvit"],
 }
 # Core models only: projects registered by other tests check their own models.
 CASES = [
@@ -31,6 +35,9 @@ def tiny_cfg(make_cfg, name, arch, **overrides):
             "RESNET.WIDTH_PER_GROUP": 8,
             "MODEL.NUM_CLASSES": NUM_TINY_CLASSES,
             "SLOWFAST.ALPHA": 4,
+            # MViT: 8-wide first block; positional embedding sized for the 32-pixel tiny clip.
+            "MVIT.EMBED_DIM": 8,
+            "DATA.TRAIN_CROP_SIZE": 32,
             **overrides,
         },
     )

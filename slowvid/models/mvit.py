@@ -1,0 +1,404 @@
+"""Multiscale Vision Transformers (MViT v1), B 16x4 and B 32x3.
+
+Paper: "Multiscale Vision Transformers", Fan et al., arXiv:2104.11227.
+
+The layout (cube patch embedding, separable space/time positional embedding, class token,
+per-block width / head / query-stride schedule, adaptive key/value stride) and the MViT-B
+settings follow PySlowFast's ``models/video_model_builder.py`` ``MViT`` and
+``configs/Kinetics/MVIT_B_*_CONV.yaml`` and PyTorchVideo's ``create_multiscale_vision_transformers``
+/ hub ``mvit_base_16x4`` (both Apache-2.0); the code is written anew.
+
+Assumptions: one pathway; the clip size given at construction (DATA.NUM_FRAMES x
+DATA.TRAIN_CROP_SIZE^2) sizes the positional embedding, which is interpolated when a clip of
+another size (e.g. a 256 test crop) arrives.
+"""
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from slowvid.registry import MODELS
+
+from .blocks.attention import MultiScaleBlock, PoolSpec, Size3, check_size3
+
+__all__ = [
+    "LAYER_NORM",
+    "VARIANTS",
+    "MViT",
+    "MViTBlockSpec",
+    "PatchSpec",
+    "make_mvit_blocks",
+]
+
+# The norm of every MViT block; eps 1e-6 as in PySlowFast, so released weights behave the same.
+LAYER_NORM = functools.partial(nn.LayerNorm, eps=1e-6)
+
+
+@dataclass(frozen=True)
+class PatchSpec:
+    """The cube patch embedding: one Conv3d from pixels to tokens.
+
+    Attributes:
+        kernel: (t, h, w) kernel.
+        stride: (t, h, w) stride; the token grid is the clip size divided by it.
+        padding: (t, h, w) padding.
+    """
+
+    kernel: Size3 = (3, 7, 7)
+    stride: Size3 = (2, 4, 4)
+    padding: Size3 = (1, 3, 3)
+
+
+@dataclass(frozen=True)
+class MViTBlockSpec:
+    """One transformer block of MViT.
+
+    Attributes:
+        dim: input channels.
+        dim_out: output channels (the next block's ``dim``).
+        num_heads: attention heads.
+        pool: attention pooling (query stride, key/value stride, kernels).
+        drop_path: stochastic-depth rate.
+    """
+
+    dim: int
+    dim_out: int
+    num_heads: int
+    pool: PoolSpec
+    drop_path: float = 0.0
+
+
+def _round_width(width: float, divisor: int = 1) -> int:
+    """``width`` rounded to a multiple of ``divisor``, never below 90% of it (PySlowFast rule)."""
+    out = max(divisor, int(width + divisor / 2) // divisor * divisor)
+    return int(out + divisor if out < 0.9 * width else out)
+
+
+def _at_blocks(depth: int, entries: Sequence[Sequence[float]], name: str) -> dict[int, list]:
+    """``[[block, v...], ...]`` as ``{block: [v...]}``, checking block indices."""
+    table = {}
+    for entry in entries:
+        if not 0 <= int(entry[0]) < depth:
+            raise ValueError(f"{name}: block index {entry[0]} is outside [0, DEPTH={depth})")
+        table[int(entry[0])] = list(entry[1:])
+    return table
+
+
+def make_mvit_blocks(
+    depth: int = 16,
+    embed_dim: int = 96,
+    num_heads: int = 1,
+    dim_mul: Sequence[Sequence[float]] = ((1, 2.0), (3, 2.0), (14, 2.0)),
+    head_mul: Sequence[Sequence[float]] = ((1, 2.0), (3, 2.0), (14, 2.0)),
+    pool_q_stride: Sequence[Sequence[int]] = (
+        (1, 1, 2, 2),
+        (3, 1, 2, 2),
+        (14, 1, 2, 2),
+    ),
+    pool_kvq_kernel: Sequence[int] = (3, 3, 3),
+    pool_kv_stride_adaptive: Sequence[int] = (1, 8, 8),
+    droppath_rate: float = 0.0,
+    mode: str = "conv",
+) -> tuple[MViTBlockSpec, ...]:
+    """The block specs of an MViT (defaults: MViT-B).
+
+    Args:
+        depth: number of blocks.
+        embed_dim: channels of the first block.
+        num_heads: heads of the first block.
+        dim_mul: ``[[block, factor], ...]``: the width is multiplied at these blocks.
+        head_mul: ``[[block, factor], ...]``: the head count is multiplied at these blocks.
+        pool_q_stride: ``[[block, s_t, s_h, s_w], ...]``: query (and resolution) strides.
+        pool_kvq_kernel: (t, h, w) pooling kernel of q and kv; empty gives stride + 1 per axis
+            (stride 1 keeps kernel 1).
+        pool_kv_stride_adaptive: key/value stride of block 0; it is divided by each later query
+            stride (floored at 1) so keys keep the same grid. Empty disables kv pooling.
+        droppath_rate: stochastic depth of the last block; it rises linearly from 0 at block 0.
+        mode: pooling operator, "conv", "avg" or "max".
+    """
+    dim_at = _at_blocks(depth, dim_mul, "MVIT.DIM_MUL")
+    head_at = _at_blocks(depth, head_mul, "MVIT.HEAD_MUL")
+    stride_at = {
+        i: check_size3("MVIT.POOL_Q_STRIDE", s)
+        for i, s in _at_blocks(depth, pool_q_stride, "MVIT.POOL_Q_STRIDE").items()
+    }
+    kernel = check_size3("MVIT.POOL_KVQ_KERNEL", pool_kvq_kernel) if pool_kvq_kernel else None
+    kv_stride = (
+        check_size3("MVIT.POOL_KV_STRIDE_ADAPTIVE", pool_kv_stride_adaptive)
+        if pool_kv_stride_adaptive
+        else None
+    )
+
+    def pool_kernel(stride: Size3) -> Size3:
+        return kernel if kernel is not None else tuple(s + 1 if s > 1 else s for s in stride)
+
+    # Widths and heads per block first, so each block's dim_out is the next block's width.
+    dims, heads = [], []
+    dim, nh = embed_dim, num_heads
+    for i in range(depth):
+        nh = _round_width(nh * head_at.get(i, [1.0])[0])
+        dim = _round_width(dim * dim_at.get(i, [1.0])[0], divisor=nh)
+        dims.append(dim)
+        heads.append(nh)
+    specs = []
+    for i in range(depth):
+        stride_q = stride_at.get(i, (1, 1, 1))
+        kernel_q = pool_kernel(stride_q) if i in stride_at else (1, 1, 1)
+        if kv_stride is not None:
+            kv_stride = tuple(max(kv // q, 1) for kv, q in zip(kv_stride, stride_q, strict=True))
+        kv = kv_stride or (1, 1, 1)
+        pool = PoolSpec(
+            kernel_q=kernel_q,
+            stride_q=stride_q,
+            kernel_kv=pool_kernel(kv) if kv_stride is not None else (1, 1, 1),
+            stride_kv=kv,
+            mode=mode,
+        )
+        specs.append(
+            MViTBlockSpec(
+                dim=dims[i],
+                dim_out=dims[i + 1] if i + 1 < depth else dims[i],
+                num_heads=heads[i],
+                pool=pool,
+                drop_path=droppath_rate * i / max(depth - 1, 1),
+            )
+        )
+    return tuple(specs)
+
+
+class _ClsHead(nn.Module):
+    """Class token (or mean token) -> dropout -> linear, giving raw logits.
+
+    Args:
+        dim_in: token channels.
+        num_classes: output classes.
+        dropout_rate: dropout before the linear layer.
+        use_cls: read the class token; otherwise average all tokens.
+    """
+
+    def __init__(self, dim_in: int, num_classes: int, dropout_rate: float, use_cls: bool):
+        super().__init__()
+        self.dim_in = dim_in
+        self.use_cls = use_cls
+        self.dropout = nn.Dropout(dropout_rate) if dropout_rate > 0 else nn.Identity()
+        self.proj = nn.Linear(dim_in, num_classes)
+
+    def reset(self, num_classes: int) -> None:
+        """Replaces the linear layer with a fresh one of ``num_classes`` outputs."""
+        self.proj = nn.Linear(self.dim_in, num_classes)
+        nn.init.trunc_normal_(self.proj.weight, std=0.02)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Args: features: ``[(B, N, C)]`` normalised tokens. Returns: (B, num_classes)."""
+        x = features[0][:, 0] if self.use_cls else features[0].mean(1)
+        return self.proj(self.dropout(x))
+
+
+@MODELS.register()
+class MViT(nn.Module):
+    """Multiscale Vision Transformer (v1).
+
+    ::
+
+        clip (B, 3, T, H, W)
+          -> patch embed Conv3d        (B, C0, T/2, H/4, W/4) -> tokens (B, N, C0)
+          -> [cls token] + positional embedding (space + time + cls, or joint)
+          -> blocks; query pooling shrinks H, W and widths grow (MViT-B: 96 -> 768, 56^2 -> 7^2)
+          -> LayerNorm                  (B, 1 + N', C)
+          -> head (cls token, dropout, linear)  (B, num_classes) logits
+
+    Args:
+        blocks: one spec per transformer block.
+        num_classes: output classes.
+        dim_in: input channels.
+        input_size: (T, H, W) of the training clip; sizes the positional embedding.
+        patch: the cube patch embedding.
+        mlp_ratio: MLP hidden width over the block width.
+        qkv_bias: bias on the q, k, v projections.
+        dropout_rate: dropout before the classifier.
+        sep_pos_embed: separate spatial + temporal (+ class) embeddings instead of one per token.
+        cls_embed_on: prepend a class token and classify from it (else average the tokens).
+        norm: builds the LayerNorm-style normalisation over channels.
+    """
+
+    def __init__(
+        self,
+        *,
+        blocks: Sequence[MViTBlockSpec],
+        num_classes: int,
+        dim_in: int = 3,
+        input_size: Size3 = (16, 224, 224),
+        patch: PatchSpec = PatchSpec(),
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        dropout_rate: float = 0.5,
+        sep_pos_embed: bool = True,
+        cls_embed_on: bool = True,
+        norm: Callable[[int], nn.Module] = LAYER_NORM,
+    ):
+        super().__init__()
+        embed_dim = blocks[0].dim
+        self.patch_embed = nn.Conv3d(dim_in, embed_dim, patch.kernel, patch.stride, patch.padding)
+        # Grid of the patch embedding for input_size (Conv3d output-size formula).
+        self.pos_grid = tuple(
+            (n + 2 * p - k) // s + 1
+            for n, k, s, p in zip(
+                input_size, patch.kernel, patch.stride, patch.padding, strict=True
+            )
+        )
+        t, h, w = self.pos_grid
+        self.cls_embed_on = cls_embed_on
+        self.sep_pos_embed = sep_pos_embed
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_embed_on else None
+        if sep_pos_embed:
+            self.pos_embed_spatial = nn.Parameter(torch.zeros(1, h * w, embed_dim))
+            self.pos_embed_temporal = nn.Parameter(torch.zeros(1, t, embed_dim))
+            self.pos_embed_class = (
+                nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_embed_on else None
+            )
+        else:
+            self.pos_embed = nn.Parameter(torch.zeros(1, int(cls_embed_on) + t * h * w, embed_dim))
+        self.blocks = nn.ModuleList(
+            MultiScaleBlock(
+                s.dim,
+                s.dim_out,
+                s.num_heads,
+                mlp_ratio,
+                qkv_bias,
+                s.drop_path,
+                s.pool,
+                norm=norm,
+                has_cls=cls_embed_on,
+            )
+            for s in blocks
+        )
+        self.norm = norm(blocks[-1].dim_out)
+        self.head = _ClsHead(blocks[-1].dim_out, num_classes, dropout_rate, cls_embed_on)
+        self.feature_dims = [blocks[-1].dim_out]
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for p in (
+            self.cls_token,
+            getattr(self, "pos_embed", None),
+            getattr(self, "pos_embed_spatial", None),
+            getattr(self, "pos_embed_temporal", None),
+            getattr(self, "pos_embed_class", None),
+        ):
+            if p is not None:
+                nn.init.trunc_normal_(p, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    @classmethod
+    def from_config(cls, cfg) -> dict:
+        """Reads MODEL.ARCH, MVIT.*, DATA.INPUT_CHANNEL_NUM / NUM_FRAMES / TRAIN_CROP_SIZE and
+        MODEL.NUM_CLASSES / DROPOUT_RATE. MODEL.HEAD_NAME is not used: the head reads tokens."""
+        if cfg.MODEL.ARCH != "mvit":
+            raise ValueError(
+                f"MODEL.ARCH {cfg.MODEL.ARCH!r} is not an MViT architecture: use 'mvit'"
+            )
+        if len(cfg.DATA.INPUT_CHANNEL_NUM) != 1:
+            raise ValueError("DATA.INPUT_CHANNEL_NUM: MViT takes one pathway")
+        m = cfg.MVIT
+        blocks = make_mvit_blocks(
+            depth=m.DEPTH,
+            embed_dim=m.EMBED_DIM,
+            num_heads=m.NUM_HEADS,
+            dim_mul=m.DIM_MUL,
+            head_mul=m.HEAD_MUL,
+            pool_q_stride=m.POOL_Q_STRIDE,
+            pool_kvq_kernel=m.POOL_KVQ_KERNEL,
+            pool_kv_stride_adaptive=m.POOL_KV_STRIDE_ADAPTIVE,
+            droppath_rate=m.DROPPATH_RATE,
+            mode=m.MODE,
+        )
+        crop = cfg.DATA.TRAIN_CROP_SIZE
+        return {
+            "blocks": blocks,
+            "num_classes": cfg.MODEL.NUM_CLASSES,
+            "dim_in": cfg.DATA.INPUT_CHANNEL_NUM[0],
+            "input_size": (cfg.DATA.NUM_FRAMES, crop, crop),
+            "patch": PatchSpec(
+                kernel=check_size3("MVIT.PATCH_KERNEL", m.PATCH_KERNEL),
+                stride=check_size3("MVIT.PATCH_STRIDE", m.PATCH_STRIDE),
+                padding=check_size3("MVIT.PATCH_PADDING", m.PATCH_PADDING),
+            ),
+            "mlp_ratio": m.MLP_RATIO,
+            "qkv_bias": m.QKV_BIAS,
+            "dropout_rate": cfg.MODEL.DROPOUT_RATE,
+            "sep_pos_embed": m.SEP_POS_EMBED,
+            "cls_embed_on": m.CLS_EMBED_ON,
+        }
+
+    def pos_embedding(self, grid: Size3) -> torch.Tensor:
+        """The positional embedding (1, [1 +] T*H*W, C) for a token grid, interpolated from the
+        training grid when they differ (time linearly, space bicubically)."""
+        t0, h0, w0 = self.pos_grid
+        t, h, w = grid
+        if self.sep_pos_embed:
+            spatial, temporal = self.pos_embed_spatial, self.pos_embed_temporal
+            if (h, w) != (h0, w0):
+                spatial = spatial.reshape(1, h0, w0, -1).permute(0, 3, 1, 2)
+                spatial = F.interpolate(spatial, (h, w), mode="bicubic", align_corners=False)
+                spatial = spatial.flatten(2).transpose(1, 2)
+            if t != t0:
+                temporal = F.interpolate(
+                    temporal.transpose(1, 2), t, mode="linear", align_corners=False
+                ).transpose(1, 2)
+            pos = (spatial.unsqueeze(1) + temporal.unsqueeze(2)).flatten(1, 2)
+            return torch.cat([self.pos_embed_class, pos], 1) if self.cls_embed_on else pos
+        n_cls = int(self.cls_embed_on)
+        cls_pos, pos = self.pos_embed[:, :n_cls], self.pos_embed[:, n_cls:]
+        if (t, h, w) != (t0, h0, w0):
+            pos = pos.reshape(1, t0, h0, w0, -1).permute(0, 4, 1, 2, 3)
+            pos = F.interpolate(pos, (t, h, w), mode="trilinear", align_corners=False)
+            pos = pos.flatten(2).transpose(1, 2)
+        return torch.cat([cls_pos, pos], 1)
+
+    def forward_features(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Args: inputs: ``[clip]``, clip (B, C, T, H, W).
+
+        Returns: ``[(B, [1 +] N', C_out)]`` normalised tokens; MViT-B 16x4 at 224: N' = 8*7*7.
+        """
+        if len(inputs) != 1:
+            raise ValueError(f"MViT takes one pathway, got {len(inputs)} input tensors")
+        x = self.patch_embed(inputs[0])
+        grid = tuple(x.shape[2:])
+        x = x.flatten(2).transpose(1, 2)
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = x + self.pos_embedding(grid)
+        for block in self.blocks:
+            x, grid = block(x, grid)
+        return [self.norm(x)]
+
+    def forward_head(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Args: features: output of :meth:`forward_features`. Returns: logits (B, num_classes)."""
+        return self.head(features)
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Args: inputs: ``[clip]``, clip (B, C, T, H, W). Returns: logits (B, num_classes)."""
+        return self.forward_head(self.forward_features(inputs))
+
+    def reset_head(self, num_classes: int) -> None:
+        """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
+        self.head.reset(num_classes)
+
+
+# Named variants: the block schedule is shared, the clip length differs (PyTorchVideo hub).
+VARIANTS = {
+    "mvit_b_16x4": {"input_size": (16, 224, 224), "droppath_rate": 0.2},
+    "mvit_b_32x3": {"input_size": (32, 224, 224), "droppath_rate": 0.3},
+}
