@@ -75,7 +75,12 @@ class Kinetics(ClipDataset):
     """
 
     def __init__(
-        self, *, split_file: str, path_prefix: str = "", separator: str = " ", **kwargs: Any
+        self,
+        *,
+        split_file: str,
+        path_prefix: str = "",
+        separator: str = " ",
+        **kwargs: Any,
     ):
         self.split_file = split_file
         rel_paths, labels = self.read_split_file(split_file, separator)

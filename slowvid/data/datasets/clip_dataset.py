@@ -1,0 +1,209 @@
+"""The clip-classification dataset every video-level data set here builds on.
+
+:class:`ClipDataset` turns a list of ``(video path, integer label)`` pairs into items: it
+decodes, samples, transforms and packs clips, and handles videos that fail to decode. A data
+set (Kinetics, SSv2, UCF101, HMDB51) subclasses it only to read its own annotation files into
+that list, and reads the config in ``from_config``, which extends
+:meth:`ClipDataset.from_config`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from slowvid.data.decoding import DecodeError, open_video, resolve_backend
+from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
+from slowvid.data.transforms import ClipTransform, pack_pathways
+
+__all__ = ["ClipDataset"]
+
+logger = logging.getLogger(__name__)
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """Video classification from a list of video paths and labels.
+
+    Training yields one random clip per video. Evaluation yields
+    ``num_temporal_views * num_spatial_crops`` items per video, item ``i`` being video
+    ``i // views``, temporal clip ``(i % views) // num_spatial_crops`` and spatial crop
+    ``i % num_spatial_crops`` (the PySlowFast order).
+
+    A video that fails to decode is logged and listed in the item's ``"failed"`` entry so the
+    main process can count failures even when items come from worker processes. In training
+    it is replaced by a randomly drawn video (up to ``num_retries`` times); in evaluation
+    the item comes back with ``"inputs": None``.
+
+    Randomness comes from the ``random`` module, which the data loader seeds per worker.
+    Not registered: it is built through its subclasses.
+
+    Args:
+        paths: one video file per video.
+        labels: class index of each video.
+        training: random clips (True) or evenly spaced views (False).
+        clip: frames per clip, stride and target frame rate.
+        transform: spatial pipeline (its ``training`` must match ``training``).
+        num_pathways: 1, or 2 for SlowFast's slow and fast inputs.
+        alpha: frame-rate ratio of the fast to the slow pathway (used with 2 pathways).
+        num_temporal_views: evenly spaced clips per video when evaluating.
+        num_spatial_crops: 1 (centre) or 3 (left/top, centre, right/bottom) when evaluating.
+        num_retries: replacement videos tried after a failure in training.
+        decoding_backend: "auto", "pyav" or "torchcodec".
+    """
+
+    def __init__(
+        self,
+        *,
+        paths: Sequence[str],
+        labels: Sequence[int],
+        training: bool,
+        clip: ClipSpec,
+        transform: ClipTransform,
+        num_pathways: int = 1,
+        alpha: int = 4,
+        num_temporal_views: int = 1,
+        num_spatial_crops: int = 1,
+        num_retries: int = 10,
+        decoding_backend: str = "auto",
+    ):
+        if transform.training != training:
+            raise ValueError(f"transform.training={transform.training} but training={training}")
+        if num_spatial_crops not in (1, 3):
+            raise ValueError(f"num_spatial_crops must be 1 or 3, got {num_spatial_crops}")
+        if num_temporal_views < 1:
+            raise ValueError(f"num_temporal_views must be >= 1, got {num_temporal_views}")
+        if len(paths) != len(labels):
+            raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
+        self.paths = list(paths)
+        self.labels = list(labels)
+        self.training = training
+        self.clip = clip
+        self.transform = transform
+        self.num_pathways = num_pathways
+        self.alpha = alpha
+        self.num_temporal_views = 1 if training else num_temporal_views
+        self.num_spatial_crops = 1 if training else num_spatial_crops
+        self.num_retries = num_retries
+        # Resolved here, in the main process, so the probe and its log line happen once.
+        self.decoding_backend = resolve_backend(decoding_backend)
+
+    @classmethod
+    def from_config(cls, cfg, split: str) -> dict[str, Any]:
+        """The arguments every clip dataset shares, for ``split`` ("train", "val" or "test").
+
+        Subclasses add the arguments that locate their annotation files. Validation takes one
+        centre view per video, so it is cheap and deterministic; testing takes
+        TEST.NUM_ENSEMBLE_VIEWS x TEST.NUM_SPATIAL_CROPS views.
+        """
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be train, val or test, got {split!r}")
+        d = cfg.DATA
+        training = split == "train"
+        transform = ClipTransform(
+            training=training,
+            jitter_scales=tuple(d.TRAIN_JITTER_SCALES),
+            crop_size=d.TRAIN_CROP_SIZE if training else d.TEST_CROP_SIZE,
+            mean=tuple(d.MEAN),
+            std=tuple(d.STD),
+            random_flip=d.RANDOM_FLIP,
+        )
+        return {
+            "training": training,
+            "clip": ClipSpec(d.NUM_FRAMES, d.SAMPLING_RATE, float(d.TARGET_FPS)),
+            "transform": transform,
+            "num_pathways": len(d.INPUT_CHANNEL_NUM),
+            "alpha": cfg.SLOWFAST.ALPHA,
+            "num_temporal_views": cfg.TEST.NUM_ENSEMBLE_VIEWS if split == "test" else 1,
+            "num_spatial_crops": cfg.TEST.NUM_SPATIAL_CROPS if split == "test" else 1,
+            "num_retries": d.NUM_RETRIES,
+            "decoding_backend": d.DECODING_BACKEND,
+        }
+
+    @property
+    def num_videos(self) -> int:
+        return len(self.paths)
+
+    @property
+    def views_per_video(self) -> int:
+        return self.num_temporal_views * self.num_spatial_crops
+
+    def __len__(self) -> int:
+        return self.num_videos * self.views_per_video
+
+    def view_of(self, index: int) -> tuple[int, int, int]:
+        """``(video_index, temporal_idx, spatial_idx)`` of item ``index``."""
+        video, view = divmod(index, self.views_per_video)
+        temporal, spatial = divmod(view, self.num_spatial_crops)
+        if self.num_spatial_crops == 1:
+            spatial = 1  # the single crop is the centre one
+        return video, temporal, spatial
+
+    def load_clip(
+        self, video_index: int, temporal_idx: int, spatial_idx: int, rng: random.Random
+    ) -> list[torch.Tensor]:
+        """Decode, sample, transform and pack one clip.
+
+        Args:
+            video_index: which video.
+            temporal_idx: -1 for a random clip, else the view index.
+            spatial_idx: test crop position (ignored in training).
+            rng: randomness for the clip start and the augmentations.
+
+        Returns:
+            One float ``(C, T, H, W)`` tensor per pathway.
+
+        Raises:
+            DecodeError: the video cannot be decoded.
+        """
+        with open_video(self.paths[video_index], self.decoding_backend) as video:
+            n, fps = video.num_frames, video.fps
+            if temporal_idx == -1:
+                indices = random_clip_indices(self.clip, fps, n, rng)
+            else:
+                indices = uniform_clip_indices(
+                    self.clip, fps, n, temporal_idx, self.num_temporal_views
+                )
+            frames = video.get_frames(indices)
+        clip = self.transform(frames, spatial_idx=spatial_idx, rng=rng)
+        return pack_pathways(clip, self.num_pathways, self.alpha)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """One item: ``{"inputs", "label", "video_index", "failed"}``.
+
+        ``inputs`` is a list of float ``(C, T, H, W)`` tensors (one per pathway), or None
+        when the item failed; ``failed`` lists the paths that could not be decoded.
+        """
+        # A private generator drawn from the (per-worker seeded) module state keeps the
+        # randomness of one item independent of how many draws earlier items made.
+        rng = random.Random(random.getrandbits(64))
+        video_index, temporal_idx, spatial_idx = self.view_of(index)
+        failed: list[str] = []
+        attempts = 1 + (self.num_retries if self.training else 0)
+        for _ in range(attempts):
+            try:
+                inputs = self.load_clip(
+                    video_index, -1 if self.training else temporal_idx, spatial_idx, rng
+                )
+            except DecodeError as err:
+                logger.warning("Skipping video: %s", err)
+                failed.append(self.paths[video_index])
+                if self.training:
+                    video_index = rng.randrange(self.num_videos)
+                continue
+            return {
+                "inputs": inputs,
+                "label": self.labels[video_index],
+                "video_index": video_index,
+                "failed": failed,
+            }
+        original = self.view_of(index)[0]
+        return {
+            "inputs": None,
+            "label": self.labels[original],
+            "video_index": original,
+            "failed": failed,
+        }
