@@ -41,7 +41,9 @@ def main() -> None:
             plans.append(random_clip_indices(spec, video.fps, video.num_frames, rng))
     backends = ["pyav"] + (["torchcodec"] if torchcodec_available()[0] else [])
     clips_per_second(paths, plans, "pyav")  # warm the file cache
-    best = {b: max(clips_per_second(paths, plans, b) for _ in range(args.repeats)) for b in backends}
+    best = {
+        b: max(clips_per_second(paths, plans, b) for _ in range(args.repeats)) for b in backends
+    }
     print(f"{len(paths)} videos, {args.frames} frames at stride {args.stride}, 1 thread")
     for backend, rate in best.items():
         print(f"{backend:>11}: {rate:7.1f} clips/s  ({rate / best['pyav']:.2f}x PyAV)")

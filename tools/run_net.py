@@ -17,12 +17,22 @@ from slowvid.engine import test, train
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cfg", dest="cfg_files", action="append", required=True,
-                        help="yaml config; repeat to merge several in order")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--cfg",
+        dest="cfg_files",
+        action="append",
+        required=True,
+        help="yaml config; repeat to merge several in order",
+    )
     parser.add_argument("--project", default=None, help="folder under projects/ to import")
-    parser.add_argument("--init-method", default=None,
-                        help="rendezvous for several machines, e.g. tcp://10.0.0.1:9999")
+    parser.add_argument(
+        "--init-method",
+        default=None,
+        help="rendezvous for several machines, e.g. tcp://10.0.0.1:9999",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides")
     return parser.parse_args(argv)
 

@@ -11,8 +11,9 @@ import difflib
 import importlib
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import yaml
 from fvcore.common.config import BASE_KEY, CfgNode
@@ -88,7 +89,7 @@ def merge_opts(cfg: CfgNode, opts: Sequence[str]) -> None:
         )
     for key in opts[::2]:
         node, parts = cfg, key.split(".")
-        for i, part in enumerate(parts):
+        for part in parts:
             if not isinstance(node, CfgNode) or part not in node:
                 raise ConfigKeyError(_unknown_key_message(key, cfg, "command line"))
             node = node[part]
@@ -112,7 +113,11 @@ def import_project(name: str, cfg: CfgNode) -> Any:
     """Import ``projects/<name>/<name>`` (registering its parts) and add its config nodes."""
     project_dir = PROJECTS_DIR / name
     if not project_dir.is_dir():
-        found = sorted(p.name for p in PROJECTS_DIR.iterdir() if p.is_dir()) if PROJECTS_DIR.is_dir() else []
+        found = (
+            sorted(p.name for p in PROJECTS_DIR.iterdir() if p.is_dir())
+            if PROJECTS_DIR.is_dir()
+            else []
+        )
         raise ValueError(f"unknown project '{name}'; projects/ holds: {found}")
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))

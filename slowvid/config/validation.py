@@ -47,24 +47,37 @@ def infer_and_check(cfg: CfgNode) -> None:
             _fail(key, f"{_get(cfg, key)} is not divisible by the {world} processes of the run")
 
     data = cfg.DATA
-    if len(data.TRAIN_JITTER_SCALES) != 2 or data.TRAIN_JITTER_SCALES[0] > data.TRAIN_JITTER_SCALES[1]:
+    if (
+        len(data.TRAIN_JITTER_SCALES) != 2
+        or data.TRAIN_JITTER_SCALES[0] > data.TRAIN_JITTER_SCALES[1]
+    ):
         _fail("DATA.TRAIN_JITTER_SCALES", f"expected [min, max], got {data.TRAIN_JITTER_SCALES}")
     if data.TRAIN_CROP_SIZE > data.TRAIN_JITTER_SCALES[0]:
-        _fail("DATA.TRAIN_CROP_SIZE", f"{data.TRAIN_CROP_SIZE} exceeds the smallest jitter scale "
-              f"DATA.TRAIN_JITTER_SCALES[0]={data.TRAIN_JITTER_SCALES[0]}")
+        _fail(
+            "DATA.TRAIN_CROP_SIZE",
+            f"{data.TRAIN_CROP_SIZE} exceeds the smallest jitter scale "
+            f"DATA.TRAIN_JITTER_SCALES[0]={data.TRAIN_JITTER_SCALES[0]}",
+        )
     if len(data.MEAN) != data.INPUT_CHANNEL_NUM[0] or len(data.STD) != data.INPUT_CHANNEL_NUM[0]:
-        _fail("DATA.MEAN/DATA.STD", f"need one value per input channel ({data.INPUT_CHANNEL_NUM[0]})")
+        _fail(
+            "DATA.MEAN/DATA.STD", f"need one value per input channel ({data.INPUT_CHANNEL_NUM[0]})"
+        )
     if len(data.INPUT_CHANNEL_NUM) == 2 and data.NUM_FRAMES % cfg.SLOWFAST.ALPHA:
-        _fail("DATA.NUM_FRAMES", f"{data.NUM_FRAMES} frames cannot be split into a slow pathway "
-              f"with SLOWFAST.ALPHA={cfg.SLOWFAST.ALPHA}")
+        _fail(
+            "DATA.NUM_FRAMES",
+            f"{data.NUM_FRAMES} frames cannot be split into a slow pathway "
+            f"with SLOWFAST.ALPHA={cfg.SLOWFAST.ALPHA}",
+        )
     if not 0.0 <= data.MAX_FAILED_FRACTION <= 1.0:
         _fail("DATA.MAX_FAILED_FRACTION", "must lie in [0, 1]")
 
     solver = cfg.SOLVER
     if solver.LR_POLICY == "steps_with_relative_lrs":
         if len(solver.STEPS) != len(solver.LRS) or not solver.STEPS:
-            _fail("SOLVER.STEPS", f"needs one SOLVER.LRS entry per step; got STEPS={solver.STEPS}, "
-                  f"LRS={solver.LRS}")
+            _fail(
+                "SOLVER.STEPS",
+                f"needs one SOLVER.LRS entry per step; got STEPS={solver.STEPS}, LRS={solver.LRS}",
+            )
     if cfg.TRAIN.GRAD_ACCUM_STEPS < 1:
         _fail("TRAIN.GRAD_ACCUM_STEPS", f"{cfg.TRAIN.GRAD_ACCUM_STEPS}; must be >= 1")
     if cfg.TEST.NUM_SPATIAL_CROPS not in (1, 3):

@@ -49,10 +49,18 @@ def predict_views(
             eta = elapsed / (it + 1) * (num_iters - it - 1)
             logger.info("eval iter %d/%d  eta %s", it + 1, num_iters, format_eta(eta))
     if not probs:
-        return {"video_index": torch.zeros(0, dtype=torch.long), "probs": None,
-                "labels": torch.zeros(0, dtype=torch.long), "failed": failed}
-    return {"video_index": torch.cat(video_index), "probs": torch.cat(probs),
-            "labels": torch.cat(labels), "failed": failed}
+        return {
+            "video_index": torch.zeros(0, dtype=torch.long),
+            "probs": None,
+            "labels": torch.zeros(0, dtype=torch.long),
+            "failed": failed,
+        }
+    return {
+        "video_index": torch.cat(video_index),
+        "probs": torch.cat(probs),
+        "labels": torch.cat(labels),
+        "failed": failed,
+    }
 
 
 def gather_and_ensemble(

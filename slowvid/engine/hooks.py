@@ -8,7 +8,8 @@ project adds its own by registering a ``HookBase`` subclass in ``HOOKS`` and nam
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from slowvid.checkpoint import save_checkpoint
 from slowvid.distributed import comm
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 class HookBase:
     """Called by the Trainer at fixed points; ``self.trainer`` is set before ``before_train``."""
 
-    trainer: "Trainer"
+    trainer: Trainer
 
     def before_train(self) -> None: ...
 
@@ -39,8 +40,14 @@ class HookBase:
 class PeriodicCheckpoint(HookBase):
     """Save after every ``period`` epochs and after the last one (rank 0 writes)."""
 
-    def __init__(self, *, output_dir: str, period: int, extra_state: Callable[[], dict] | None = None,
-                 cfg_dump: str | None = None):
+    def __init__(
+        self,
+        *,
+        output_dir: str,
+        period: int,
+        extra_state: Callable[[], dict] | None = None,
+        cfg_dump: str | None = None,
+    ):
         self.output_dir = output_dir
         self.period = period
         self.extra_state = extra_state

@@ -35,19 +35,33 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
     multi_label = cfg.MODEL.LOSS_FUNC == "bce_logit"
     views = predict_views(model, loader, device, multi_label=multi_label, log_period=cfg.LOG_PERIOD)
     results, ensemble = gather_and_ensemble(
-        views, num_videos=loader.dataset.num_videos, num_classes=cfg.MODEL.NUM_CLASSES,
+        views,
+        num_videos=loader.dataset.num_videos,
+        num_classes=cfg.MODEL.NUM_CLASSES,
         method=cfg.TEST.ENSEMBLE_METHOD,
     )
     if results["failed_paths"]:
-        logger.warning("%s: %d views could not be decoded and were left out; videos: %s", tag,
-                       results["failed_views"], ", ".join(results["failed_paths"][:10]))
+        logger.warning(
+            "%s: %d views could not be decoded and were left out; videos: %s",
+            tag,
+            results["failed_views"],
+            ", ".join(results["failed_paths"][:10]),
+        )
     stats = {"_type": tag, "epoch": step}
-    stats.update({k: v for k, v in results.items() if k != "failed_paths" and not isinstance(v, list)})
+    stats.update(
+        {k: v for k, v in results.items() if k != "failed_paths" and not isinstance(v, list)}
+    )
     if comm.is_main_process():
         log_json_stats(stats, cfg.OUTPUT_DIR)
         if tensorboard is not None:
-            tensorboard.add_scalars({f"{tag}/{k}": v for k, v in stats.items()
-                                     if isinstance(v, (int, float)) and not k.startswith("_")}, step)
+            tensorboard.add_scalars(
+                {
+                    f"{tag}/{k}": v
+                    for k, v in stats.items()
+                    if isinstance(v, (int, float)) and not k.startswith("_")
+                },
+                step,
+            )
     results["ensemble"] = ensemble
     return results
 
@@ -75,8 +89,12 @@ def train(cfg: CfgNode) -> dict:
     """Train per ``cfg``, evaluating and checkpointing periodically. Returns the last stats."""
     device = setup_job(cfg, "train")
     model = build_model(cfg)
-    logger.info("%s (%s): %.2f M parameters", cfg.MODEL.MODEL_NAME, cfg.MODEL.ARCH,
-                count_parameters(model) / 1e6)
+    logger.info(
+        "%s (%s): %.2f M parameters",
+        cfg.MODEL.MODEL_NAME,
+        cfg.MODEL.ARCH,
+        count_parameters(model) / 1e6,
+    )
     optimizer = build_optimizer(model, cfg)  # before wrapping: groups are built on the bare module
     resumed = _resume_or_initialise(cfg, model, optimizer)
     start_epoch = int(resumed["epoch"])
@@ -91,37 +109,64 @@ def train(cfg: CfgNode) -> dict:
 
     hooks = []
     if cfg.BN.USE_PRECISE_STATS:
-        hooks.append(PreciseBN(period=cfg.TRAIN.EVAL_PERIOD, num_batches=cfg.BN.NUM_BATCHES_PRECISE))
-    hooks.append(PeriodicCheckpoint(output_dir=cfg.OUTPUT_DIR, period=cfg.TRAIN.CHECKPOINT_PERIOD,
-                                    cfg_dump=cfg.dump(), extra_state=extra_state))
+        hooks.append(
+            PreciseBN(period=cfg.TRAIN.EVAL_PERIOD, num_batches=cfg.BN.NUM_BATCHES_PRECISE)
+        )
+    hooks.append(
+        PeriodicCheckpoint(
+            output_dir=cfg.OUTPUT_DIR,
+            period=cfg.TRAIN.CHECKPOINT_PERIOD,
+            cfg_dump=cfg.dump(),
+            extra_state=extra_state,
+        )
+    )
     last_eval: dict = {}
     if cfg.TRAIN.EVAL_PERIOD > 0:
         val_loader = build_loader(cfg, "val")
 
         def run_eval(epoch: int) -> dict:
-            last_eval.update(evaluate(model, val_loader, device, cfg, tag="val", step=epoch,
-                                      tensorboard=tensorboard))
+            last_eval.update(
+                evaluate(
+                    model, val_loader, device, cfg, tag="val", step=epoch, tensorboard=tensorboard
+                )
+            )
             return last_eval
 
         hooks.append(PeriodicEval(period=cfg.TRAIN.EVAL_PERIOD, evaluate=run_eval))
     hooks.extend(build_extra_hooks(cfg.TRAIN.HOOKS))
     trainer = Trainer(
-        model=model, optimizer=optimizer, loss_fn=build_loss(cfg.MODEL.LOSS_FUNC),
-        loader=train_loader, lr_schedule=build_lr_schedule(cfg), device=device,
-        max_epoch=cfg.SOLVER.MAX_EPOCH, start_epoch=start_epoch, rng_seed=cfg.RNG_SEED,
-        log_period=cfg.LOG_PERIOD, max_failed_fraction=cfg.DATA.MAX_FAILED_FRACTION,
-        output_dir=cfg.OUTPUT_DIR, hooks=hooks, tensorboard=tensorboard,
-        mixed_precision=cfg.TRAIN.MIXED_PRECISION, grad_accum_steps=cfg.TRAIN.GRAD_ACCUM_STEPS,
-        clip_grad_val=cfg.SOLVER.CLIP_GRAD_VAL, clip_grad_l2norm=cfg.SOLVER.CLIP_GRAD_L2NORM,
+        model=model,
+        optimizer=optimizer,
+        loss_fn=build_loss(cfg.MODEL.LOSS_FUNC),
+        loader=train_loader,
+        lr_schedule=build_lr_schedule(cfg),
+        device=device,
+        max_epoch=cfg.SOLVER.MAX_EPOCH,
+        start_epoch=start_epoch,
+        rng_seed=cfg.RNG_SEED,
+        log_period=cfg.LOG_PERIOD,
+        max_failed_fraction=cfg.DATA.MAX_FAILED_FRACTION,
+        output_dir=cfg.OUTPUT_DIR,
+        hooks=hooks,
+        tensorboard=tensorboard,
+        mixed_precision=cfg.TRAIN.MIXED_PRECISION,
+        grad_accum_steps=cfg.TRAIN.GRAD_ACCUM_STEPS,
+        clip_grad_val=cfg.SOLVER.CLIP_GRAD_VAL,
+        clip_grad_l2norm=cfg.SOLVER.CLIP_GRAD_L2NORM,
     )
     if "scaler_state" in resumed and trainer.scaler.is_enabled():
         trainer.scaler.load_state_dict(resumed["scaler_state"])
     if start_epoch >= cfg.SOLVER.MAX_EPOCH:
-        logger.info("nothing to train: %d of %d epochs already done", start_epoch, cfg.SOLVER.MAX_EPOCH)
+        logger.info(
+            "nothing to train: %d of %d epochs already done", start_epoch, cfg.SOLVER.MAX_EPOCH
+        )
     trainer.train()
     if tensorboard is not None:
         tensorboard.close()
-    return {"train": trainer.epoch_stats, "val": {k: v for k, v in last_eval.items() if k != "ensemble"}}
+    return {
+        "train": trainer.epoch_stats,
+        "val": {k: v for k, v in last_eval.items() if k != "ensemble"},
+    }
 
 
 def test(cfg: CfgNode) -> dict:
@@ -133,8 +178,10 @@ def test(cfg: CfgNode) -> dict:
         load_checkpoint(path, model)
         logger.info("testing %s", path)
     else:
-        logger.warning("no checkpoint given or found in %s: testing randomly initialised weights",
-                       cfg.OUTPUT_DIR)
+        logger.warning(
+            "no checkpoint given or found in %s: testing randomly initialised weights",
+            cfg.OUTPUT_DIR,
+        )
     model = wrap_model(model, cfg, device)
     loader = build_loader(cfg, "test")
     results = evaluate(model, loader, device, cfg, tag="test", step=0)
@@ -142,12 +189,20 @@ def test(cfg: CfgNode) -> dict:
     if comm.is_main_process():
         logger.info(
             "test: top-1 %.2f%%  top-5 %.2f%%  over %d videos (%d views each)",
-            results["top1_acc"], results["top5_acc"], results["num_videos"],
+            results["top1_acc"],
+            results["top5_acc"],
+            results["num_videos"],
             cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS,
         )
         if cfg.TEST.SAVE_RESULTS_PATH:
             out = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
-            torch.save({"video_preds": ensemble.video_preds, "video_labels": ensemble.video_labels,
-                        "num_views": ensemble.num_views_seen}, out)
+            torch.save(
+                {
+                    "video_preds": ensemble.video_preds,
+                    "video_labels": ensemble.video_labels,
+                    "num_views": ensemble.num_views_seen,
+                },
+                out,
+            )
             logger.info("per-video predictions saved to %s", out)
     return results

@@ -23,7 +23,9 @@ from .setup import unwrap_model
 logger = logging.getLogger(__name__)
 
 
-def combine_bn_stats(means: torch.Tensor, variances: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def combine_bn_stats(
+    means: torch.Tensor, variances: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and variance of the union of equally sized shards.
 
     Args:
@@ -79,5 +81,7 @@ class PreciseBN(HookBase):
         model.train()
         update_bn_stats(model, batches, min(self.num_batches, len(trainer.loader)))
         average_bn_stats_across_ranks(model)
-        logger.info("precise BN: statistics recomputed over %d batches per process",
-                    min(self.num_batches, len(trainer.loader)))
+        logger.info(
+            "precise BN: statistics recomputed over %d batches per process",
+            min(self.num_batches, len(trainer.loader)),
+        )

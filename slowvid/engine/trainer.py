@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch.utils.data import DataLoader
@@ -118,7 +118,8 @@ class Trainer:
     def train(self) -> None:
         self._call_hooks("before_train")
         self._run_start = time.perf_counter()
-        for self.epoch in range(self.start_epoch, self.max_epoch):
+        for epoch in range(self.start_epoch, self.max_epoch):
+            self.epoch = epoch  # hooks read the current epoch from the trainer
             seed_everything(epoch_seed(self.rng_seed, self.epoch, comm.get_rank()))
             shuffle_loader(self.loader, self.epoch)
             self._call_hooks("before_epoch")
@@ -136,7 +137,9 @@ class Trainer:
         Returns numbers to log.
         """
         labels = batch["label"].to(self.device, non_blocking=True)
-        closes_group = (self.iter + 1) % self.grad_accum_steps == 0 or self.iter + 1 == self.num_iters
+        closes_group = (
+            self.iter + 1
+        ) % self.grad_accum_steps == 0 or self.iter + 1 == self.num_iters
         # DDP would all-reduce after every backward; inside a group only the last one needs to.
         sync = contextlib.nullcontext()
         if not closes_group and hasattr(self.model, "no_sync"):
@@ -171,8 +174,11 @@ class Trainer:
                 norm = torch.nn.utils.clip_grad_norm_(params, self.clip_grad_l2norm)
                 if not torch.isfinite(norm) and not self.scaler.is_enabled():
                     # The fp16 scaler skips such steps itself; do the same for bf16 and fp32.
-                    logger.warning("non-finite gradient norm at epoch %d, iteration %d: step "
-                                   "skipped", self.epoch + 1, self.iter + 1)
+                    logger.warning(
+                        "non-finite gradient norm at epoch %d, iteration %d: step skipped",
+                        self.epoch + 1,
+                        self.iter + 1,
+                    )
                     self.optimizer.zero_grad(set_to_none=True)
                     return {"skipped_steps": 1.0}
                 stats["grad_norm"] = norm.item()
@@ -190,7 +196,8 @@ class Trainer:
         samples = 0
         epoch_start = data_start = time.perf_counter()
         data_time = 0.0
-        for self.iter, batch in enumerate(self.loader):
+        for iteration, batch in enumerate(self.loader):
+            self.iter = iteration  # run_step and hooks read it
             data_time += time.perf_counter() - data_start
             failed.extend(batch["failed"])
             lr = self.lr_schedule(self.epoch + self.iter / num_iters)
@@ -205,7 +212,9 @@ class Trainer:
             if (self.iter + 1) % self.log_period == 0 or self.iter + 1 == num_iters:
                 self._log_progress(meters, lr, num_iters, epoch_start)
             data_start = time.perf_counter()
-        self._finish_epoch(meters, failed, samples, lr, time.perf_counter() - epoch_start, data_time)
+        self._finish_epoch(
+            meters, failed, samples, lr, time.perf_counter() - epoch_start, data_time
+        )
 
     def _log_progress(self, meters: dict, lr: float, num_iters: int, epoch_start: float) -> None:
         done_iters = (self.epoch - self.start_epoch) * num_iters + self.iter + 1
@@ -215,8 +224,14 @@ class Trainer:
         values = "  ".join(f"{k} {m.get_win_median():.4g}" for k, m in meters.items())
         logger.info(
             "epoch %d/%d  iter %d/%d  %s  lr %.4g  %.2fs/it  eta %s",
-            self.epoch + 1, self.max_epoch, self.iter + 1, num_iters, values, lr,
-            (time.perf_counter() - epoch_start) / (self.iter + 1), format_eta(eta),
+            self.epoch + 1,
+            self.max_epoch,
+            self.iter + 1,
+            num_iters,
+            values,
+            lr,
+            (time.perf_counter() - epoch_start) / (self.iter + 1),
+            format_eta(eta),
         )
 
     def _finish_epoch(self, meters, failed, samples, lr, epoch_time, data_time) -> None:
@@ -227,8 +242,13 @@ class Trainer:
             + [float(len(failed)), float(samples)]
         )
         n = len(names)
-        stats = {"_type": "train_epoch", "epoch": self.epoch + 1, "lr": lr,
-                 "time_s": round(epoch_time, 2), "data_time_s": round(data_time, 2)}
+        stats = {
+            "_type": "train_epoch",
+            "epoch": self.epoch + 1,
+            "lr": lr,
+            "time_s": round(epoch_time, 2),
+            "data_time_s": round(data_time, 2),
+        }
         for i, name in enumerate(names):
             stats[name] = totals[i] / max(totals[n + i], 1)
         stats["failed_videos"] = int(totals[2 * n])
@@ -250,7 +270,10 @@ class Trainer:
         all_failed = sorted({p for part in comm.all_gather_object(failed) for p in part})
         logger.warning(
             "epoch %d: %d clip decodes failed and were replaced (%d distinct videos): %s",
-            self.epoch + 1, num_failed, len(all_failed), ", ".join(all_failed[:10]),
+            self.epoch + 1,
+            num_failed,
+            len(all_failed),
+            ", ".join(all_failed[:10]),
         )
         size = len(self.loader.dataset)
         if len(all_failed) > self.max_failed_fraction * size:

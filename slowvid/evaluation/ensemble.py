@@ -35,7 +35,8 @@ class VideoEnsemble:
         """
         if method not in ENSEMBLE_METHODS:
             raise ValueError(
-                f"Unknown TEST.ENSEMBLE_METHOD {method!r}; valid choices: {', '.join(ENSEMBLE_METHODS)}"
+                f"Unknown TEST.ENSEMBLE_METHOD {method!r}; "
+                f"valid choices: {', '.join(ENSEMBLE_METHODS)}"
             )
         self.num_videos = num_videos
         self.num_classes = num_classes

@@ -102,7 +102,8 @@ def make_optimizer(
             raise ValueError(f"SOLVER.BETAS must have two values, got {list(betas)}")
         return torch.optim.AdamW(groups, lr=base_lr, betas=(float(betas[0]), float(betas[1])))
     raise ValueError(
-        f"Unknown SOLVER.OPTIMIZING_METHOD {method!r}; valid choices: {', '.join(OPTIMIZING_METHODS)}"
+        f"Unknown SOLVER.OPTIMIZING_METHOD {method!r}; "
+        f"valid choices: {', '.join(OPTIMIZING_METHODS)}"
     )
 
 

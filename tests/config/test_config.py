@@ -35,8 +35,19 @@ def test_shipped_kinetics_chain():
 
 def test_command_line_overrides_win(tmp_path):
     path = _write(tmp_path, "a.yaml", {"TRAIN": {"BATCH_SIZE": 16}})
-    cfg = load_config(path, ["TRAIN.BATCH_SIZE", "8", "DATA.TRAIN_JITTER_SCALES", "[128, 160]",
-                             "DATA.TRAIN_CROP_SIZE", "112", "OUTPUT_DIR", "/tmp/x"])
+    cfg = load_config(
+        path,
+        [
+            "TRAIN.BATCH_SIZE",
+            "8",
+            "DATA.TRAIN_JITTER_SCALES",
+            "[128, 160]",
+            "DATA.TRAIN_CROP_SIZE",
+            "112",
+            "OUTPUT_DIR",
+            "/tmp/x",
+        ],
+    )
     assert cfg.TRAIN.BATCH_SIZE == 8
     assert cfg.DATA.TRAIN_JITTER_SCALES == [128, 160]
     assert cfg.OUTPUT_DIR == "/tmp/x"
@@ -49,16 +60,26 @@ def test_unknown_yaml_key_names_file_and_nearest_key(tmp_path):
     with pytest.raises(ConfigKeyError) as err:
         load_config(child)
     message = str(err.value)
-    assert base in message and "SOLVER.BASE_LRR" in message and "did you mean 'SOLVER.BASE_LR'" in message
+    assert (
+        base in message
+        and "SOLVER.BASE_LRR" in message
+        and "did you mean 'SOLVER.BASE_LR'" in message
+    )
 
 
 @pytest.mark.parametrize(
     "key, nearest",
-    [("TRAIN.BATCHSIZE", "TRAIN.BATCH_SIZE"), ("TRIAN.BATCH_SIZE", "TRAIN.BATCH_SIZE"),
-     ("DATA.NUM_FRAME", "DATA.NUM_FRAMES"), ("SLOWFAST.BETA", "SLOWFAST.BETA_INV")],
+    [
+        ("TRAIN.BATCHSIZE", "TRAIN.BATCH_SIZE"),
+        ("TRIAN.BATCH_SIZE", "TRAIN.BATCH_SIZE"),
+        ("DATA.NUM_FRAME", "DATA.NUM_FRAMES"),
+        ("SLOWFAST.BETA", "SLOWFAST.BETA_INV"),
+    ],
 )
 def test_unknown_override_names_nearest_key(key, nearest):
-    with pytest.raises(ConfigKeyError, match=f"command line: unknown config key '{key}'; did you mean '{nearest}'"):
+    with pytest.raises(
+        ConfigKeyError, match=f"command line: unknown config key '{key}'; did you mean '{nearest}'"
+    ):
         load_config([], [key, "1"])
 
 
@@ -74,12 +95,23 @@ def test_type_mismatch_is_an_error():
 
 @pytest.mark.parametrize(
     "opts, key",
-    [(["TRAIN.BATCH_SIZE", "3", "NUM_GPUS", "0", "NUM_CPU_PROCESSES", "2"], "TRAIN.BATCH_SIZE"),
-     (["SOLVER.LR_POLICY", "'linear'"], "SOLVER.LR_POLICY"),
-     (["DATA.NUM_FRAMES", "6"], "DATA.NUM_FRAMES"),
-     (["SOLVER.LR_POLICY", "steps_with_relative_lrs", "SOLVER.STEPS", "[0, 10]", "SOLVER.LRS", "[1]"],
-      "SOLVER.STEPS"),
-     (["DATA.TRAIN_CROP_SIZE", "400"], "DATA.TRAIN_CROP_SIZE")],
+    [
+        (["TRAIN.BATCH_SIZE", "3", "NUM_GPUS", "0", "NUM_CPU_PROCESSES", "2"], "TRAIN.BATCH_SIZE"),
+        (["SOLVER.LR_POLICY", "'linear'"], "SOLVER.LR_POLICY"),
+        (["DATA.NUM_FRAMES", "6"], "DATA.NUM_FRAMES"),
+        (
+            [
+                "SOLVER.LR_POLICY",
+                "steps_with_relative_lrs",
+                "SOLVER.STEPS",
+                "[0, 10]",
+                "SOLVER.LRS",
+                "[1]",
+            ],
+            "SOLVER.STEPS",
+        ),
+        (["DATA.TRAIN_CROP_SIZE", "400"], "DATA.TRAIN_CROP_SIZE"),
+    ],
 )
 def test_inconsistent_settings_name_the_key(opts, key):
     with pytest.raises(ValueError, match=f"config {key}"):

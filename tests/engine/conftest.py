@@ -1,13 +1,8 @@
 """A tiny generated data set and the overrides for a tiny SlowFast run on it."""
 
-import os
-
 import pytest
 
 from slowvid.data.demo import DemoSpec, make_demo_data
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEMO_CFG = os.path.join(REPO, "configs/Demo/SLOWFAST_DEMO.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +20,26 @@ def tiny_opts(tiny_data, tmp_path):
 
     def make(**overrides) -> list[str]:
         opts = {
-            "DATA.PATH_TO_DATA_DIR": tiny_data, "DATA.PATH_PREFIX": tiny_data,
-            "DATA.NUM_FRAMES": 8, "DATA.SAMPLING_RATE": 2,
-            "DATA.TRAIN_JITTER_SCALES": [32, 40], "DATA.TRAIN_CROP_SIZE": 32,
-            "DATA.TEST_CROP_SIZE": 32, "RESNET.WIDTH_PER_GROUP": 4, "SLOWFAST.BETA_INV": 4,
-            "TRAIN.BATCH_SIZE": 8, "TEST.BATCH_SIZE": 4, "TEST.NUM_ENSEMBLE_VIEWS": 2,
-            "TEST.NUM_SPATIAL_CROPS": 1, "SOLVER.MAX_EPOCH": 2, "TRAIN.EVAL_PERIOD": 1,
-            "TRAIN.CHECKPOINT_PERIOD": 1, "DATA_LOADER.NUM_WORKERS": 0, "LOG_PERIOD": 1,
-            "TENSORBOARD.ENABLE": False, "OUTPUT_DIR": str(tmp_path / "run"),
+            "DATA.PATH_TO_DATA_DIR": tiny_data,
+            "DATA.PATH_PREFIX": tiny_data,
+            "DATA.NUM_FRAMES": 8,
+            "DATA.SAMPLING_RATE": 2,
+            "DATA.TRAIN_JITTER_SCALES": [32, 40],
+            "DATA.TRAIN_CROP_SIZE": 32,
+            "DATA.TEST_CROP_SIZE": 32,
+            "RESNET.WIDTH_PER_GROUP": 4,
+            "SLOWFAST.BETA_INV": 4,
+            "TRAIN.BATCH_SIZE": 8,
+            "TEST.BATCH_SIZE": 4,
+            "TEST.NUM_ENSEMBLE_VIEWS": 2,
+            "TEST.NUM_SPATIAL_CROPS": 1,
+            "SOLVER.MAX_EPOCH": 2,
+            "TRAIN.EVAL_PERIOD": 1,
+            "TRAIN.CHECKPOINT_PERIOD": 1,
+            "DATA_LOADER.NUM_WORKERS": 0,
+            "LOG_PERIOD": 1,
+            "TENSORBOARD.ENABLE": False,
+            "OUTPUT_DIR": str(tmp_path / "run"),
         }
         opts.update(overrides)
         flat = []

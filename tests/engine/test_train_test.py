@@ -6,15 +6,14 @@ import shutil
 
 import pytest
 import torch
+from demo_config import DEMO_CFG
 
+from slowvid import engine
 from slowvid.checkpoint import find_latest_checkpoint, read_checkpoint
 from slowvid.config import load_config
 from slowvid.distributed import launch_job
-from slowvid import engine
 from slowvid.engine import HookBase, TooManyFailedVideos
 from slowvid.registry import HOOKS
-
-from conftest import DEMO_CFG
 
 
 class Interrupted(Exception):
@@ -42,13 +41,18 @@ def _final_state(output_dir):
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_resumed_run_equals_uninterrupted_run(tiny_opts, tmp_path):
-    straight = load_config(DEMO_CFG, tiny_opts(OUTPUT_DIR=str(tmp_path / "a"), **{"DATA_LOADER.NUM_WORKERS": 2}))
+    straight = load_config(
+        DEMO_CFG, tiny_opts(OUTPUT_DIR=str(tmp_path / "a"), **{"DATA_LOADER.NUM_WORKERS": 2})
+    )
     engine.train(straight)
 
     opts = tiny_opts(OUTPUT_DIR=str(tmp_path / "b"), **{"DATA_LOADER.NUM_WORKERS": 2})
     with pytest.raises(Interrupted):
         engine.train(load_config(DEMO_CFG, opts + ["TRAIN.HOOKS", "['InterruptAfterFirstEpoch']"]))
-    assert os.path.basename(find_latest_checkpoint(str(tmp_path / "b"))) == "checkpoint_epoch_00001.pyth"
+    assert (
+        os.path.basename(find_latest_checkpoint(str(tmp_path / "b")))
+        == "checkpoint_epoch_00001.pyth"
+    )
     engine.train(load_config(DEMO_CFG, opts))  # auto-resumes from epoch 1
 
     a, b = _final_state(tmp_path / "a"), _final_state(tmp_path / "b")
@@ -59,8 +63,12 @@ def test_resumed_run_equals_uninterrupted_run(tiny_opts, tmp_path):
     loss_b = [s["loss"] for s in _stats(tmp_path / "b", "train_epoch")]
     assert len(loss_a) == 2 and loss_b == loss_a
     # the first epoch changed the weights: equality is not two untrained models agreeing
-    first = read_checkpoint(os.path.join(tmp_path / "b", "checkpoints", "checkpoint_epoch_00001.pyth"))
-    assert any(not torch.equal(first["model_state"][k], a[k]) for k in a if a[k].is_floating_point())
+    first = read_checkpoint(
+        os.path.join(tmp_path / "b", "checkpoints", "checkpoint_epoch_00001.pyth")
+    )
+    assert any(
+        not torch.equal(first["model_state"][k], a[k]) for k in a if a[k].is_floating_point()
+    )
 
 
 @pytest.mark.slow
@@ -69,10 +77,14 @@ def test_two_gloo_processes_give_the_same_test_metrics_as_one(tiny_opts, tmp_pat
     out = str(tmp_path / "run")
     train_cfg = load_config(DEMO_CFG, tiny_opts(OUTPUT_DIR=out, **{"SOLVER.MAX_EPOCH": 1}))
     engine.train(train_cfg)
-    single = engine.test(load_config(DEMO_CFG, tiny_opts(OUTPUT_DIR=out, **{"TEST.SAVE_RESULTS_PATH": "one.pyth"})))
+    single = engine.test(
+        load_config(DEMO_CFG, tiny_opts(OUTPUT_DIR=out, **{"TEST.SAVE_RESULTS_PATH": "one.pyth"}))
+    )
 
-    cfg2 = load_config(DEMO_CFG, tiny_opts(OUTPUT_DIR=out, NUM_CPU_PROCESSES=2,
-                                           **{"TEST.SAVE_RESULTS_PATH": "two.pyth"}))
+    cfg2 = load_config(
+        DEMO_CFG,
+        tiny_opts(OUTPUT_DIR=out, NUM_CPU_PROCESSES=2, **{"TEST.SAVE_RESULTS_PATH": "two.pyth"}),
+    )
     launch_job(cfg2, engine.test)
     double = _stats(out, "test")[-1]
     for key in ("top1_acc", "top5_acc", "num_videos", "num_missing"):
@@ -90,8 +102,12 @@ def test_two_gloo_processes_give_the_same_test_metrics_as_one(tiny_opts, tmp_pat
 @pytest.mark.timeout(300)
 def test_two_process_ddp_training_runs_and_checkpoints(tiny_opts, tmp_path):
     out = str(tmp_path / "ddp")
-    cfg = load_config(DEMO_CFG, tiny_opts(OUTPUT_DIR=out, NUM_CPU_PROCESSES=2,
-                                          **{"SOLVER.MAX_EPOCH": 1, "TRAIN.EVAL_PERIOD": 1}))
+    cfg = load_config(
+        DEMO_CFG,
+        tiny_opts(
+            OUTPUT_DIR=out, NUM_CPU_PROCESSES=2, **{"SOLVER.MAX_EPOCH": 1, "TRAIN.EVAL_PERIOD": 1}
+        ),
+    )
     launch_job(cfg, engine.train)
     [epoch] = _stats(out, "train_epoch")
     assert epoch["samples"] == 24  # 24 videos, 12 per process, nothing dropped
@@ -119,8 +135,14 @@ def test_corrupt_and_missing_videos_are_skipped_and_named(tiny_data, tiny_opts, 
     with open(corrupt, "wb") as f:
         f.write(os.urandom(2048))
     os.remove(missing)
-    opts = tiny_opts(**{"DATA.PATH_TO_DATA_DIR": root, "DATA.PATH_PREFIX": root,
-                        "SOLVER.MAX_EPOCH": 1, "TRAIN.EVAL_PERIOD": 0})
+    opts = tiny_opts(
+        **{
+            "DATA.PATH_TO_DATA_DIR": root,
+            "DATA.PATH_PREFIX": root,
+            "SOLVER.MAX_EPOCH": 1,
+            "TRAIN.EVAL_PERIOD": 0,
+        }
+    )
     cfg = load_config(DEMO_CFG, opts)
     engine.train(cfg)
     [epoch] = _stats(cfg.OUTPUT_DIR, "train_epoch")
@@ -132,23 +154,36 @@ def test_corrupt_and_missing_videos_are_skipped_and_named(tiny_data, tiny_opts, 
         log = f.read()
     assert corrupt in log and missing in log
 
-    strict = load_config(DEMO_CFG, opts + ["DATA.MAX_FAILED_FRACTION", "0.0",
-                                           "OUTPUT_DIR", str(tmp_path / "strict")])
+    strict = load_config(
+        DEMO_CFG, opts + ["DATA.MAX_FAILED_FRACTION", "0.0", "OUTPUT_DIR", str(tmp_path / "strict")]
+    )
     with pytest.raises(TooManyFailedVideos, match=os.path.basename(os.path.dirname(corrupt))):
         engine.train(strict)
 
 
 @pytest.mark.timeout(240)
 def test_finetune_from_checkpoint_with_another_class_count(tiny_opts, tmp_path, caplog):
-    source = load_config(DEMO_CFG, tiny_opts(OUTPUT_DIR=str(tmp_path / "src"),
-                                             **{"SOLVER.MAX_EPOCH": 1, "TRAIN.EVAL_PERIOD": 0}))
+    source = load_config(
+        DEMO_CFG,
+        tiny_opts(
+            OUTPUT_DIR=str(tmp_path / "src"), **{"SOLVER.MAX_EPOCH": 1, "TRAIN.EVAL_PERIOD": 0}
+        ),
+    )
     engine.train(source)
     ckpt = find_latest_checkpoint(source.OUTPUT_DIR)
     # labels 0..7 still fit 10 classes; only the head's shape differs
-    target = load_config(DEMO_CFG, tiny_opts(
-        OUTPUT_DIR=str(tmp_path / "dst"),
-        **{"SOLVER.MAX_EPOCH": 1, "TRAIN.EVAL_PERIOD": 0, "MODEL.NUM_CLASSES": 10,
-           "TRAIN.CHECKPOINT_FILE_PATH": ckpt}))
+    target = load_config(
+        DEMO_CFG,
+        tiny_opts(
+            OUTPUT_DIR=str(tmp_path / "dst"),
+            **{
+                "SOLVER.MAX_EPOCH": 1,
+                "TRAIN.EVAL_PERIOD": 0,
+                "MODEL.NUM_CLASSES": 10,
+                "TRAIN.CHECKPOINT_FILE_PATH": ckpt,
+            },
+        ),
+    )
     engine.train(target)
     state = read_checkpoint(find_latest_checkpoint(target.OUTPUT_DIR))["model_state"]
     assert state["head.proj.weight"].shape[0] == 10
@@ -162,5 +197,7 @@ def test_finetune_from_checkpoint_with_another_class_count(tiny_opts, tmp_path, 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a CPU-only machine")
 def test_asking_for_missing_gpus_stops_with_a_hint():
     cfg = load_config(DEMO_CFG, ["NUM_GPUS", "2", "TRAIN.BATCH_SIZE", "16"])
-    with pytest.raises(RuntimeError, match="NUM_GPUS 2 asks for more GPUs than this machine has.*NUM_GPUS 0"):
+    with pytest.raises(
+        RuntimeError, match="NUM_GPUS 2 asks for more GPUs than this machine has.*NUM_GPUS 0"
+    ):
         launch_job(cfg, engine.train)

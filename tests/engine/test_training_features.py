@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from demo_config import DEMO_CFG
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -17,13 +18,18 @@ from slowvid.data import collate_clips
 from slowvid.engine import Trainer
 from slowvid.engine.precise_bn import PreciseBN, average_bn_stats_across_ranks, combine_bn_stats
 
-from conftest import DEMO_CFG
-
 
 def _items(n, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return [{"inputs": [torch.randn(3, 2, 4, 4, generator=g)], "label": i % 3, "video_index": i,
-             "failed": []} for i in range(n)]
+    return [
+        {
+            "inputs": [torch.randn(3, 2, 4, 4, generator=g)],
+            "label": i % 3,
+            "video_index": i,
+            "failed": [],
+        }
+        for i in range(n)
+    ]
 
 
 class _Linear(nn.Module):
@@ -40,11 +46,20 @@ def _train(batch_size, accum, lr=0.1, clip_l2=0.0, momentum=0.9, mixed_precision
     model = _Linear()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     loader = DataLoader(_items(16), batch_size=batch_size, shuffle=False, collate_fn=collate_clips)
-    trainer = Trainer(model=model, optimizer=opt, loss_fn=nn.functional.cross_entropy,
-                      loader=loader, lr_schedule=lambda e: lr, device=torch.device("cpu"),
-                      max_epoch=1, log_period=100, output_dir="/nonexistent-unused",
-                      grad_accum_steps=accum, clip_grad_l2norm=clip_l2,
-                      mixed_precision=mixed_precision)
+    trainer = Trainer(
+        model=model,
+        optimizer=opt,
+        loss_fn=nn.functional.cross_entropy,
+        loader=loader,
+        lr_schedule=lambda e: lr,
+        device=torch.device("cpu"),
+        max_epoch=1,
+        log_period=100,
+        output_dir="/nonexistent-unused",
+        grad_accum_steps=accum,
+        clip_grad_l2norm=clip_l2,
+        mixed_precision=mixed_precision,
+    )
     trainer._finish_epoch = lambda *a, **k: None  # no stats files for this in-memory run
     trainer.train()
     return model
@@ -96,8 +111,9 @@ def test_precise_bn_sets_the_true_statistics_of_the_batches():
         def forward(self, inputs):
             return self.net(inputs[0])
 
-    hook.trainer = SimpleNamespace(epoch=0, max_epoch=1, model=Wrapper(), loader=batches,
-                                   device=torch.device("cpu"))
+    hook.trainer = SimpleNamespace(
+        epoch=0, max_epoch=1, model=Wrapper(), loader=batches, device=torch.device("cpu")
+    )
     hook.after_epoch()
     with torch.no_grad():
         feats = torch.cat([model[0](b["inputs"][0]) for b in batches])
@@ -125,8 +141,10 @@ def _bn_rank(rank, init_file, out_file):
 def test_precise_bn_statistics_agree_across_two_gloo_ranks(tmp_path):
     out = str(tmp_path / "bn.pt")
     mp.spawn(_bn_rank, args=(str(tmp_path / "init"), out), nprocs=2, join=True)
-    shards = [torch.randn(100, 3, generator=torch.Generator().manual_seed(r)) * (r + 1) + r
-              for r in range(2)]
+    shards = [
+        torch.randn(100, 3, generator=torch.Generator().manual_seed(r)) * (r + 1) + r
+        for r in range(2)
+    ]
     everything = torch.cat(shards)
     got = torch.load(out, weights_only=True)
     torch.testing.assert_close(got["mean"], everything.mean(0))
@@ -135,10 +153,18 @@ def test_precise_bn_statistics_agree_across_two_gloo_ranks(tmp_path):
 
 @pytest.mark.timeout(240)
 def test_precise_bn_accumulation_and_clipping_in_a_real_run(tiny_opts):
-    cfg = load_config(DEMO_CFG, tiny_opts(**{
-        "SOLVER.MAX_EPOCH": 1, "BN.USE_PRECISE_STATS": True,
-        "BN.NUM_BATCHES_PRECISE": 2, "TRAIN.GRAD_ACCUM_STEPS": 2, "SOLVER.CLIP_GRAD_L2NORM": 10.0,
-    }))
+    cfg = load_config(
+        DEMO_CFG,
+        tiny_opts(
+            **{
+                "SOLVER.MAX_EPOCH": 1,
+                "BN.USE_PRECISE_STATS": True,
+                "BN.NUM_BATCHES_PRECISE": 2,
+                "TRAIN.GRAD_ACCUM_STEPS": 2,
+                "SOLVER.CLIP_GRAD_L2NORM": 10.0,
+            }
+        ),
+    )
     engine.train(cfg)
     with open(os.path.join(cfg.OUTPUT_DIR, "stats.jsonl")) as f:
         stats = [json.loads(line) for line in f]

@@ -9,8 +9,9 @@ from slowvid.utils.logging import TensorboardWriter, log_json_stats, setup_loggi
 def test_json_stats_line_and_file_on_rank0(tmp_path, caplog):
     setup_logging(str(tmp_path), rank=0)
     with caplog.at_level(logging.INFO):
-        text = log_json_stats({"epoch": 3, "loss": 1.23456789, "top1_err": math.nan},
-                              str(tmp_path), rank=0)
+        text = log_json_stats(
+            {"epoch": 3, "loss": 1.23456789, "top1_err": math.nan}, str(tmp_path), rank=0
+        )
     assert json.loads(text) == {"epoch": 3, "loss": 1.23457, "top1_err": None}
     with open(tmp_path / "stats.jsonl") as f:
         assert [json.loads(line) for line in f] == [json.loads(text)]

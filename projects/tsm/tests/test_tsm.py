@@ -1,16 +1,24 @@
 import os
 
 import torch
+from tsm import temporal_shift
 
 from slowvid.config import load_config
 from slowvid.models import build_model
 from slowvid.models.complexity import count_parameters
-from tsm import temporal_shift
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Residual branches must start non-zero, or the shift inside them could not change the output.
-SMALL = ["RESNET.DEPTH", "18", "RESNET.WIDTH_PER_GROUP", "4", "MODEL.NUM_CLASSES", "5",
-         "RESNET.ZERO_INIT_FINAL_BN", "False"]
+SMALL = [
+    "RESNET.DEPTH",
+    "18",
+    "RESNET.WIDTH_PER_GROUP",
+    "4",
+    "MODEL.NUM_CLASSES",
+    "5",
+    "RESNET.ZERO_INIT_FINAL_BN",
+    "False",
+]
 
 
 def test_temporal_shift_moves_exactly_two_folds():
@@ -26,8 +34,9 @@ def test_yaml_under_projects_builds_registered_model_with_c2d_weights():
     assert cfg.TSM.SHIFT_DIV == 8
     model = build_model(cfg)
     assert type(model).__name__ == "TSMResNet"
-    c2d_cfg = load_config(os.path.join(PROJECT, "configs/TSM_8x8_R50.yaml"),
-                          SMALL + ["MODEL.MODEL_NAME", "ResNet"])
+    c2d_cfg = load_config(
+        os.path.join(PROJECT, "configs/TSM_8x8_R50.yaml"), SMALL + ["MODEL.MODEL_NAME", "ResNet"]
+    )
     c2d = build_model(c2d_cfg)
     # No parameters of its own: a C2D checkpoint loads as is.
     assert count_parameters(model) == count_parameters(c2d)
