@@ -5,7 +5,7 @@ layers and batch norm are counted, pools and activations are not. The model is c
 mode, where fvcore charges batch norm 2 flops per element.
 
 How the published PySlowFast figures relate to this count (checked in
-``tests/models/test_model_complexity.py``): the Kinetics Slow 8x8 and SlowFast 8x8 R50 rows
+``tests/models/test_model_zoo.py``): the Kinetics Slow 8x8 and SlowFast 8x8 R50 rows
 (54.52, 65.71) are convolutions + linear only; the other rows (C2D, I3D, 4x16, R101, SSv2 and
 Charades) add batch norm as fvcore counts it in *training* mode, 5 flops per element.
 """
