@@ -30,6 +30,8 @@ ARCHITECTURES = {
     "x3d_l": "Kinetics/X3D_L.yaml",
     "mvit_base_16x4": "Kinetics/MVIT_B_16x4.yaml",
     "mvit_base_32x3": "Kinetics/MVIT_B_32x3.yaml",
+    "mvitv2_s_16x4": "Kinetics/MVITv2_S_16x4.yaml",
+    "mvitv2_b_32x3": "Kinetics/MVITv2_B_32x3.yaml",
 }
 
 

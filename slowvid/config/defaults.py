@@ -237,6 +237,16 @@ _C.MVIT.MODE = "conv"
 _C.MVIT.SEP_POS_EMBED = True
 # Prepend a class token and classify from it; False averages the output tokens.
 _C.MVIT.CLS_EMBED_ON = True
+# Add an absolute positional embedding to the tokens (MViT v1); MViTv2 turns it off.
+_C.MVIT.USE_ABS_POS = True
+# MViTv2: decomposed relative-position bias over height and width in every attention.
+_C.MVIT.REL_POS_SPATIAL = False
+# MViTv2: decomposed relative-position bias over time.
+_C.MVIT.REL_POS_TEMPORAL = False
+# MViTv2: add the pooled queries to the attention output (residual pooling connection).
+_C.MVIT.RESIDUAL_POOLING = False
+# MViTv2: widen in the attention of the block at a DIM_MUL index, not in the MLP before it.
+_C.MVIT.DIM_MUL_IN_ATT = False
 
 # ---------------------------------------------------------------------------- #
 # Batch norm

@@ -1,6 +1,8 @@
-"""Multiscale Vision Transformers (MViT v1), B 16x4 and B 32x3.
+"""Multiscale Vision Transformers: MViT v1 (B 16x4, B 32x3) and MViTv2 (S, B).
 
-Paper: "Multiscale Vision Transformers", Fan et al., arXiv:2104.11227.
+Papers: "Multiscale Vision Transformers", Fan et al., arXiv:2104.11227; "MViTv2: Improved
+Multiscale Vision Transformers", Li et al., arXiv:2112.01526 (relative positions, residual
+pooling, width grown in attention; see :class:`~slowvid.models.blocks.attention.MViTv2Options`).
 
 The layout (cube patch embedding, separable space/time positional embedding, class token,
 per-block width / head / query-stride schedule, adaptive key/value stride) and the MViT-B
@@ -23,7 +25,7 @@ from torch import nn
 
 from slowvid.registry import MODELS
 
-from .blocks.attention import MultiScaleBlock, PoolSpec, Size3, check_size3
+from .blocks.attention import MultiScaleBlock, MViTv2Options, PoolSpec, Size3, check_size3
 
 __all__ = [
     "LAYER_NORM",
@@ -103,6 +105,7 @@ def make_mvit_blocks(
     pool_kv_stride_adaptive: Sequence[int] = (1, 8, 8),
     droppath_rate: float = 0.0,
     mode: str = "conv",
+    dim_mul_in_att: bool = False,
 ) -> tuple[MViTBlockSpec, ...]:
     """The block specs of an MViT (defaults: MViT-B).
 
@@ -119,6 +122,8 @@ def make_mvit_blocks(
             stride (floored at 1) so keys keep the same grid. Empty disables kv pooling.
         droppath_rate: stochastic depth of the last block; it rises linearly from 0 at block 0.
         mode: pooling operator, "conv", "avg" or "max".
+        dim_mul_in_att: MViTv2: the block at a ``dim_mul`` index widens (in its attention);
+            otherwise the block before it does (in its MLP), as MViT v1.
     """
     dim_at = _at_blocks(depth, dim_mul, "MVIT.DIM_MUL")
     head_at = _at_blocks(depth, head_mul, "MVIT.HEAD_MUL")
@@ -158,10 +163,14 @@ def make_mvit_blocks(
             stride_kv=kv,
             mode=mode,
         )
+        if dim_mul_in_att:
+            dim_in, dim_out = (dims[i - 1] if i else embed_dim), dims[i]
+        else:
+            dim_in, dim_out = dims[i], (dims[i + 1] if i + 1 < depth else dims[i])
         specs.append(
             MViTBlockSpec(
-                dim=dims[i],
-                dim_out=dims[i + 1] if i + 1 < depth else dims[i],
+                dim=dim_in,
+                dim_out=dim_out,
                 num_heads=heads[i],
                 pool=pool,
                 drop_path=droppath_rate * i / max(depth - 1, 1),
@@ -201,7 +210,7 @@ class _ClsHead(nn.Module):
 
 @MODELS.register()
 class MViT(nn.Module):
-    """Multiscale Vision Transformer (v1).
+    """Multiscale Vision Transformer (v1, or v2 with ``v2`` options and no absolute positions).
 
     ::
 
@@ -224,6 +233,8 @@ class MViT(nn.Module):
         sep_pos_embed: separate spatial + temporal (+ class) embeddings instead of one per token.
         cls_embed_on: prepend a class token and classify from it (else average the tokens).
         norm: builds the LayerNorm-style normalisation over channels.
+        use_abs_pos: add an absolute positional embedding (v1; MViTv2 uses relative ones only).
+        v2: the MViTv2 block options; None is MViT v1.
     """
 
     def __init__(
@@ -240,8 +251,11 @@ class MViT(nn.Module):
         sep_pos_embed: bool = True,
         cls_embed_on: bool = True,
         norm: Callable[[int], nn.Module] = LAYER_NORM,
+        use_abs_pos: bool = True,
+        v2: MViTv2Options | None = None,
     ):
         super().__init__()
+        v2 = v2 or MViTv2Options()
         embed_dim = blocks[0].dim
         self.patch_embed = nn.Conv3d(dim_in, embed_dim, patch.kernel, patch.stride, patch.padding)
         # Grid of the patch embedding for input_size (Conv3d output-size formula).
@@ -255,14 +269,19 @@ class MViT(nn.Module):
         self.cls_embed_on = cls_embed_on
         self.sep_pos_embed = sep_pos_embed
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_embed_on else None
-        if sep_pos_embed:
+        self.use_abs_pos = use_abs_pos
+        if use_abs_pos and sep_pos_embed:
             self.pos_embed_spatial = nn.Parameter(torch.zeros(1, h * w, embed_dim))
             self.pos_embed_temporal = nn.Parameter(torch.zeros(1, t, embed_dim))
             self.pos_embed_class = (
                 nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_embed_on else None
             )
-        else:
+        elif use_abs_pos:
             self.pos_embed = nn.Parameter(torch.zeros(1, int(cls_embed_on) + t * h * w, embed_dim))
+        # Each block's input grid, which sizes its relative-position tables.
+        grids = [self.pos_grid]
+        for s in blocks[:-1]:
+            grids.append(tuple(g // q for g, q in zip(grids[-1], s.pool.stride_q, strict=True)))
         self.blocks = nn.ModuleList(
             MultiScaleBlock(
                 s.dim,
@@ -274,8 +293,10 @@ class MViT(nn.Module):
                 s.pool,
                 norm=norm,
                 has_cls=cls_embed_on,
+                v2=v2,
+                input_grid=grid,
             )
-            for s in blocks
+            for s, grid in zip(blocks, grids, strict=True)
         )
         self.norm = norm(blocks[-1].dim_out)
         self.head = _ClsHead(blocks[-1].dim_out, num_classes, dropout_rate, cls_embed_on)
@@ -300,6 +321,9 @@ class MViT(nn.Module):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        for name, p in self.named_parameters():
+            if name.split(".")[-1] in ("rel_pos_t", "rel_pos_h", "rel_pos_w"):
+                nn.init.trunc_normal_(p, std=0.02)
 
     @classmethod
     def from_config(cls, cfg) -> dict:
@@ -323,6 +347,7 @@ class MViT(nn.Module):
             pool_kv_stride_adaptive=m.POOL_KV_STRIDE_ADAPTIVE,
             droppath_rate=m.DROPPATH_RATE,
             mode=m.MODE,
+            dim_mul_in_att=m.DIM_MUL_IN_ATT,
         )
         crop = cfg.DATA.TRAIN_CROP_SIZE
         return {
@@ -340,6 +365,13 @@ class MViT(nn.Module):
             "dropout_rate": cfg.MODEL.DROPOUT_RATE,
             "sep_pos_embed": m.SEP_POS_EMBED,
             "cls_embed_on": m.CLS_EMBED_ON,
+            "use_abs_pos": m.USE_ABS_POS,
+            "v2": MViTv2Options(
+                rel_pos_spatial=m.REL_POS_SPATIAL,
+                rel_pos_temporal=m.REL_POS_TEMPORAL,
+                residual_pooling=m.RESIDUAL_POOLING,
+                dim_mul_in_att=m.DIM_MUL_IN_ATT,
+            ),
         }
 
     def pos_embedding(self, grid: Size3) -> torch.Tensor:
@@ -379,7 +411,8 @@ class MViT(nn.Module):
         x = x.flatten(2).transpose(1, 2)
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
-        x = x + self.pos_embedding(grid)
+        if self.use_abs_pos:
+            x = x + self.pos_embedding(grid)
         for block in self.blocks:
             x, grid = block(x, grid)
         return [self.norm(x)]

@@ -8,9 +8,9 @@ PySlowFast's ``models/attention.py`` (Apache-2.0) so parameter names map one-to-
 checkpoints; the code is written anew.
 
 MViTv2 ("MViTv2: Improved Multiscale Vision Transformers", Li et al., arXiv:2112.01526) adds a
-decomposed relative-position bias to the attention logits and a residual ``+ q`` after pooling
-attention. Both hook in at :meth:`MultiScaleAttention.attention_logits` and
-:meth:`MultiScaleAttention.forward`; they would be new keyword options defaulting to off.
+decomposed relative-position bias to the attention logits (``relative_position.py``), a residual
+``+ q`` after pooling attention, and grows the width inside attention instead of in the MLP of the
+block before; :class:`MViTv2Options` switches them on, all off giving MViT v1.
 
 Tokens are ``(B, N, C)`` with ``N = [1 +] T*H*W``: an optional class token first, then the
 space-time grid in ``(t, h, w)`` raster order. Every module takes the grid size ``thw`` with the
@@ -23,9 +23,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .relative_position import add_relative_position_bias
+
 __all__ = [
     "AttentionPool",
     "DropPath",
+    "MViTv2Options",
     "Mlp",
     "MultiScaleAttention",
     "MultiScaleBlock",
@@ -54,6 +57,24 @@ class PoolSpec:
     kernel_kv: Size3 = (1, 1, 1)
     stride_kv: Size3 = (1, 1, 1)
     mode: str = "conv"
+
+
+@dataclass(frozen=True)
+class MViTv2Options:
+    """The MViTv2 changes to the MViT block; all off is MViT v1.
+
+    Attributes:
+        rel_pos_spatial: decomposed relative-position bias over height and width.
+        rel_pos_temporal: decomposed relative-position bias over time.
+        residual_pooling: add the pooled queries to the attention output.
+        dim_mul_in_att: a block that changes width does so in its attention (q, k, v project to
+            the new width) rather than in its MLP.
+    """
+
+    rel_pos_spatial: bool = False
+    rel_pos_temporal: bool = False
+    residual_pooling: bool = False
+    dim_mul_in_att: bool = False
 
 
 def pool_tokens(
@@ -129,22 +150,26 @@ def _is_identity(kernel: Size3, stride: Size3) -> bool:
 
 
 class MultiScaleAttention(nn.Module):
-    """Multi-head pooling attention (MHPA, MViT §3.1).
+    """Multi-head pooling attention (MHPA, MViT §3.1), with MViTv2's options.
 
     ::
 
-        x (B, N, C) -> q, k, v linear -> split heads (B, h, N, C/h)
+        x (B, N, C) -> q, k, v linear (C -> C_out) -> split heads (B, h, N, C_out/h)
           -> pool q by stride_q, k and v by stride_kv (AttentionPool, shared over heads)
-          -> softmax(q k^T / sqrt(C/h)) v  (B, h, N_q, C/h) -> merge heads -> proj
-        (B, N_q, C), N_q = [1 +] T*H*W / prod(stride_q)
+          -> softmax(q k^T / sqrt(C_out/h) [+ rel. position bias]) v [+ q]
+          -> merge heads -> proj
+        (B, N_q, C_out), N_q = [1 +] T*H*W / prod(stride_q)
 
     Args:
         dim: token channels C.
-        num_heads: attention heads h; must divide ``dim``.
+        num_heads: attention heads h; must divide ``dim_out``.
         qkv_bias: bias on the q, k, v projections.
         pool: pooling kernels, strides and mode.
         norm: builds the norm applied after conv pooling.
         has_cls: the first token is a class token.
+        dim_out: channels of q, k, v and of the output; ``dim`` when None.
+        v2: MViTv2's relative positions and residual pooling (dim_mul_in_att is the block's).
+        input_grid: (T, H, W) the block sees at construction; sizes the relative-position tables.
     """
 
     def __init__(
@@ -155,18 +180,38 @@ class MultiScaleAttention(nn.Module):
         pool: PoolSpec = PoolSpec(),
         norm: Callable[[int], nn.Module] = nn.LayerNorm,
         has_cls: bool = True,
+        dim_out: int | None = None,
+        v2: MViTv2Options = MViTv2Options(),
+        input_grid: Size3 | None = None,
     ):
         super().__init__()
-        if dim % num_heads:
-            raise ValueError(f"{num_heads} heads do not divide {dim} channels")
+        dim_out = dim_out or dim
+        if dim_out % num_heads:
+            raise ValueError(f"{num_heads} heads do not divide {dim_out} channels")
         self.num_heads = num_heads
-        head_dim = dim // num_heads
+        head_dim = dim_out // num_heads
         self.scale = head_dim**-0.5
+        self.has_cls = has_cls
+        self.residual_pooling = v2.residual_pooling
         # Separate projections (not one fused qkv) so PySlowFast MViT v1 checkpoints load as is.
-        self.q = nn.Linear(dim, dim, bias=qkv_bias)
-        self.k = nn.Linear(dim, dim, bias=qkv_bias)
-        self.v = nn.Linear(dim, dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
+        self.q = nn.Linear(dim, dim_out, bias=qkv_bias)
+        self.k = nn.Linear(dim, dim_out, bias=qkv_bias)
+        self.v = nn.Linear(dim, dim_out, bias=qkv_bias)
+        self.proj = nn.Linear(dim_out, dim_out)
+        self.rel_pos_h = self.rel_pos_w = self.rel_pos_t = None
+        if v2.rel_pos_spatial or v2.rel_pos_temporal:
+            if input_grid is None:
+                raise ValueError("relative positions need the block's input_grid")
+            t, h, w = input_grid
+            if v2.rel_pos_spatial:
+                # Rows for every offset between the query grid and the (pooled) key grid.
+                q_side = h // pool.stride_q[1]
+                kv_side = h // pool.stride_kv[1]
+                rows = 2 * max(q_side, kv_side) - 1
+                self.rel_pos_h = nn.Parameter(torch.zeros(rows, head_dim))
+                self.rel_pos_w = nn.Parameter(torch.zeros(rows, head_dim))
+            if v2.rel_pos_temporal:
+                self.rel_pos_t = nn.Parameter(torch.zeros(2 * t - 1, head_dim))
 
         def make_pool(kernel: Size3, stride: Size3) -> AttentionPool | None:
             if _is_identity(kernel, stride):
@@ -181,25 +226,40 @@ class MultiScaleAttention(nn.Module):
         b, n, c = x.shape
         return x.reshape(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
 
-    def attention_logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """Scaled dot products (B, h, N_q, N_kv); MViTv2 would add its relative bias here."""
-        return (q * self.scale) @ k.transpose(-2, -1)
+    def attention_logits(
+        self, q: torch.Tensor, k: torch.Tensor, q_grid: Size3, k_grid: Size3
+    ) -> torch.Tensor:
+        """Scaled dot products (B, h, N_q, N_kv), plus MViTv2's relative bias when enabled."""
+        logits = (q * self.scale) @ k.transpose(-2, -1)
+        tables = {
+            name: table
+            for name, table in (("t", self.rel_pos_t), ("h", self.rel_pos_h), ("w", self.rel_pos_w))
+            if table is not None
+        }
+        if tables:
+            logits = add_relative_position_bias(logits, q, q_grid, k_grid, tables, self.has_cls)
+        return logits
 
     def forward(self, x: torch.Tensor, thw: Size3) -> tuple[torch.Tensor, Size3]:
         """Args: x: (B, N, C) tokens on grid ``thw``.
 
         Returns: (B, N_q, C) tokens and their grid (T/s_t, H/s_h, W/s_w) for stride_q s.
         """
-        b, _, c = x.shape
+        b = x.shape[0]
         q, k, v = self._heads(self.q(x)), self._heads(self.k(x)), self._heads(self.v(x))
-        thw_q = thw
+        thw_q = thw_k = thw
         if self.pool_q is not None:
             q, thw_q = self.pool_q(q, thw)
         if self.pool_k is not None:
-            k, _ = self.pool_k(k, thw)
+            k, thw_k = self.pool_k(k, thw)
             v, _ = self.pool_v(v, thw)
-        attn = self.attention_logits(q, k).softmax(dim=-1)
-        x = (attn @ v).transpose(1, 2).reshape(b, -1, c)
+        attn = self.attention_logits(q, k, thw_q, thw_k).softmax(dim=-1)
+        x = attn @ v
+        if self.residual_pooling:
+            # The class token attends but takes no residual (MViTv2 §4.1, as PySlowFast).
+            skip = int(self.has_cls)
+            x = torch.cat([x[:, :, :skip], x[:, :, skip:] + q[:, :, skip:]], dim=2)
+        x = x.transpose(1, 2).reshape(b, x.shape[2], -1)
         return self.proj(x), thw_q
 
 
@@ -246,7 +306,7 @@ class Mlp(nn.Module):
 
 
 class MultiScaleBlock(nn.Module):
-    """Pre-norm transformer block with pooling attention (MViT v1 block).
+    """Pre-norm transformer block with pooling attention (MViT v1, or v2 with ``v2`` options).
 
     ::
 
@@ -255,7 +315,9 @@ class MultiScaleBlock(nn.Module):
         y --norm2--> MLP (C -> mlp_ratio*C -> C_out) -----------+
           \\--[linear C -> C_out when C != C_out, on norm2(y)]-(+)-> (B, N_q, C_out)
 
-    The width grows in the MLP of the block *before* a new scale, as in MViT v1 and PySlowFast.
+    In v1 the width grows in the MLP of the block *before* a new scale, as in PySlowFast. With
+    ``v2.dim_mul_in_att`` it grows in the attention of the block itself: MHPA maps C -> C_out,
+    the skip path is ``linear(norm1(x))`` and the MLP keeps C_out.
 
     Args:
         dim: input channels C.
@@ -268,6 +330,8 @@ class MultiScaleBlock(nn.Module):
         norm: builds a normalisation layer over the channel axis.
         activation: builds the MLP activation.
         has_cls: the first token is a class token.
+        v2: the MViTv2 options.
+        input_grid: (T, H, W) of this block's input at construction (for relative positions).
     """
 
     def __init__(
@@ -282,14 +346,20 @@ class MultiScaleBlock(nn.Module):
         norm: Callable[[int], nn.Module] = nn.LayerNorm,
         activation: Callable[[], nn.Module] = nn.GELU,
         has_cls: bool = True,
+        v2: MViTv2Options = MViTv2Options(),
+        input_grid: Size3 | None = None,
     ):
         super().__init__()
+        att_dim = dim_out if v2.dim_mul_in_att else dim
         self.norm1 = norm(dim)
-        self.attn = MultiScaleAttention(dim, num_heads, qkv_bias, pool, norm, has_cls)
+        self.attn = MultiScaleAttention(
+            dim, num_heads, qkv_bias, pool, norm, has_cls, att_dim, v2, input_grid
+        )
         self.drop_path = DropPath(drop_path)
-        self.norm2 = norm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), dim_out, activation)
+        self.norm2 = norm(att_dim)
+        self.mlp = Mlp(att_dim, int(att_dim * mlp_ratio), dim_out, activation)
         self.proj = nn.Linear(dim, dim_out) if dim != dim_out else None
+        self.dim_mul_in_att = v2.dim_mul_in_att
         self.has_cls = has_cls
         # The skip path must shrink like the queries; kernel s + 1 covers each strided window.
         if any(s > 1 for s in pool.stride_q):
@@ -301,12 +371,15 @@ class MultiScaleBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, thw: Size3) -> tuple[torch.Tensor, Size3]:
         """Args: x: (B, N, dim) tokens on grid ``thw``. Returns: (B, N_q, dim_out) and its grid."""
-        y, thw_out = self.attn(self.norm1(x), thw)
+        x_norm = self.norm1(x)
+        y, thw_out = self.attn(x_norm, thw)
+        if self.proj is not None and self.dim_mul_in_att:
+            x = self.proj(x_norm)
         if self.pool_skip is not None:
             x = pool_tokens(x.unsqueeze(1), self.pool_skip, thw, self.has_cls)[0].squeeze(1)
         x = x + self.drop_path(y)
         x_norm = self.norm2(x)
-        if self.proj is not None:
+        if self.proj is not None and not self.dim_mul_in_att:
             x = self.proj(x_norm)
         return x + self.drop_path(self.mlp(x_norm)), thw_out
 
