@@ -1,0 +1,153 @@
+"""Per-clip training and inference time of slowvid models against PyTorchVideo's same architecture.
+
+    python benchmarks/model_speed.py                       # SlowFast R50, X3D-S, MViT-B 16x4
+    python benchmarks/model_speed.py --models x3d_s --repeats 10 --threads 2
+    python benchmarks/model_speed.py --device cuda --batch 8
+
+Both models get the same input, thread count and precision; runs alternate between them in one
+process so machine load affects both alike, and the median of the repeats is reported with the
+ratio slowvid / PyTorchVideo (below 1 = slowvid faster). Variants of slowvid (channels-last 3D
+memory) are timed the same way. Training = forward + backward + SGD step; inference = forward
+under ``torch.inference_mode`` in eval mode.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+import types
+
+import torch
+import torch.nn.functional as F
+
+from slowvid.config import load_config
+from slowvid.models import build_model
+
+# name -> (slowvid config, PyTorchVideo hub builder, per-pathway clip (C, T, H, W))
+MODELS = {
+    "slowfast_r50": (
+        "configs/Kinetics/SLOWFAST_8x8_R50.yaml",
+        "slowfast_r50",
+        [(3, 8, 224, 224), (3, 32, 224, 224)],
+    ),
+    "x3d_s": ("configs/Kinetics/X3D_S.yaml", "x3d_s", [(3, 13, 160, 160)]),
+    "mvit_b_16x4": ("configs/Kinetics/MVIT_B_16x4.yaml", "mvit_base_16x4", [(3, 16, 224, 224)]),
+}
+
+
+def import_pytorchvideo_hub():
+    """``pytorchvideo.models.hub``, importable beside a torchvision that dropped a module."""
+    name = "torchvision.transforms.functional_tensor"  # removed in torchvision 0.17
+    if name not in sys.modules:
+        import torchvision.transforms.functional as functional
+
+        stub = types.ModuleType(name)
+        stub.__dict__.update(vars(functional))
+        sys.modules[name] = stub
+    import pytorchvideo.models.hub as hub
+
+    return hub
+
+
+class _SingleInput(torch.nn.Module):
+    """Presents a PyTorchVideo single-pathway model with slowvid's list-of-pathways input."""
+
+    def __init__(self, model: torch.nn.Module, num_pathways: int):
+        super().__init__()
+        self.model = model
+        self.num_pathways = num_pathways
+
+    def forward(self, inputs):
+        # A copy: PyTorchVideo's multipathway blocks write their outputs into the list.
+        return self.model(inputs[0] if self.num_pathways == 1 else list(inputs))
+
+
+def _step_fn(model, inputs, train: bool):
+    if not train:
+        model.eval()
+
+        def infer():
+            with torch.inference_mode():
+                model(inputs)
+
+        return infer
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    labels = torch.zeros(inputs[0].shape[0], dtype=torch.long, device=inputs[0].device)
+
+    def train_step():
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(inputs), labels).backward()
+        optimizer.step()
+
+    return train_step
+
+
+def _time(step, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def compare(
+    name: str, batch: int, repeats: int, train: bool, device: torch.device
+) -> dict[str, float]:
+    """Median seconds per clip for each contender of ``name``."""
+    config, hub_name, shapes = MODELS[name]
+    torch.manual_seed(0)
+    inputs = [torch.randn(batch, *s, device=device) for s in shapes]
+    ptv = getattr(import_pytorchvideo_hub(), hub_name)(pretrained=False)
+    channels_last = torch.channels_last_3d
+    contenders = {
+        "slowvid": (build_model(load_config(config)).to(device), inputs),
+        "pytorchvideo": (_SingleInput(ptv, len(shapes)).to(device), inputs),
+        "slowvid channels_last_3d": (
+            build_model(load_config(config)).to(device, memory_format=channels_last),
+            [x.contiguous(memory_format=channels_last) for x in inputs],
+        ),
+    }
+    steps = {k: _step_fn(m, x, train) for k, (m, x) in contenders.items()}
+    for step in steps.values():  # warm-up: allocator, oneDNN / cuDNN algorithm caches
+        step()
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(repeats):
+        for key, step in steps.items():
+            times[key].append(_time(step, device) / batch)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        where = torch.cuda.get_device_name(device)
+    else:
+        where = f"cpu, {args.threads} threads"
+    print(f"torch {torch.__version__}, {where}, batch {args.batch}, median of {args.repeats}")
+    for name in args.models:
+        for train in (True, False):
+            result = compare(name, args.batch, args.repeats, train, device)
+            reference = result["pytorchvideo"]
+            mode = "train" if train else "infer"
+            for key, seconds in result.items():
+                print(
+                    f"{name:>12} {mode}  {key:<25} {seconds * 1000:9.1f} ms/clip  "
+                    f"{seconds / reference:5.2f}x PyTorchVideo",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
