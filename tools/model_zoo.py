@@ -2,7 +2,7 @@
 
     python tools/model_zoo.py                         # the table, on the console
     python tools/model_zoo.py --markdown MODEL_ZOO.md # also rewrite MODEL_ZOO.md
-    python tools/model_zoo.py --fvcore                # also count with fvcore on a real forward
+    python tools/model_zoo.py --fvcore --only X3D     # also count with fvcore on a real forward
 
 Counts come from the meta device (seconds for the whole zoo); ``--fvcore`` repeats them with a
 real forward pass, which takes minutes on a CPU, and reports any disagreement.
@@ -41,9 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", metavar="PATH", help="write the zoo as markdown to PATH")
     parser.add_argument("--fvcore", action="store_true", help="cross-check GFLOPs with fvcore")
+    parser.add_argument("--only", metavar="TEXT", help="rows whose name contains TEXT")
     args = parser.parse_args(argv)
+    if args.only and args.markdown:
+        parser.error("--markdown writes every row; drop --only")
 
-    rows = load_rows()
+    rows = [r for r in load_rows() if args.only is None or args.only in r.name]
     measures = [measure(r) for r in rows]
     cells = [list(COLUMNS)] + [row_cells(r, m) for r, m in zip(rows, measures)]
     _print_table([[c.replace("`", "") for c in line] for line in cells])
