@@ -11,6 +11,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["slowvid", "slowvid.*"]),
+    # The published zoo table read by slowvid.model_zoo.
+    package_data={"slowvid.model_zoo": ["*.csv"]},
     install_requires=[
         "torch>=2.4",
         "fvcore",

@@ -2,7 +2,12 @@
 
 from . import csn, heads, mvit, r2plus1d, resnet3d, slowfast, x3d  # noqa: F401  (registration)
 from .build import build_head, build_model, build_norm
-from .complexity import count_gflops, count_parameters, gflops_by_operator
+from .complexity import (
+    count_gflops,
+    count_parameters,
+    gflops_by_operator,
+    meta_gflops_by_operator,
+)
 from .losses import build_loss
 
 __all__ = [
@@ -13,4 +18,5 @@ __all__ = [
     "count_gflops",
     "count_parameters",
     "gflops_by_operator",
+    "meta_gflops_by_operator",
 ]

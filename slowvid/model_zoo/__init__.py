@@ -1,0 +1,36 @@
+"""The published model zoo: each row of ``zoo_targets.csv``, the config that reproduces it, and
+the parameter and FLOP counts this code computes for it (rendered into MODEL_ZOO.md by
+``tools/model_zoo.py``)."""
+
+from .markdown import COLUMNS, markdown_row, render_markdown, row_cells
+from .table import (
+    CONVENTIONS,
+    REPO,
+    TARGETS_CSV,
+    ZOO_CONFIGS,
+    ZooConfig,
+    ZooMeasure,
+    ZooRow,
+    load_rows,
+    measure,
+    test_view_shapes,
+    zoo_cfg,
+)
+
+__all__ = [
+    "COLUMNS",
+    "CONVENTIONS",
+    "REPO",
+    "TARGETS_CSV",
+    "ZOO_CONFIGS",
+    "ZooConfig",
+    "ZooMeasure",
+    "ZooRow",
+    "load_rows",
+    "markdown_row",
+    "measure",
+    "render_markdown",
+    "row_cells",
+    "test_view_shapes",
+    "zoo_cfg",
+]

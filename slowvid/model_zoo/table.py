@@ -1,0 +1,274 @@
+"""Published model-zoo rows, the shipped config of each, and what this code computes for them.
+
+``zoo_targets.csv`` is a verbatim copy of the published table (PySlowFast's model zoo; params in
+millions, GFLOPs per test view with one multiply-add counted as one flop). :data:`ZOO_CONFIGS`
+maps each of its rows to a config under ``configs/`` and to the FLOP-counting convention the
+published figure was measured with; :func:`measure` counts parameters and GFLOPs of the config's
+network on the meta device, so the whole zoo is measured in seconds.
+
+Assumption: the package runs from a source checkout, with ``configs/`` beside ``slowvid/``.
+"""
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from fvcore.common.config import CfgNode
+
+from slowvid.config import load_config
+from slowvid.models import build_model, count_parameters, meta_gflops_by_operator
+
+__all__ = [
+    "CONVENTIONS",
+    "REPO",
+    "TARGETS_CSV",
+    "ZOO_CONFIGS",
+    "ZooConfig",
+    "ZooMeasure",
+    "ZooRow",
+    "load_rows",
+    "measure",
+    "test_view_shapes",
+    "zoo_cfg",
+]
+
+REPO = Path(__file__).resolve().parents[2]
+TARGETS_CSV = Path(__file__).with_name("zoo_targets.csv")
+
+# How a published GFLOPs figure counted batch norm, as a multiple of fvcore's eval-mode count
+# (2 flops per element): "eval" as fvcore counts an eval-mode model, "conv_linear" leaves batch
+# norm out, "train_bn" charges fvcore's training-mode 5 flops per element.
+CONVENTIONS: dict[str, float] = {"eval": 1.0, "conv_linear": 0.0, "train_bn": 2.5}
+
+# AVA backbones: PySlowFast's AVA configs dilate res5 instead of striding it; 80 action classes.
+_AVA_OPTS = (
+    "MODEL.NUM_CLASSES",
+    "80",
+    "RESNET.SPATIAL_STRIDES",
+    "[1, 2, 2, 1]",
+    "RESNET.SPATIAL_DILATIONS",
+    "[1, 1, 1, 2]",
+)
+_AVA_NOTE = (
+    "Kinetics backbone (res5 dilated, not strided) + a {dim}->80 linear layer. PySlowFast's AVA "
+    "ROI head adds no parameters beyond that layer (ROIAlign and pooling have none), so this is "
+    "the AVA model's size; the ROI head and an AVA config come with the AVA issue. No GFLOPs "
+    "are published (they depend on the frame size and box count)."
+)
+_ETC = "configs/Kinetics/"
+
+
+@dataclass(frozen=True)
+class ZooConfig:
+    """How one published row is reproduced.
+
+    Attributes:
+        config: yaml path relative to the repository root.
+        convention: key of :data:`CONVENTIONS` the published GFLOPs use; None if none published.
+        opts: ``KEY VALUE`` overrides applied after the yaml.
+        note: why the row differs from the published figures, or how it is built.
+        measured_top1: top-1 (or mAP) measured with this code, "" until someone trains the row.
+    """
+
+    config: str
+    convention: str | None
+    opts: tuple[str, ...] = ()
+    note: str = ""
+    measured_top1: str = ""
+
+
+# (dataset, arch, depth, frames_x_rate) of zoo_targets.csv -> how this code reproduces it.
+ZOO_CONFIGS: dict[tuple[str, str, str, str], ZooConfig] = {
+    ("Kinetics-400", "C2D", "R50", "8x8"): ZooConfig(_ETC + "C2D_8x8_R50.yaml", "train_bn"),
+    ("Kinetics-400", "I3D", "R50", "8x8"): ZooConfig(_ETC + "I3D_8x8_R50.yaml", "train_bn"),
+    ("Kinetics-400", "Slow", "R50", "4x16"): ZooConfig(_ETC + "SLOW_4x16_R50.yaml", "train_bn"),
+    ("Kinetics-400", "Slow", "R50", "8x8"): ZooConfig(_ETC + "SLOW_8x8_R50.yaml", "conv_linear"),
+    ("Kinetics-400", "SlowFast", "R50", "4x16"): ZooConfig(
+        _ETC + "SLOWFAST_4x16_R50.yaml", "train_bn"
+    ),
+    ("Kinetics-400", "SlowFast", "R50", "8x8"): ZooConfig(
+        _ETC + "SLOWFAST_8x8_R50.yaml", "conv_linear"
+    ),
+    ("Kinetics-400", "SlowFast", "R101", "8x8"): ZooConfig(
+        _ETC + "SLOWFAST_8x8_R101.yaml", "train_bn"
+    ),
+    ("Kinetics-400", "SlowFast", "R101", "16x8"): ZooConfig(
+        _ETC + "SLOWFAST_16x8_R101_50_50.yaml",
+        "train_bn",
+        note="The published row is PySlowFast's R101 '50_50' model: temporal kernels only in "
+        "the first 3/4/6/3 blocks of res2..res5, as in R50 (RESNET.NUM_BLOCK_TEMP_KERNEL).",
+    ),
+    ("Kinetics-400", "CSN", "R101", "32x2"): ZooConfig(_ETC + "CSN_32x2_R101.yaml", "train_bn"),
+    ("Kinetics-400", "R(2+1)D", "R50", "16x4"): ZooConfig(
+        _ETC + "R2PLUS1D_16x4_R50.yaml", "train_bn"
+    ),
+    ("Kinetics-400", "X3D", "XS", "4x12"): ZooConfig(_ETC + "X3D_XS.yaml", "train_bn"),
+    ("Kinetics-400", "X3D", "S", "13x6"): ZooConfig(_ETC + "X3D_S.yaml", "train_bn"),
+    ("Kinetics-400", "X3D", "M", "16x5"): ZooConfig(_ETC + "X3D_M.yaml", "train_bn"),
+    ("Kinetics-400", "X3D", "L", "16x5"): ZooConfig(_ETC + "X3D_L.yaml", "train_bn"),
+    ("Kinetics-400", "MViT", "B", "16x4"): ZooConfig(_ETC + "MVIT_B_16x4.yaml", "eval"),
+    ("Kinetics-400", "MViT", "B", "32x3"): ZooConfig(
+        _ETC + "MVIT_B_32x3.yaml",
+        "eval",
+        note="16 blocks on 32 frames (paper Table 2); PySlowFast's MVIT_B_32x3_CONV.yaml sets "
+        "24 blocks, which is a different, larger model.",
+    ),
+    ("SSv2", "Slow", "R50", "8x8"): ZooConfig(
+        "configs/SSv2/SLOW_8x8_R50.yaml",
+        "train_bn",
+        note="Published 31.96 M is the 157-class Charades size; 174 classes give 31.99 M (+0.1%).",
+    ),
+    ("SSv2", "SlowFast", "R50", "8x8"): ZooConfig("configs/SSv2/SLOWFAST_8x8_R50.yaml", "train_bn"),
+    ("Charades", "Slow", "R50", "8x8"): ZooConfig(
+        "configs/Charades/SLOW_8x8_R50.yaml",
+        "train_bn",
+        note="The Charades dataset, multi-label evaluation and mAP are not in core yet.",
+    ),
+    ("Charades", "SlowFast", "R50", "8x8"): ZooConfig(
+        "configs/Charades/SLOWFAST_8x8_R50.yaml",
+        "train_bn",
+        note="The Charades dataset, multi-label evaluation and mAP are not in core yet.",
+    ),
+    ("AVA-v2.2", "Slow", "R50", "4x16"): ZooConfig(
+        _ETC + "SLOW_4x16_R50.yaml",
+        None,
+        _AVA_OPTS,
+        note=_AVA_NOTE.format(dim=2048),
+    ),
+    ("AVA-v2.2", "SlowFast", "R50", "8x8"): ZooConfig(
+        _ETC + "SLOWFAST_8x8_R50.yaml",
+        None,
+        _AVA_OPTS,
+        note=_AVA_NOTE.format(dim="2048+256"),
+    ),
+}
+
+
+def _number(text: str) -> float | None:
+    """The leading number of a csv cell ("34.72(mAP)" -> 34.72), None for an empty cell."""
+    text = text.split("(")[0].strip()
+    return float(text) if text else None
+
+
+@dataclass(frozen=True)
+class ZooRow:
+    """One published row (csv cells as written) and its :class:`ZooConfig`."""
+
+    dataset: str
+    arch: str
+    depth: str
+    pretrain: str
+    frames_x_rate: str
+    top1: str
+    top5: str
+    gflops_text: str
+    views: str
+    params_text: str
+    zoo: ZooConfig = field(compare=False)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.dataset, self.arch, self.depth, self.frames_x_rate)
+
+    @property
+    def name(self) -> str:
+        """E.g. "Kinetics-400 SlowFast R50 8x8"."""
+        return " ".join(self.key)
+
+    @property
+    def params_m(self) -> float:
+        return _number(self.params_text)
+
+    @property
+    def gflops(self) -> float | None:
+        return _number(self.gflops_text)
+
+    @property
+    def params_tolerance_m(self) -> float:
+        """0.1%, or half a unit of the published last digit if larger: 3.79 M means
+        [3.785, 3.795), so X3D's 3.7943 M reproduces it although it is 0.11% above."""
+        decimals = len(self.params_text.partition(".")[2])
+        return max(1e-3 * self.params_m, 0.5 * 10**-decimals)
+
+
+def load_rows(path: str | Path = TARGETS_CSV) -> list[ZooRow]:
+    """Every row of the published table, in its order, with its config.
+
+    Raises:
+        KeyError: a row has no entry in :data:`ZOO_CONFIGS` (the message names it).
+    """
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            key = (r["dataset"], r["arch"], r["depth"], r["frames_x_rate"])
+            if key not in ZOO_CONFIGS:
+                raise KeyError(f"zoo row {' '.join(key)} has no entry in ZOO_CONFIGS")
+            rows.append(
+                ZooRow(
+                    *key[:3],
+                    r["pretrain"],
+                    key[3],
+                    r["top1_or_map"],
+                    r["top5"],
+                    r["gflops_per_view"],
+                    r["views"],
+                    r["params_m"],
+                    ZOO_CONFIGS[key],
+                )
+            )
+    return rows
+
+
+def zoo_cfg(row: ZooRow) -> CfgNode:
+    """The merged config of a row: its yaml, then its overrides."""
+    return load_config(str(REPO / row.zoo.config), list(row.zoo.opts))
+
+
+def test_view_shapes(cfg: CfgNode) -> list[tuple[int, ...]]:
+    """Per pathway (1, C, T, S, S): one test view at DATA.TEST_CROP_SIZE, the slow pathway
+    keeping every alpha-th frame as ``slowvid.data.transforms.pack_pathways`` does."""
+    size, frames = cfg.DATA.TEST_CROP_SIZE, cfg.DATA.NUM_FRAMES
+    channels = cfg.DATA.INPUT_CHANNEL_NUM
+    lengths = [frames] if len(channels) == 1 else [frames // cfg.SLOWFAST.ALPHA, frames]
+    return [(1, c, t, size, size) for c, t in zip(channels, lengths)]
+
+
+test_view_shapes.__test__ = False  # not a pytest test, despite the name
+
+
+@dataclass(frozen=True)
+class ZooMeasure:
+    """What this code computes for a row.
+
+    Attributes:
+        params: parameter elements.
+        gflops_by_op: eval-mode GFLOPs of one test view per operator kind (fvcore's formulas).
+    """
+
+    params: int
+    gflops_by_op: dict[str, float]
+
+    @property
+    def params_m(self) -> float:
+        return self.params / 1e6
+
+    @property
+    def gflops(self) -> float:
+        """Eval-mode total, as ``slowvid.models.count_gflops`` reports."""
+        return sum(self.gflops_by_op.values())
+
+    def gflops_as(self, convention: str) -> float:
+        """The total with batch norm counted as :data:`CONVENTIONS` says."""
+        bn = self.gflops_by_op.get("batch_norm", 0.0)
+        return self.gflops + (CONVENTIONS[convention] - 1.0) * bn
+
+
+def measure(row: ZooRow) -> ZooMeasure:
+    """Parameters and GFLOPs of a row's network, built and run on the meta device (no memory,
+    no arithmetic: a fraction of a second even for SlowFast R101 16x8)."""
+    cfg = zoo_cfg(row)
+    with torch.device("meta"):
+        model = build_model(cfg)
+    view = [torch.empty(s, device="meta") for s in test_view_shapes(cfg)]
+    return ZooMeasure(count_parameters(model), meta_gflops_by_operator(model, view))
