@@ -313,7 +313,7 @@ def load_checkpoint(
             "Checkpoint %s: head differs from the model; keeping the model's own values for "
             "these keys (expected when fine-tuning to another class count):\n%s",
             path,
-            diff.describe(),
+            diff.describe(conversion.origin),
         )
     skipped = {k for k, _, _ in diff.mismatched}
     loadable = {k: v for k, v in state.items() if k in model_state and k not in skipped}

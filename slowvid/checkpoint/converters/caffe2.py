@@ -59,6 +59,8 @@ _ALLOWED = {
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
     ("collections", "OrderedDict"),
+    # Protocol-2 pickles written by Python 3 wrap bytes in _codecs.encode (a pure function).
+    ("_codecs", "encode"),
 }
 
 
