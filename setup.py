@@ -28,6 +28,7 @@ setup(
     extras_require={
         # torchcodec is faster and pixel-identical, but needs the system FFmpeg libraries
         "torchcodec": ["torchcodec"],
-        "dev": ["pytest", "pytest-timeout", "ruff"],
+        # pytorchvideo (installed with --no-deps) and torchvision back the checkpoint parity tests.
+        "dev": ["pytest", "pytest-timeout", "ruff", "pytorchvideo==0.1.5", "torchvision"],
     },
 )

@@ -30,11 +30,11 @@ import torch
 from iopath.common.file_io import g_pathmgr
 from torch import nn
 
+from .converters import convert_checkpoint, read_caffe2_pickle
 from .model_state import (
     MODEL_STATE_KEYS,
     CheckpointMismatchError,
     diff_state_dicts,
-    extract_model_state,
     is_head_key,
 )
 
@@ -200,6 +200,9 @@ def list_checkpoints(output_dir: str) -> list[str]:
 def read_checkpoint(path: str, *, mmap: bool = False) -> dict[str, Any]:
     """Load a checkpoint file onto the CPU with ``weights_only=True``.
 
+    A Caffe2 ``.pkl`` file (PySlowFast's older model zoo) is read with an unpickler that only
+    builds numpy arrays, giving ``{"blobs": {name: array}, ...}``.
+
     Args:
         path (str): any iopath path.
         mmap (bool): map tensors lazily instead of reading them (local zip files only); used
@@ -216,7 +219,9 @@ def read_checkpoint(path: str, *, mmap: bool = False) -> dict[str, Any]:
         raise FileNotFoundError(f"Checkpoint not found: {path}")
     try:
         checkpoint = None
-        if mmap:
+        if path.endswith(".pkl"):
+            checkpoint = read_caffe2_pickle(path)
+        elif mmap:
             local = g_pathmgr.get_local_path(path)
             try:
                 checkpoint = torch.load(local, map_location="cpu", weights_only=True, mmap=True)
@@ -263,8 +268,11 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Load weights (and optionally optimizer state) from a checkpoint into ``model``.
 
-    Accepts slowvid/PySlowFast files (``{"model_state": ...}``), ``{"state_dict": ...}`` files
-    and plain state dicts; a leading ``module.`` is stripped from parameter names.
+    Accepts slowvid files (``{"model_state": ...}``), ``{"state_dict": ...}`` files and plain
+    state dicts; a leading ``module.`` is stripped from parameter names. Foreign formats
+    (PySlowFast ``.pyth`` and Caffe2 ``.pkl``, PyTorchVideo, MMAction2, torchvision ImageNet
+    ResNets) are detected from their keys and converted (:mod:`slowvid.checkpoint.converters`);
+    the optimizer state of a converted checkpoint is never loaded.
 
     Args:
         path (str): the checkpoint file (any iopath path).
@@ -285,28 +293,40 @@ def load_checkpoint(
             (with both shapes) when the weights do not fit outside the head.
     """
     checkpoint = read_checkpoint(path)
-    state = extract_model_state(checkpoint, path=path)
     target = _unwrap(model)
+    # The one place foreign formats enter: everything below sees slowvid names.
+    conversion = convert_checkpoint(checkpoint, target, path=path)
+    state = conversion.state
     model_state = target.state_dict()
     diff = diff_state_dicts(state, model_state)
+    # Left at their initialisation on purpose by the converter, which warned about them.
+    diff.missing = [k for k in diff.missing if k not in set(conversion.skipped)]
 
     if diff and (strict_head or not all(is_head_key(k) for k in diff.all_keys())):
+        source = "" if conversion.source == "slowvid" else f" (converted from {conversion.source})"
         raise CheckpointMismatchError(
-            f"Checkpoint {path} does not fit {type(target).__name__}:\n{diff.describe()}"
+            f"Checkpoint {path}{source} does not fit {type(target).__name__}:\n"
+            f"{diff.describe(conversion.origin)}"
         )
     if diff:
         logger.warning(
             "Checkpoint %s: head differs from the model; keeping the model's own values for "
             "these keys (expected when fine-tuning to another class count):\n%s",
             path,
-            diff.describe(),
+            diff.describe(conversion.origin),
         )
     skipped = {k for k, _, _ in diff.mismatched}
     loadable = {k: v for k, v in state.items() if k in model_state and k not in skipped}
     target.load_state_dict(loadable, strict=False)
 
     if optimizer is not None:
-        if "optimizer_state" not in checkpoint:
+        if conversion.source != "slowvid":
+            logger.warning(
+                "Checkpoint %s was converted from %s; optimizer left as is",
+                path,
+                conversion.source,
+            )
+        elif "optimizer_state" not in checkpoint:
             logger.warning("Checkpoint %s has no optimizer state; optimizer left as is", path)
         elif diff:
             # Momentum buffers of the old head would have the wrong shapes.

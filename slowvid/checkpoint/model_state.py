@@ -50,14 +50,23 @@ class StateDiff:
         """All keys involved in any difference."""
         return [k for k, _, _ in self.mismatched] + self.missing + self.unexpected
 
-    def describe(self) -> str:
-        """One line per difference, naming the key and both shapes where they exist."""
+    def describe(self, origin: Mapping[str, str] | None = None) -> str:
+        """One line per difference, naming the key and both shapes where they exist.
+
+        Args:
+            origin: converted key -> the key in the source file, named alongside.
+        """
+        origin = origin or {}
+
+        def name(k: str) -> str:
+            return f"{k} (from {origin[k]})" if k in origin and origin[k] != k else k
+
         lines = [
-            f"  shape mismatch: {k}: checkpoint {list(c)} vs model {list(m)}"
+            f"  shape mismatch: {name(k)}: checkpoint {list(c)} vs model {list(m)}"
             for k, c, m in self.mismatched
         ]
         lines += [f"  missing in checkpoint: {k}" for k in self.missing]
-        lines += [f"  unexpected in checkpoint: {k}" for k in self.unexpected]
+        lines += [f"  unexpected in checkpoint: {name(k)}" for k in self.unexpected]
         return "\n".join(lines)
 
     def __bool__(self) -> bool:

@@ -1,0 +1,108 @@
+"""PySlowFast ``.pyth`` checkpoints (``model_state``): ResNet family, SlowFast, X3D and MViT v1.
+
+Module names follow PySlowFast's ``resnet_helper.py``, ``stem_helper.py``, ``head_helper.py``
+and ``video_model_builder.py`` (Apache-2.0): ``s{stage}.pathway{p}_res{block}.branch2.{a,b,c}``,
+``s{stage}_fuse.conv_f2s``, ``head.projection``; MViT ``patch_embed.proj`` and ``attn.qkv``.
+Non-local blocks, MViTv2 (relative positions) and detection heads have no slowvid counterpart;
+their keys are reported as unexpected.
+"""
+
+import re
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from .rules import (
+    PARAM,
+    Conversion,
+    SourceFormat,
+    fit_shapes,
+    make_table,
+    minus,
+    pathway,
+    rename_state,
+)
+
+__all__ = ["FORMAT", "convert"]
+
+_RES = r"s(?P<s>\d)\.pathway(?P<p>\d)_res(?P<i>\d+)\."
+_BLOCK = "{p}stages.{s}.{i}."
+_MVIT_BLOCK = r"blocks\.(?P<b>\d+)\."
+
+TABLE = make_table(
+    [
+        (rf"s1\.pathway(?P<p>\d)_stem\.conv_xy\.{PARAM}", "{p}stem.conv_xy.{param}"),
+        # The ResNet stem conv, or X3D's channelwise temporal conv after conv_xy.
+        (
+            rf"s1\.pathway(?P<p>\d)_stem\.conv\.{PARAM}",
+            ("{p}stem.conv.{param}", "{p}stem.conv_t.{param}"),
+        ),
+        (rf"s1\.pathway(?P<p>\d)_stem\.bn\.{PARAM}", "{p}stem.norm.{param}"),
+        (rf"{_RES}branch1\.{PARAM}", _BLOCK + "shortcut.0.{param}"),
+        (rf"{_RES}branch1_bn\.{PARAM}", _BLOCK + "shortcut.1.{param}"),
+        (rf"{_RES}branch2\.(?P<x>[abc])\.{PARAM}", _BLOCK + "conv_{x}.{param}"),
+        (rf"{_RES}branch2\.(?P<x>[abc])_bn\.{PARAM}", _BLOCK + "norm_{x}.{param}"),
+        (rf"{_RES}branch2\.se\.(?P<fc>fc[12])\.{PARAM}", _BLOCK + "se.{fc}.{param}"),
+        (rf"s(?P<f>\d)_fuse\.conv_f2s\.{PARAM}", "fusions.{f}.conv.{param}"),
+        (rf"s(?P<f>\d)_fuse\.bn\.{PARAM}", "fusions.{f}.norm.{param}"),
+        (rf"head\.projection\.{PARAM}", "head.proj.{param}"),
+        (rf"head\.(?P<m>conv_5|lin_5)\.{PARAM}", "head.{m}.{param}"),
+        (rf"head\.conv_5_bn\.{PARAM}", "head.norm_5.{param}"),
+        (rf"head\.lin_5_bn\.{PARAM}", "head.lin_5_norm.{param}"),
+        # MViT v1.
+        (rf"patch_embed\.proj\.{PARAM}", "patch_embed.{param}"),
+        (r"(?P<n>cls_token|pos_embed|pos_embed_spatial|pos_embed_temporal|pos_embed_class)", "{n}"),
+        (
+            rf"{_MVIT_BLOCK}attn\.pool_(?P<x>[qkv])\.{PARAM}",
+            "blocks.{b}.attn.pool_{x}.pool.{param}",
+        ),
+        (
+            rf"{_MVIT_BLOCK}attn\.norm_(?P<x>[qkv])\.{PARAM}",
+            "blocks.{b}.attn.pool_{x}.norm.{param}",
+        ),
+        (
+            rf"{_MVIT_BLOCK}(?P<m>norm1|norm2|attn\.[qkv]|attn\.proj|mlp\.fc[12]|proj)\.{PARAM}",
+            "blocks.{b}.{m}.{param}",
+        ),
+        (rf"norm\.{PARAM}", "norm.{param}"),
+    ],
+    groups={"s": minus(2), "f": minus(1), "p": pathway},
+)
+
+# PySlowFast's MViT fuses q, k and v into one linear layer unless POOL_FIRST; slowvid keeps
+# three, so the fused weight is split in thirds along the output dim.
+_QKV = re.compile(r"(?P<pre>blocks\.\d+\.attn)\.qkv\.(?P<param>weight|bias)")
+
+
+def _split_qkv(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for key, value in state.items():
+        match = _QKV.fullmatch(key)
+        if match is None:
+            out[key] = value
+            continue
+        for name, part in zip("qkv", value.chunk(3, dim=0)):
+            out[f"{match['pre']}.{name}.{match['param']}"] = part
+    return out
+
+
+def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+    """Renames a PySlowFast state dict for ``model`` (see the module docstring).
+
+    Args:
+        state: PySlowFast parameter names -> tensors.
+        model: the slowvid model to load into.
+    """
+    model_state = model.state_dict()
+    conversion = rename_state(_split_qkv(state), TABLE, model_state)
+    conversion.source = FORMAT.name
+    fit_shapes(conversion.state, model_state)
+    return conversion
+
+
+FORMAT = SourceFormat(
+    name="pyslowfast",
+    signature=r"s\d+\.pathway\d+_|s\d+_fuse\.|patch_embed\.proj\.|head\.projection\.",
+    convert=convert,
+)
