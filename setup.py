@@ -28,7 +28,7 @@ setup(
     extras_require={
         # torchcodec is faster and pixel-identical, but needs the system FFmpeg libraries
         "torchcodec": ["torchcodec"],
-        # pytorchvideo (installed with --no-deps) and torchvision back the checkpoint parity tests.
+        # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark.
         "dev": ["pytest", "pytest-timeout", "ruff", "pytorchvideo==0.1.5", "torchvision"],
     },
 )

@@ -13,15 +13,14 @@ under ``torch.inference_mode`` in eval mode.
 
 import argparse
 import statistics
-import sys
 import time
-import types
 
 import torch
 import torch.nn.functional as F
 
 from slowvid.config import load_config
 from slowvid.models import build_model
+from slowvid.utils.pytorchvideo_compat import import_pytorchvideo
 
 # name -> (slowvid config, PyTorchVideo hub builder, per-pathway clip (C, T, H, W))
 MODELS = {
@@ -33,20 +32,6 @@ MODELS = {
     "x3d_s": ("configs/Kinetics/X3D_S.yaml", "x3d_s", [(3, 13, 160, 160)]),
     "mvit_b_16x4": ("configs/Kinetics/MVIT_B_16x4.yaml", "mvit_base_16x4", [(3, 16, 224, 224)]),
 }
-
-
-def import_pytorchvideo_hub():
-    """``pytorchvideo.models.hub``, importable beside a torchvision that dropped a module."""
-    name = "torchvision.transforms.functional_tensor"  # removed in torchvision 0.17
-    if name not in sys.modules:
-        import torchvision.transforms.functional as functional
-
-        stub = types.ModuleType(name)
-        stub.__dict__.update(vars(functional))
-        sys.modules[name] = stub
-    import pytorchvideo.models.hub as hub
-
-    return hub
 
 
 class _SingleInput(torch.nn.Module):
@@ -100,7 +85,7 @@ def compare(
     config, hub_name, shapes = MODELS[name]
     torch.manual_seed(0)
     inputs = [torch.randn(batch, *s, device=device) for s in shapes]
-    ptv = getattr(import_pytorchvideo_hub(), hub_name)(pretrained=False)
+    ptv = getattr(import_pytorchvideo()[1], hub_name)(pretrained=False)
     channels_last = torch.channels_last_3d
     contenders = {
         "slowvid": (build_model(load_config(config)).to(device), inputs),

@@ -1,7 +1,9 @@
 """Published model-zoo rows, the shipped config of each, and what this code computes for them.
 
 ``zoo_targets.csv`` is a verbatim copy of the published table (PySlowFast's model zoo; params in
-millions, GFLOPs per test view with one multiply-add counted as one flop). :data:`ZOO_CONFIGS`
+millions, GFLOPs per test view with one multiply-add counted as one flop). ``extra_targets.csv``
+adds, in the same layout, architectures that table lacks, from their papers (MViTv2: arXiv
+2112.01526, Table 5, which PySlowFast's model zoo repeats). :data:`ZOO_CONFIGS`
 maps each of its rows to a config under ``configs/`` and to the FLOP-counting convention the
 published figure was measured with; :func:`measure` counts parameters and GFLOPs of the config's
 network on the meta device, so the whole zoo is measured in seconds.
@@ -10,6 +12,7 @@ Assumption: the package runs from a source checkout, with ``configs/`` beside ``
 """
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +38,7 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parents[2]
 TARGETS_CSV = Path(__file__).with_name("zoo_targets.csv")
+EXTRA_CSV = Path(__file__).with_name("extra_targets.csv")
 
 # How a published GFLOPs figure counted batch norm, as a multiple of fvcore's eval-mode count
 # (2 flops per element): "eval" as fvcore counts an eval-mode model, "conv_linear" leaves batch
@@ -114,6 +118,8 @@ ZOO_CONFIGS: dict[tuple[str, str, str, str], ZooConfig] = {
         note="16 blocks on 32 frames (paper Table 2); PySlowFast's MVIT_B_32x3_CONV.yaml sets "
         "24 blocks, which is a different, larger model.",
     ),
+    ("Kinetics-400", "MViTv2", "S", "16x4"): ZooConfig(_ETC + "MVITv2_S_16x4.yaml", "eval"),
+    ("Kinetics-400", "MViTv2", "B", "32x3"): ZooConfig(_ETC + "MVITv2_B_32x3.yaml", "eval"),
     ("SSv2", "Slow", "R50", "8x8"): ZooConfig(
         "configs/SSv2/SLOW_8x8_R50.yaml",
         "train_bn",
@@ -192,31 +198,22 @@ class ZooRow:
         return max(1e-3 * self.params_m, 0.5 * 10**-decimals)
 
 
-def load_rows(path: str | Path = TARGETS_CSV) -> list[ZooRow]:
-    """Every row of the published table, in its order, with its config.
+def load_rows(paths: Sequence[str | Path] = (TARGETS_CSV, EXTRA_CSV)) -> list[ZooRow]:
+    """Every row of the published tables, in their order, with its config.
 
     Raises:
         KeyError: a row has no entry in :data:`ZOO_CONFIGS` (the message names it).
     """
     rows = []
-    with open(path, newline="") as f:
-        for r in csv.DictReader(f):
+    for path in paths:
+        with open(path, newline="") as f:
+            records = list(csv.DictReader(f))
+        for r in records:
             key = (r["dataset"], r["arch"], r["depth"], r["frames_x_rate"])
             if key not in ZOO_CONFIGS:
-                raise KeyError(f"zoo row {' '.join(key)} has no entry in ZOO_CONFIGS")
-            rows.append(
-                ZooRow(
-                    *key[:3],
-                    r["pretrain"],
-                    key[3],
-                    r["top1_or_map"],
-                    r["top5"],
-                    r["gflops_per_view"],
-                    r["views"],
-                    r["params_m"],
-                    ZOO_CONFIGS[key],
-                )
-            )
+                raise KeyError(f"zoo row {' '.join(key)} ({path}) has no entry in ZOO_CONFIGS")
+            cells = [r[c] for c in ("top1_or_map", "top5", "gflops_per_view", "views", "params_m")]
+            rows.append(ZooRow(*key[:3], r["pretrain"], key[3], *cells, ZOO_CONFIGS[key]))
     return rows
 
 

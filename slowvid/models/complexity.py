@@ -17,6 +17,7 @@ well under a second; ``tests/models/test_model_zoo.py`` checks the two agree.
 import logging
 import math
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import torch
@@ -29,6 +30,15 @@ __all__ = ["count_gflops", "count_parameters", "gflops_by_operator", "meta_gflop
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameter elements of ``model`` (all, or only those requiring grad)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def _sdpa_flop_jit(inputs: list, outputs: list) -> Counter:
+    # Fused attention = the two matmuls it replaces, q k^T and attn v, counted as "matmul" so
+    # totals stay comparable with models (and published figures) that use plain matmuls.
+    from fvcore.nn.jit_handles import get_shape
+
+    q, k, v = (get_shape(x) for x in inputs[:3])
+    return Counter({"matmul": math.prod(q[:-1]) * k[-2] * (q[-1] + v[-1])})
 
 
 @torch.no_grad()
@@ -56,6 +66,7 @@ def gflops_by_operator(model: nn.Module, inputs: Sequence[torch.Tensor]) -> dict
     jit_logger.setLevel(logging.ERROR)
     try:
         analysis = FlopCountAnalysis(model, (list(inputs),))
+        analysis.set_op_handle("aten::scaled_dot_product_attention", _sdpa_flop_jit)
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         counts = analysis.by_operator()
     finally:

@@ -23,8 +23,6 @@ are the identity, and asserts the warning.
 import logging
 import pickle
 import re
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -34,25 +32,9 @@ from torch import nn
 from slowvid.checkpoint import CheckpointMismatchError, CheckpointReadError, load_checkpoint
 from slowvid.config import load_config
 from slowvid.models import build_model
+from slowvid.utils.pytorchvideo_compat import import_pytorchvideo
 
 TOL = 1e-4
-
-
-def _ptv():
-    """``pytorchvideo.models`` and its hub, importable with a recent torchvision."""
-    # pytorchvideo 0.1.5 imports torchvision.transforms.functional_tensor, which torchvision
-    # 0.17 removed; its functions live on in transforms.functional.
-    name = "torchvision.transforms.functional_tensor"
-    if name not in sys.modules:
-        import torchvision.transforms.functional as functional
-
-        stub = types.ModuleType(name)
-        stub.__dict__.update(vars(functional))
-        sys.modules[name] = stub
-    import pytorchvideo.models as models
-    import pytorchvideo.models.hub as hub
-
-    return models, hub
 
 
 def _randomise(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -172,7 +154,7 @@ def _attention_pool_norms(model: nn.Module) -> list[nn.LayerNorm]:
 )
 def test_pytorchvideo_parity(name, tmp_path):
     cfg_file, opts, builder, shapes = PTV_CASES[name]
-    models, hub = _ptv()
+    models, hub = import_pytorchvideo()
     torch.manual_seed(0)
     source = _randomise(builder(models, hub))
     inputs = [_clip(*s, seed=i) for i, s in enumerate(shapes)]

@@ -29,14 +29,6 @@ from slowvid.models import build_model, gflops_by_operator, meta_gflops_by_opera
 
 ROWS = {row.name: row for row in load_rows()}
 
-# Their sizes are asserted, from the same configs, by the family tests; here only their configs
-# are checked against the row (and X3D-XS is the MODEL_ZOO.md drift check).
-CHECKED_ELSEWHERE = {
-    "X3D": "test_x3d.py",
-    "MViT": "test_mvit.py",
-    "CSN": "test_csn_r2plus1d.py",
-    "R(2+1)D": "test_csn_r2plus1d.py",
-}
 NUM_CLASSES = {"Kinetics-400": 400, "SSv2": 174, "Charades": 157, "AVA-v2.2": 80}
 
 _MEASURED: dict[str, ZooMeasure] = {}
@@ -66,14 +58,15 @@ def test_config_matches_row(name):
     assert (row.zoo.convention is None) == (row.gflops is None)
 
 
-@pytest.mark.parametrize("name", [n for n, r in ROWS.items() if r.arch not in CHECKED_ELSEWHERE])
+@pytest.mark.parametrize("name", list(ROWS))
 def test_size_matches_published(name):
     row = ROWS[name]
     m = _measure(row)
     # Within 0.1%, or within the rounding of the published figure where that is wider.
     assert abs(m.params_m - row.params_m) <= row.params_tolerance_m
     if row.gflops is not None:
-        assert m.gflops_as(row.zoo.convention) == pytest.approx(row.gflops, rel=0.02)
+        # 2% is the bar; every row reproduces within 0.2% (X3D-S, 2.955 vs 2.96, is the widest).
+        assert m.gflops_as(row.zoo.convention) == pytest.approx(row.gflops, rel=2e-3)
 
 
 def test_ava_backbone_sizes():
@@ -119,6 +112,7 @@ def test_model_zoo_md_matches_code():
         ("Kinetics/R2PLUS1D_16x4_R50.yaml", ["RESNET.WIDTH_PER_GROUP", "8"]),
         ("Kinetics/X3D_XS.yaml", []),
         ("Kinetics/MVIT_B_16x4.yaml", ["MVIT.DEPTH", "4", "MVIT.EMBED_DIM", "16"]),
+        ("Kinetics/MVITv2_S_16x4.yaml", ["MVIT.DEPTH", "4", "MVIT.EMBED_DIM", "16"]),
     ],
 )
 def test_meta_count_equals_fvcore(config, opts):
@@ -136,10 +130,13 @@ def test_meta_count_equals_fvcore(config, opts):
         model = build_model(cfg)
     meta = meta_gflops_by_operator(model, [torch.empty(s, device="meta") for s in shapes])
     # fvcore names linear layers "linear" and the rest "matmul"; below autograd both are mm.
-    fvcore["matmul"] = fvcore.get("matmul", 0.0) + fvcore.pop("linear", 0.0)
+    # MViTv2's relative-position einsums also run as batched matmuls there.
+    for kind in ("linear", "einsum"):
+        fvcore["matmul"] = fvcore.get("matmul", 0.0) + fvcore.pop(kind, 0.0)
     assert meta.keys() == fvcore.keys()
     for kind, gflops in fvcore.items():
-        assert meta[kind] == pytest.approx(gflops, rel=1e-9), kind
+        # fvcore sizes einsums from numpy's einsum_path estimate: off by tens of flops.
+        assert meta[kind] == pytest.approx(gflops, rel=1e-9 if kind != "matmul" else 1e-5), kind
 
 
 @pytest.mark.parametrize(

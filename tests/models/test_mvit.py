@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from slowvid.config import load_config
-from slowvid.models import build_model, count_parameters, gflops_by_operator
+from slowvid.models import build_model
 from slowvid.models.blocks.attention import (
     MultiScaleAttention,
     MultiScaleBlock,
@@ -21,33 +21,16 @@ from slowvid.models.blocks.attention import (
 from slowvid.models.mvit import VARIANTS, make_mvit_blocks
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# (config, params in millions, GFLOPs per 224x224 view) from /work/shared/zoo_targets.csv.
-ZOO = {
-    "mvit_b_16x4": ("MVIT_B_16x4.yaml", 36.61, 70.80),
-    "mvit_b_32x3": ("MVIT_B_32x3.yaml", 36.61, 170.37),
-}
+# variant -> shipped config; their sizes are checked with the zoo table (test_model_zoo.py).
+CONFIGS = {"mvit_b_16x4": "MVIT_B_16x4.yaml", "mvit_b_32x3": "MVIT_B_32x3.yaml"}
 
 
-def _cfg(name):
-    return load_config(os.path.join(REPO, "configs/Kinetics", ZOO[name][0]))
-
-
-@pytest.mark.slow  # one full-size forward each: ~7 s (16x4) and ~12 s (32x3) on 2 idle cores
-@pytest.mark.parametrize("name", sorted(ZOO))
-def test_zoo_params_and_gflops(name):
-    cfg = _cfg(name)
-    model = build_model(cfg)
-    _, params_m, gflops = ZOO[name]
-    assert count_parameters(model) / 1e6 == pytest.approx(params_m, rel=1e-3)
-    t = cfg.DATA.NUM_FRAMES
-    assert (t, cfg.DATA.TRAIN_CROP_SIZE) == (VARIANTS[name]["input_size"][:2])
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_shipped_yamls_match_variants(name):
+    cfg = load_config(os.path.join(REPO, "configs/Kinetics", CONFIGS[name]))
+    clip = (cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE)
+    assert clip == VARIANTS[name]["input_size"][:2]
     assert cfg.MVIT.DROPPATH_RATE == VARIANTS[name]["droppath_rate"]
-    counts = gflops_by_operator(model, [torch.zeros(1, 3, t, 224, 224)])
-    assert set(counts) == {"conv", "linear", "matmul", "layer_norm"}
-    assert sum(counts.values()) == pytest.approx(gflops, rel=0.02)
-    # Positional embedding sized by the configured clip: 16x4 -> 8x56x56 tokens, 32x3 -> 16x56x56.
-    assert model.pos_embed_spatial.shape == (1, 56 * 56, 96)
-    assert model.pos_embed_temporal.shape == (1, t // 2, 96)
 
 
 def test_mvit_b_schedule():

@@ -21,9 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .relative_position import add_relative_position_bias
+from .relative_position import relative_position_bias
 
 __all__ = [
     "AttentionPool",
@@ -226,19 +227,16 @@ class MultiScaleAttention(nn.Module):
         b, n, c = x.shape
         return x.reshape(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
 
-    def attention_logits(
-        self, q: torch.Tensor, k: torch.Tensor, q_grid: Size3, k_grid: Size3
-    ) -> torch.Tensor:
-        """Scaled dot products (B, h, N_q, N_kv), plus MViTv2's relative bias when enabled."""
-        logits = (q * self.scale) @ k.transpose(-2, -1)
+    def position_bias(self, q: torch.Tensor, q_grid: Size3, k_grid: Size3) -> torch.Tensor | None:
+        """MViTv2's relative-position bias (B, h, N_q, N_kv) for the logits, None when off."""
         tables = {
             name: table
             for name, table in (("t", self.rel_pos_t), ("h", self.rel_pos_h), ("w", self.rel_pos_w))
             if table is not None
         }
-        if tables:
-            logits = add_relative_position_bias(logits, q, q_grid, k_grid, tables, self.has_cls)
-        return logits
+        if not tables:
+            return None
+        return relative_position_bias(q, q_grid, k_grid, tables, self.has_cls)
 
     def forward(self, x: torch.Tensor, thw: Size3) -> tuple[torch.Tensor, Size3]:
         """Args: x: (B, N, C) tokens on grid ``thw``.
@@ -253,8 +251,10 @@ class MultiScaleAttention(nn.Module):
         if self.pool_k is not None:
             k, thw_k = self.pool_k(k, thw)
             v, _ = self.pool_v(v, thw)
-        attn = self.attention_logits(q, k, thw_q, thw_k).softmax(dim=-1)
-        x = attn @ v
+        # One fused kernel (flash / memory-efficient where the device has them) instead of
+        # materialising softmax(q k^T) v step by step.
+        bias = self.position_bias(q, thw_q, thw_k)
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)
         if self.residual_pooling:
             # The class token attends but takes no residual (MViTv2 §4.1, as PySlowFast).
             skip = int(self.has_cls)

@@ -8,10 +8,17 @@ keys may sit on grids of different resolution (pooled keys); offsets are then me
 finer grid, as in the paper and PySlowFast, so checkpoints of either behave the same here.
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 
-__all__ = ["add_relative_position_bias", "relative_offsets", "resize_table"]
+__all__ = [
+    "add_relative_position_bias",
+    "relative_offsets",
+    "relative_position_bias",
+    "resize_table",
+]
 
 Size3 = tuple[int, int, int]
 
@@ -40,30 +47,28 @@ def resize_table(table: torch.Tensor, length: int) -> torch.Tensor:
     return resized.squeeze(0).t()
 
 
-def add_relative_position_bias(
-    logits: torch.Tensor,
+def relative_position_bias(
     q: torch.Tensor,
     q_grid: Size3,
     k_grid: Size3,
     tables: dict[str, torch.Tensor],
     has_cls: bool,
 ) -> torch.Tensor:
-    """Adds the decomposed bias to attention logits; the class token's rows and columns get none.
+    """The decomposed bias of every query-key pair; the class token's row and column are zero.
 
     Args:
-        logits: (B, heads, N_q, N_k) scaled dot products.
         q: (B, heads, N_q, C) queries, unscaled.
         q_grid: (T, H, W) of the queries; ``k_grid`` likewise for the keys.
-        tables: any of "t", "h", "w" -> (L, C) tables of that axis.
+        tables: any of "t", "h", "w" -> (L, C) tables of that axis (at least one).
         has_cls: the first query and key are class tokens.
 
     Returns:
-        (B, heads, N_q, N_k) logits with the bias added.
+        (B, heads, N_q, N_k) bias, to add to the attention logits.
     """
     skip = int(has_cls)
     b, heads, _, c = q.shape
     grid_q = q[:, :, skip:].reshape(b, heads, *q_grid, c)
-    bias = 0
+    bias = None
     # Each axis contributes (B, heads, Tq, Hq, Wq, K_axis), broadcast over the other key axes.
     for axis, name in enumerate("thw"):
         if name not in tables:
@@ -74,14 +79,20 @@ def add_relative_position_bias(
         term = torch.einsum(_EINSUM[name], grid_q, rel)
         shape = [b, heads, *q_grid, 1, 1, 1]
         shape[5 + axis] = k_size
-        bias = bias + term.reshape(shape)
-    if isinstance(bias, int):
-        return logits
-    n_q, n_k = q_grid[0] * q_grid[1] * q_grid[2], k_grid[0] * k_grid[1] * k_grid[2]
-    grid_logits = logits[:, :, skip:, skip:].reshape(b, heads, *q_grid, *k_grid) + bias
-    grid_logits = grid_logits.reshape(b, heads, n_q, n_k)
-    if not has_cls:
-        return grid_logits
-    return torch.cat(
-        [logits[:, :, :1], torch.cat([logits[:, :, 1:, :1], grid_logits], dim=3)], dim=2
-    )
+        term = term.reshape(shape)
+        bias = term if bias is None else bias + term
+    n_q, n_k = math.prod(q_grid), math.prod(k_grid)
+    bias = bias.expand(b, heads, *q_grid, *k_grid).reshape(b, heads, n_q, n_k)
+    return F.pad(bias, (skip, 0, skip, 0)) if skip else bias
+
+
+def add_relative_position_bias(
+    logits: torch.Tensor,
+    q: torch.Tensor,
+    q_grid: Size3,
+    k_grid: Size3,
+    tables: dict[str, torch.Tensor],
+    has_cls: bool,
+) -> torch.Tensor:
+    """``logits`` (B, heads, N_q, N_k) plus :func:`relative_position_bias`."""
+    return logits + relative_position_bias(q, q_grid, k_grid, tables, has_cls)
