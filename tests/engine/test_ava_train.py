@@ -52,7 +52,9 @@ def test_short_training_beats_untrained_and_chance(tmp_path):
         "mAP"
     ]
     out = str(tmp_path / "run")
-    engine.train(load_config(AVA_DEMO_CFG, _opts(root, out)))
+    # precise BN also has to pass the boxes
+    opts = _opts(root, out, **{"BN.USE_PRECISE_STATS": True, "BN.NUM_BATCHES_PRECISE": 3})
+    engine.train(load_config(AVA_DEMO_CFG, opts))
     trained = engine.test(load_config(AVA_DEMO_CFG, _opts(root, out)))
     chance = _chance_map(root)
     assert trained["failed_views"] == 0 and trained["num_boxes"] == 48
