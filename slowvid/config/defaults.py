@@ -249,6 +249,54 @@ _C.MVIT.RESIDUAL_POOLING = False
 _C.MVIT.DIM_MUL_IN_ATT = False
 
 # ---------------------------------------------------------------------------- #
+# Action detection (a backbone + an ROI head over person boxes, e.g. AVA)
+# ---------------------------------------------------------------------------- #
+_C.DETECTION = CfgNode()
+# Backbone class name in MODELS that ActionDetector wraps (ResNet or SlowFast).
+_C.DETECTION.BACKBONE = "SlowFast"
+# Output side (pixels of the feature map) of the ROIAlign per box.
+_C.DETECTION.ROI_XFORM_RESOLUTION = 7
+# ROIAlign samples per bin side; 0 = adaptive, ceil(box side / resolution), as detectron2.
+_C.DETECTION.ROI_SAMPLING_RATIO = 0
+# ROIAlign with the half-pixel offset (Detectron2 / torchvision aligned=True).
+_C.DETECTION.ALIGNED = True
+
+# ---------------------------------------------------------------------------- #
+# AVA (frames, boxes and labels laid out as PySlowFast's AVA data)
+# ---------------------------------------------------------------------------- #
+_C.AVA = CfgNode()
+# Directory of the extracted frames; frame-list paths are relative to it.
+_C.AVA.FRAME_DIR = ""
+# Directory of the frame lists (original_vido_id video_idx frame_id path labels).
+_C.AVA.FRAME_LIST_DIR = ""
+# Directory of the box csv files, the label map and the exclusions.
+_C.AVA.ANNOTATION_DIR = ""
+# Frame lists (in FRAME_LIST_DIR) of the training split.
+_C.AVA.TRAIN_LISTS = ["train.csv"]
+# Frame lists (in FRAME_LIST_DIR) of the validation and test splits.
+_C.AVA.TEST_LISTS = ["val.csv"]
+# Ground-truth box files (in ANNOTATION_DIR) used in training.
+_C.AVA.TRAIN_GT_BOX_LISTS = ["ava_train_v2.2.csv"]
+# Detected-person box files (with a score column) also used in training.
+_C.AVA.TRAIN_PREDICT_BOX_LISTS = []
+# Detected-person box files whose boxes are classified in validation and testing.
+_C.AVA.TEST_PREDICT_BOX_LISTS = ["ava_val_predicted_boxes.csv"]
+# Detected boxes scoring below this are dropped.
+_C.AVA.DETECTION_SCORE_THRESH = 0.9
+# Ground truth (in ANNOTATION_DIR) the detections are evaluated against.
+_C.AVA.GROUNDTRUTH_FILE = "ava_val_v2.2.csv"
+# Label map (in ANNOTATION_DIR) listing the evaluated classes.
+_C.AVA.LABEL_MAP_FILE = "ava_action_list_v2.2_for_activitynet_2019.pbtxt"
+# Timestamps (video_id,second; in ANNOTATION_DIR) left out of evaluation ("" for none).
+_C.AVA.EXCLUSION_FILE = "ava_val_excluded_timestamps_v2.2.csv"
+# First and last annotated keyframe second (inclusive); AVA v2.2 annotates 902..1798.
+_C.AVA.KEYFRAME_SECONDS = [902, 1798]
+# Movie second of the first extracted frame (frame 1 of each frame list).
+_C.AVA.FIRST_FRAME_SECOND = 900
+# Frame rate the frames were extracted at.
+_C.AVA.FPS = 30
+
+# ---------------------------------------------------------------------------- #
 # Batch norm
 # ---------------------------------------------------------------------------- #
 _C.BN = CfgNode()

@@ -200,7 +200,8 @@ def build_loader(cfg, split: str) -> DataLoader:
         batch_size=total // world,
         sampler=sampler,
         num_workers=num_workers,
-        collate_fn=collate_clips,
+        # A dataset whose items are not single clips (e.g. AVA's boxes) brings its own.
+        collate_fn=getattr(dataset, "collate_fn", collate_clips),
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
         drop_last=training,
         worker_init_fn=functools.partial(_seed_worker, seed=cfg.RNG_SEED, rank=rank),

@@ -1,4 +1,5 @@
-"""Multi-view evaluation: every view of every video once, gathered over ranks, ensembled."""
+"""Evaluation loops: multi-view classification (every view once, gathered over ranks,
+ensembled), and the loop for datasets that bring their own evaluator (AVA detection)."""
 
 from __future__ import annotations
 
@@ -81,3 +82,38 @@ def gather_and_ensemble(
     results["failed_views"] = len(failed)
     results["failed_paths"] = sorted(set(failed))
     return results, ensemble
+
+
+@torch.no_grad()
+def run_dataset_evaluator(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    device: torch.device,
+    evaluator,
+    log_period: int = 10,
+) -> dict:
+    """Feed ``model(inputs, *extra_inputs)`` of every batch to ``evaluator``.
+
+    Args:
+        evaluator: has ``process(batch, outputs)`` and ``finalize() -> dict`` (which gathers
+            over ranks itself), as made by the dataset's ``make_evaluator``.
+
+    Returns:
+        ``finalize()``'s metrics plus ``failed_views`` and ``failed_paths`` over all ranks.
+    """
+    model.eval()
+    failed: list[str] = []
+    start, num_iters = time.perf_counter(), len(loader)
+    for it, batch in enumerate(loader):
+        failed.extend(batch["failed"])
+        if batch["inputs"] is not None:
+            extra = to_device(batch.get("extra_inputs", []), device)
+            evaluator.process(batch, model(to_device(batch["inputs"], device), *extra).float())
+        if (it + 1) % log_period == 0 or it + 1 == num_iters:
+            eta = (time.perf_counter() - start) / (it + 1) * (num_iters - it - 1)
+            logger.info("eval iter %d/%d  eta %s", it + 1, num_iters, format_eta(eta))
+    results = evaluator.finalize()
+    failed = [p for part in comm.all_gather_object(failed) for p in part]
+    results["failed_views"] = len(failed)
+    results["failed_paths"] = sorted(set(failed))
+    return results

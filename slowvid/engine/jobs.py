@@ -15,7 +15,7 @@ from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.solver import build_lr_schedule, build_optimizer
 from slowvid.utils.logging import TensorboardWriter, log_json_stats
 
-from .evaluator import gather_and_ensemble, predict_views
+from .evaluator import gather_and_ensemble, predict_views, run_dataset_evaluator
 from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
 from .precise_bn import PreciseBN
 from .setup import setup_job, unwrap_model, wrap_model
@@ -31,15 +31,27 @@ def _tensorboard(cfg: CfgNode):
 
 
 def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard=None) -> dict:
-    """Multi-view evaluation of ``model`` on ``loader``; logs and returns the metrics."""
-    multi_label = cfg.MODEL.LOSS_FUNC == "bce_logit"
-    views = predict_views(model, loader, device, multi_label=multi_label, log_period=cfg.LOG_PERIOD)
-    results, ensemble = gather_and_ensemble(
-        views,
-        num_videos=loader.dataset.num_videos,
-        num_classes=cfg.MODEL.NUM_CLASSES,
-        method=cfg.TEST.ENSEMBLE_METHOD,
-    )
+    """Evaluation of ``model`` on ``loader``; logs and returns the metrics.
+
+    A dataset with ``make_evaluator(output_dir, tag)`` (AVA) is scored by that evaluator;
+    any other by multi-view ensembling (``results["ensemble"]`` is then set, else None).
+    """
+    make_evaluator = getattr(loader.dataset, "make_evaluator", None)
+    if make_evaluator is not None:
+        evaluator = make_evaluator(cfg.OUTPUT_DIR, f"{tag}_{step}")
+        results = run_dataset_evaluator(model, loader, device, evaluator, cfg.LOG_PERIOD)
+        ensemble = None
+    else:
+        multi_label = cfg.MODEL.LOSS_FUNC == "bce_logit"
+        views = predict_views(
+            model, loader, device, multi_label=multi_label, log_period=cfg.LOG_PERIOD
+        )
+        results, ensemble = gather_and_ensemble(
+            views,
+            num_videos=loader.dataset.num_videos,
+            num_classes=cfg.MODEL.NUM_CLASSES,
+            method=cfg.TEST.ENSEMBLE_METHOD,
+        )
     if results["failed_paths"]:
         logger.warning(
             "%s: %d views could not be decoded and were left out; videos: %s",
@@ -186,7 +198,9 @@ def test(cfg: CfgNode) -> dict:
     loader = build_loader(cfg, "test")
     results = evaluate(model, loader, device, cfg, tag="test", step=0)
     ensemble = results.pop("ensemble")
-    if comm.is_main_process():
+    if comm.is_main_process() and ensemble is None:
+        logger.info("test: %s", {k: v for k, v in results.items() if isinstance(v, int | float)})
+    elif comm.is_main_process():
         logger.info(
             "test: top-1 %.2f%%  top-5 %.2f%%  over %d videos (%d views each)",
             results["top1_acc"],

@@ -56,6 +56,18 @@ def average_bn_stats_across_ranks(model: torch.nn.Module) -> None:
         bn.running_var.copy_(second_moment - mean.square())
 
 
+class _PositionalInputs(torch.nn.Module):
+    """Calls ``model(*batch)``: fvcore passes each batch as one argument, and a detector needs
+    its boxes beside the clips."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: tuple) -> torch.Tensor:
+        return self.model(*batch)
+
+
 class PreciseBN(HookBase):
     """Recompute BN statistics on ``num_batches`` training batches before evaluations.
 
@@ -74,12 +86,17 @@ class PreciseBN(HookBase):
             return
         model = unwrap_model(trainer.model)
         batches = (
-            to_device(batch["inputs"], trainer.device)
+            (
+                to_device(batch["inputs"], trainer.device),
+                *to_device(batch.get("extra_inputs", []), trainer.device),
+            )
             for batch in trainer.loader
             if batch["inputs"] is not None
         )
         model.train()
-        update_bn_stats(model, batches, min(self.num_batches, len(trainer.loader)))
+        update_bn_stats(
+            _PositionalInputs(model), batches, min(self.num_batches, len(trainer.loader))
+        )
         average_bn_stats_across_ranks(model)
         logger.info(
             "precise BN: statistics recomputed over %d batches per process",

@@ -1,7 +1,9 @@
 """The training loop: epochs of steps, nothing else (checkpoints and evaluation are hooks).
 
 Assumptions: batches are dicts from ``slowvid.data.build_loader`` (``inputs`` a list of
-pathway tensors, ``label``, ``failed``); the model maps the input list to logits. Subclass
+pathway tensors, ``label``, ``failed``, optionally ``extra_inputs``, a list of tensors such as
+detection boxes); the model maps ``(inputs, *extra_inputs)`` to logits that ``loss_fn``
+compares with ``label``. Subclass
 and override ``run_step`` for another task (e.g. boxes for detection) instead of adding
 branches here.
 """
@@ -145,8 +147,10 @@ class Trainer:
         if not closes_group and hasattr(self.model, "no_sync"):
             sync = self.model.no_sync()
         with sync:
+            # Tensors beyond the clips (e.g. AVA's boxes) are passed on positionally.
+            extra = to_device(batch.get("extra_inputs", []), self.device)
             with self._autocast():
-                logits = self.model(to_device(batch["inputs"], self.device))
+                logits = self.model(to_device(batch["inputs"], self.device), *extra)
             loss = self.loss_fn(logits.float(), labels)
             if not torch.isfinite(loss):
                 raise FloatingPointError(

@@ -10,6 +10,7 @@ Stage depths, temporal kernels and the pool after res2 follow PySlowFast's
 its model zoo; the code is written anew.
 """
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,7 +22,14 @@ from slowvid.registry import MODELS
 from .blocks import PathwaySpec, ResNetStem, StageSpec, init_weights, make_stage
 from .build import build_head, build_norm
 
-__all__ = ["ARCH_KERNELS", "STAGE_DEPTHS", "ArchKernels", "ResNet", "make_resnet_pathway"]
+__all__ = [
+    "ARCH_KERNELS",
+    "STAGE_DEPTHS",
+    "ArchKernels",
+    "ResNet",
+    "make_resnet_pathway",
+    "pathway_stride",
+]
 
 # Blocks in res2..res5 for each depth; all bottleneck blocks, as PySlowFast builds them.
 STAGE_DEPTHS = {
@@ -113,6 +121,11 @@ def make_resnet_pathway(
         stages=stages,
         pool1_t=kernels.pool1_t,
     )
+
+
+def pathway_stride(spec: PathwaySpec) -> int:
+    """Input pixels per feature pixel after res5: the stem's 4 times each stage's stride."""
+    return 4 * math.prod(s.stride for s in spec.stages)
 
 
 def _per_stage(values: Sequence, pathway: int, default=None) -> list:
@@ -208,6 +221,7 @@ class ResNet(nn.Module):
         self.stem, self.stages, self.pool1 = make_pathway_modules(pathway, norm, activation)
         self.head = head
         self.feature_dims = [pathway.stages[-1].dim_out]
+        self.feature_stride = pathway_stride(pathway)
         init_weights(self, zero_init_final_norm=zero_init_final_norm)
 
     @classmethod

@@ -15,7 +15,7 @@ from slowvid.registry import MODELS
 
 from .blocks import FuseFastToSlow, PathwaySpec, init_weights
 from .build import build_head, build_norm
-from .resnet3d import ARCH_KERNELS, make_pathway_modules, pathway_from_config
+from .resnet3d import ARCH_KERNELS, make_pathway_modules, pathway_from_config, pathway_stride
 
 __all__ = ["SlowFast"]
 
@@ -76,6 +76,8 @@ class SlowFast(nn.Module):
         )
         self.head = head
         self.feature_dims = [slow.stages[-1].dim_out, fast.stages[-1].dim_out]
+        # Both pathways share their spatial strides; the slow one's is the network's.
+        self.feature_stride = pathway_stride(slow)
         init_weights(self, zero_init_final_norm=zero_init_final_norm)
 
     @classmethod

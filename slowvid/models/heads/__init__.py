@@ -1,6 +1,7 @@
 """Output heads; importing this package registers them in ``slowvid.registry.HEADS``."""
 
 from .classification import ClassificationHead
+from .roi_head import ROIHead
 from .x3d_head import X3DHead
 
-__all__ = ["ClassificationHead", "X3DHead"]
+__all__ = ["ClassificationHead", "ROIHead", "X3DHead"]
