@@ -45,20 +45,10 @@ EXTRA_CSV = Path(__file__).with_name("extra_targets.csv")
 # norm out, "train_bn" charges fvcore's training-mode 5 flops per element.
 CONVENTIONS: dict[str, float] = {"eval": 1.0, "conv_linear": 0.0, "train_bn": 2.5}
 
-# AVA backbones: PySlowFast's AVA configs dilate res5 instead of striding it; 80 action classes.
-_AVA_OPTS = (
-    "MODEL.NUM_CLASSES",
-    "80",
-    "RESNET.SPATIAL_STRIDES",
-    "[1, 2, 2, 1]",
-    "RESNET.SPATIAL_DILATIONS",
-    "[1, 1, 1, 2]",
-)
 _AVA_NOTE = (
-    "Kinetics backbone (res5 dilated, not strided) + a {dim}->80 linear layer. PySlowFast's AVA "
-    "ROI head adds no parameters beyond that layer (ROIAlign and pooling have none), so this is "
-    "the AVA model's size; the ROI head and an AVA config come with the AVA issue. No GFLOPs "
-    "are published (they depend on the frame size and box count)."
+    "Detector (configs/AVA): the Kinetics backbone with res5 dilated instead of strided, and an "
+    "ROI head whose only parameters are a {dim}->80 linear layer. No GFLOPs are published (they "
+    "depend on the frame size and the number of boxes)."
 )
 _ETC = "configs/Kinetics/"
 
@@ -137,16 +127,10 @@ ZOO_CONFIGS: dict[tuple[str, str, str, str], ZooConfig] = {
         note="The Charades dataset, multi-label evaluation and mAP are not in core yet.",
     ),
     ("AVA-v2.2", "Slow", "R50", "4x16"): ZooConfig(
-        _ETC + "SLOW_4x16_R50.yaml",
-        None,
-        _AVA_OPTS,
-        note=_AVA_NOTE.format(dim=2048),
+        "configs/AVA/SLOW_4x16_R50.yaml", None, note=_AVA_NOTE.format(dim=2048)
     ),
     ("AVA-v2.2", "SlowFast", "R50", "8x8"): ZooConfig(
-        _ETC + "SLOWFAST_8x8_R50.yaml",
-        None,
-        _AVA_OPTS,
-        note=_AVA_NOTE.format(dim="2048+256"),
+        "configs/AVA/SLOWFAST_8x8_R50.yaml", None, note=_AVA_NOTE.format(dim="2048+256")
     ),
 }
 
@@ -263,9 +247,12 @@ class ZooMeasure:
 
 def measure(row: ZooRow) -> ZooMeasure:
     """Parameters and GFLOPs of a row's network, built and run on the meta device (no memory,
-    no arithmetic: a fraction of a second even for SlowFast R101 16x8)."""
+    no arithmetic: a fraction of a second even for SlowFast R101 16x8). Rows without published
+    GFLOPs are not run."""
     cfg = zoo_cfg(row)
     with torch.device("meta"):
         model = build_model(cfg)
+    if row.zoo.convention is None:  # no published GFLOPs (AVA detectors also need boxes)
+        return ZooMeasure(count_parameters(model), {})
     view = [torch.empty(s, device="meta") for s in test_view_shapes(cfg)]
     return ZooMeasure(count_parameters(model), meta_gflops_by_operator(model, view))
