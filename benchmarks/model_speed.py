@@ -2,7 +2,7 @@
 
     python benchmarks/model_speed.py                       # SlowFast R50, X3D-S, MViT-B 16x4
     python benchmarks/model_speed.py --models x3d_s --repeats 10 --threads 2
-    python benchmarks/model_speed.py --device cuda --batch 8
+    python benchmarks/model_speed.py --device cuda --batch 8 [--amp]
 
 Both models get the same input, thread count and precision; runs alternate between them in one
 process so machine load affects both alike, and the median of the repeats is reported with the
@@ -47,12 +47,17 @@ class _SingleInput(torch.nn.Module):
         return self.model(inputs[0] if self.num_pathways == 1 else list(inputs))
 
 
-def _step_fn(model, inputs, train: bool):
+def _step_fn(model, inputs, train: bool, amp: bool):
+    device = inputs[0].device.type
+
+    def autocast():
+        return torch.autocast(device, dtype=torch.bfloat16, enabled=amp)
+
     if not train:
         model.eval()
 
         def infer():
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast():
                 model(inputs)
 
         return infer
@@ -62,7 +67,9 @@ def _step_fn(model, inputs, train: bool):
 
     def train_step():
         optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(inputs), labels).backward()
+        with autocast():
+            loss = F.cross_entropy(model(inputs), labels)
+        loss.backward()
         optimizer.step()
 
     return train_step
@@ -79,7 +86,7 @@ def _time(step, device: torch.device) -> float:
 
 
 def compare(
-    name: str, batch: int, repeats: int, train: bool, device: torch.device
+    name: str, batch: int, repeats: int, train: bool, device: torch.device, amp: bool
 ) -> dict[str, float]:
     """Median seconds per clip for each contender of ``name``."""
     config, hub_name, shapes = MODELS[name]
@@ -95,7 +102,7 @@ def compare(
             [x.contiguous(memory_format=channels_last) for x in inputs],
         ),
     }
-    steps = {k: _step_fn(m, x, train) for k, (m, x) in contenders.items()}
+    steps = {k: _step_fn(m, x, train, amp) for k, (m, x) in contenders.items()}
     for step in steps.values():  # warm-up: allocator, oneDNN / cuDNN algorithm caches
         step()
     times: dict[str, list[float]] = {k: [] for k in steps}
@@ -112,6 +119,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--amp", action="store_true", help="autocast to bfloat16")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -120,10 +128,14 @@ def main() -> None:
         where = torch.cuda.get_device_name(device)
     else:
         where = f"cpu, {args.threads} threads"
-    print(f"torch {torch.__version__}, {where}, batch {args.batch}, median of {args.repeats}")
+    precision = "bf16 autocast" if args.amp else "fp32"
+    print(
+        f"torch {torch.__version__}, {where}, {precision}, batch {args.batch}, "
+        f"median of {args.repeats}"
+    )
     for name in args.models:
         for train in (True, False):
-            result = compare(name, args.batch, args.repeats, train, device)
+            result = compare(name, args.batch, args.repeats, train, device, args.amp)
             reference = result["pytorchvideo"]
             mode = "train" if train else "infer"
             for key, seconds in result.items():

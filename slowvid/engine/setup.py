@@ -52,6 +52,9 @@ def wrap_model(model: torch.nn.Module, cfg: CfgNode, device: torch.device) -> to
     if comm.get_world_size() > 1 and cfg.BN.NORM_TYPE == "sync_batchnorm":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
+    if cfg.MODEL.CHANNELS_LAST:
+        # Convolutions then run in NDHWC; 5-D activations follow the weights' layout.
+        model = model.to(memory_format=torch.channels_last_3d)
     if comm.get_world_size() > 1:
         device_ids = [device.index] if device.type == "cuda" else None
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)

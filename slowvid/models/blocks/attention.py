@@ -97,7 +97,9 @@ def pool_tokens(
     """
     b, heads, _, c = x.shape
     cls, grid = (x[:, :, :1], x[:, :, 1:]) if has_cls else (None, x)
-    grid = grid.reshape(b * heads, *thw, c).permute(0, 4, 1, 2, 3)
+    # Contiguous NCTHW: on CUDA this picks ATen's depthwise-3D kernel, ~1.7x faster in training
+    # than the cuDNN grouped kernel a permuted (channels-last) view gets.
+    grid = grid.reshape(b * heads, *thw, c).permute(0, 4, 1, 2, 3).contiguous()
     grid = pool(grid)
     thw_out = tuple(grid.shape[2:])
     grid = grid.reshape(b, heads, c, -1).transpose(2, 3)
