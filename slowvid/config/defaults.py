@@ -169,6 +169,19 @@ _C.RESNET.SPATIAL_DILATIONS = [1, 1, 1, 1]
 _C.RESNET.NUM_BLOCK_TEMP_KERNEL = []
 
 # ---------------------------------------------------------------------------- #
+# Non-local blocks (ResNet and SlowFast; "Non-local Neural Networks", arXiv:1711.07971)
+# ---------------------------------------------------------------------------- #
+_C.NONLOCAL = CfgNode()
+# Per stage res2..res5, per pathway: indices of the blocks followed by a non-local block, e.g.
+# [[[]], [[1, 3]], [[1, 3, 5]], [[]]] (PySlowFast's I3D NLN); [] = none anywhere.
+_C.NONLOCAL.LOCATION = []
+# Per stage, per pathway: (t, h, w) max-pool of keys and values, e.g. [[[1, 2, 2]], ...];
+# [] pools 1x2x2 everywhere.
+_C.NONLOCAL.POOL = []
+# "softmax" (embedded Gaussian) or "dot_product".
+_C.NONLOCAL.INSTANTIATION = "softmax"
+
+# ---------------------------------------------------------------------------- #
 # SlowFast
 # ---------------------------------------------------------------------------- #
 _C.SLOWFAST = CfgNode()

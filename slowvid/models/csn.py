@@ -9,16 +9,10 @@ conv_b that halves time in res3..res5, and no temporal pool. Parameter counts an
 model zoo (CSN_32x2_R101); the code is written anew.
 """
 
-from collections.abc import Callable, Sequence
-
-import torch
-from torch import nn
-
 from slowvid.registry import MODELS
 
-from .blocks import PathwaySpec, ResNetStem, StageSpec, init_weights, make_stage
-from .build import build_head, build_norm
-from .resnet3d import STAGE_DEPTHS
+from .blocks import PathwaySpec, StageSpec
+from .resnet3d import STAGE_DEPTHS, ResNet, single_pathway_args
 
 __all__ = ["CSN", "VARIANTS", "make_csn_pathway"]
 
@@ -60,7 +54,7 @@ def make_csn_pathway(dim_in: int, depth: int, width_per_group: int = 64) -> Path
 
 
 @MODELS.register()
-class CSN(nn.Module):
+class CSN(ResNet):
     """ir-CSN: bottlenecks of 1x1x1 -> depthwise 3x3x3 -> 1x1x1 convolutions.
 
     ::
@@ -71,39 +65,9 @@ class CSN(nn.Module):
           -> res3..res5, each /2 in time and space   (B, 32w, T/8, H/32, W/32)
           -> head                          (B, num_classes) logits
 
-    Args:
-        pathway: the stem and stage specs (see :func:`make_csn_pathway`).
-        head: maps ``[(B, pathway.stages[-1].dim_out, T', H', W')]`` to logits.
-        norm: builds a normalisation layer from a channel count.
-        activation: builds an activation layer.
-        zero_init_final_norm: start each residual branch's last norm at zero.
+    A :class:`~slowvid.models.resnet3d.ResNet` built from :func:`make_csn_pathway`; only the
+    config translation differs.
     """
-
-    def __init__(
-        self,
-        *,
-        pathway: PathwaySpec,
-        head: nn.Module,
-        norm: Callable[[int], nn.Module] = nn.BatchNorm3d,
-        activation: Callable[[], nn.Module] = nn.ReLU,
-        zero_init_final_norm: bool = True,
-    ):
-        super().__init__()
-        self.stem = ResNetStem(
-            pathway.dim_in,
-            pathway.stem_dim,
-            pathway.stem_t_kernel,
-            norm=norm,
-            activation=activation,
-        )
-        dims_in = [pathway.stem_dim] + [s.dim_out for s in pathway.stages[:-1]]
-        self.stages = nn.ModuleList(
-            make_stage(s, d, norm=norm, activation=activation)
-            for s, d in zip(pathway.stages, dims_in, strict=True)
-        )
-        self.head = head
-        self.feature_dims = [pathway.stages[-1].dim_out]
-        init_weights(self, zero_init_final_norm=zero_init_final_norm)
 
     @classmethod
     def from_config(cls, cfg) -> dict:
@@ -113,46 +77,7 @@ class CSN(nn.Module):
         The other RESNET keys (NUM_GROUPS, strides, temporal kernels) do not apply: the groups
         are the channels and the strides are the architecture's.
         """
-        if cfg.MODEL.ARCH != "csn":
-            raise ValueError(f"MODEL.ARCH must be 'csn' for CSN, got {cfg.MODEL.ARCH!r}")
-        if len(cfg.DATA.INPUT_CHANNEL_NUM) != 1:
-            raise ValueError(
-                f"DATA.INPUT_CHANNEL_NUM must list one pathway for CSN, "
-                f"got {cfg.DATA.INPUT_CHANNEL_NUM}"
-            )
-        pathway = make_csn_pathway(
-            cfg.DATA.INPUT_CHANNEL_NUM[0], cfg.RESNET.DEPTH, cfg.RESNET.WIDTH_PER_GROUP
-        )
-        return {
-            "pathway": pathway,
-            "head": build_head(cfg, dim_in=[pathway.stages[-1].dim_out]),
-            "norm": build_norm(cfg),
-            "zero_init_final_norm": cfg.RESNET.ZERO_INIT_FINAL_BN,
-        }
-
-    def forward_features(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """Args: inputs: ``[clip]``, clip (B, C, T, H, W).
-
-        Returns: ``[(B, 32w, T/8, H/32, W/32)]`` (sizes rounded up).
-        """
-        if len(inputs) != 1:
-            raise ValueError(f"CSN takes one pathway, got {len(inputs)} input tensors")
-        x = self.stem(inputs[0])
-        for stage in self.stages:
-            x = stage(x)
-        return [x]
-
-    def forward_head(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: output of :meth:`forward_features`. Returns: logits (B, num_classes)."""
-        return self.head(features)
-
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: inputs: ``[clip]``, clip (B, C, T, H, W). Returns: logits (B, num_classes)."""
-        return self.forward_head(self.forward_features(inputs))
-
-    def reset_head(self, num_classes: int) -> None:
-        """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
-        self.head.reset(num_classes)
+        return single_pathway_args(cfg, "csn", "CSN", make_csn_pathway)
 
 
 # Zoo variants: RESNET.DEPTH and the clip (DATA.NUM_FRAMES x DATA.SAMPLING_RATE) they were

@@ -10,23 +10,10 @@ intermediate width is that bottleneck width. Parameter counts and FLOPs match it
 (R2PLUS1D_16x4_R50); the code is written anew.
 """
 
-from collections.abc import Callable, Sequence
-
-import torch
-from torch import nn
-
 from slowvid.registry import MODELS
 
-from .blocks import (
-    Bottleneck2Plus1D,
-    PathwaySpec,
-    ResNetStem,
-    StageSpec,
-    init_weights,
-    make_stage,
-)
-from .build import build_head, build_norm
-from .resnet3d import STAGE_DEPTHS
+from .blocks import Bottleneck2Plus1D, PathwaySpec, StageSpec
+from .resnet3d import STAGE_DEPTHS, ResNet, single_pathway_args
 
 __all__ = ["VARIANTS", "R2Plus1D", "make_r2plus1d_pathway"]
 
@@ -62,11 +49,18 @@ def make_r2plus1d_pathway(dim_in: int, depth: int, width_per_group: int = 64) ->
         )
         for i in range(4)
     )
-    return PathwaySpec(dim_in=dim_in, stem_dim=width_per_group, stem_t_kernel=1, stages=stages)
+    return PathwaySpec(
+        dim_in=dim_in,
+        stem_dim=width_per_group,
+        stem_t_kernel=1,
+        stages=stages,
+        stem_pool=False,
+        block=Bottleneck2Plus1D,
+    )
 
 
 @MODELS.register()
-class R2Plus1D(nn.Module):
+class R2Plus1D(ResNet):
     """R(2+1)D: bottlenecks of 1x1x1 -> (3x1x1 -> 1x3x3) -> 1x1x1 convolutions.
 
     ::
@@ -77,40 +71,9 @@ class R2Plus1D(nn.Module):
           -> res4, res5, each /2 in time and space   (B, 32w, T/4, H/32, W/32)
           -> head                          (B, num_classes) logits
 
-    Args:
-        pathway: the stem and stage specs (see :func:`make_r2plus1d_pathway`).
-        head: maps ``[(B, pathway.stages[-1].dim_out, T', H', W')]`` to logits.
-        norm: builds a normalisation layer from a channel count.
-        activation: builds an activation layer.
-        zero_init_final_norm: start each residual branch's last norm at zero.
+    A :class:`~slowvid.models.resnet3d.ResNet` built from :func:`make_r2plus1d_pathway`; only
+    the config translation differs.
     """
-
-    def __init__(
-        self,
-        *,
-        pathway: PathwaySpec,
-        head: nn.Module,
-        norm: Callable[[int], nn.Module] = nn.BatchNorm3d,
-        activation: Callable[[], nn.Module] = nn.ReLU,
-        zero_init_final_norm: bool = True,
-    ):
-        super().__init__()
-        self.stem = ResNetStem(
-            pathway.dim_in,
-            pathway.stem_dim,
-            pathway.stem_t_kernel,
-            pool=False,
-            norm=norm,
-            activation=activation,
-        )
-        dims_in = [pathway.stem_dim] + [s.dim_out for s in pathway.stages[:-1]]
-        self.stages = nn.ModuleList(
-            make_stage(s, d, norm=norm, activation=activation, block=Bottleneck2Plus1D)
-            for s, d in zip(pathway.stages, dims_in, strict=True)
-        )
-        self.head = head
-        self.feature_dims = [pathway.stages[-1].dim_out]
-        init_weights(self, zero_init_final_norm=zero_init_final_norm)
 
     @classmethod
     def from_config(cls, cfg) -> dict:
@@ -120,46 +83,7 @@ class R2Plus1D(nn.Module):
         The other RESNET keys (NUM_GROUPS, strides, temporal kernels) do not apply: the convs
         are ungrouped and the strides are the architecture's, as in PyTorchVideo.
         """
-        if cfg.MODEL.ARCH != "r2plus1d":
-            raise ValueError(f"MODEL.ARCH must be 'r2plus1d' for R2Plus1D, got {cfg.MODEL.ARCH!r}")
-        if len(cfg.DATA.INPUT_CHANNEL_NUM) != 1:
-            raise ValueError(
-                f"DATA.INPUT_CHANNEL_NUM must list one pathway for R2Plus1D, "
-                f"got {cfg.DATA.INPUT_CHANNEL_NUM}"
-            )
-        pathway = make_r2plus1d_pathway(
-            cfg.DATA.INPUT_CHANNEL_NUM[0], cfg.RESNET.DEPTH, cfg.RESNET.WIDTH_PER_GROUP
-        )
-        return {
-            "pathway": pathway,
-            "head": build_head(cfg, dim_in=[pathway.stages[-1].dim_out]),
-            "norm": build_norm(cfg),
-            "zero_init_final_norm": cfg.RESNET.ZERO_INIT_FINAL_BN,
-        }
-
-    def forward_features(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """Args: inputs: ``[clip]``, clip (B, C, T, H, W).
-
-        Returns: ``[(B, 32w, T/4, H/32, W/32)]`` (sizes rounded up).
-        """
-        if len(inputs) != 1:
-            raise ValueError(f"R2Plus1D takes one pathway, got {len(inputs)} input tensors")
-        x = self.stem(inputs[0])
-        for stage in self.stages:
-            x = stage(x)
-        return [x]
-
-    def forward_head(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: output of :meth:`forward_features`. Returns: logits (B, num_classes)."""
-        return self.head(features)
-
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: inputs: ``[clip]``, clip (B, C, T, H, W). Returns: logits (B, num_classes)."""
-        return self.forward_head(self.forward_features(inputs))
-
-    def reset_head(self, num_classes: int) -> None:
-        """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
-        self.head.reset(num_classes)
+        return single_pathway_args(cfg, "r2plus1d", "R2Plus1D", make_r2plus1d_pathway)
 
 
 # Zoo variants: RESNET.DEPTH and the clip (DATA.NUM_FRAMES x DATA.SAMPLING_RATE) they were

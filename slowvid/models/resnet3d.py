@@ -29,6 +29,7 @@ __all__ = [
     "ResNet",
     "make_resnet_pathway",
     "pathway_stride",
+    "single_pathway_args",
 ]
 
 # Blocks in res2..res5 for each depth; all bottleneck blocks, as PySlowFast builds them.
@@ -83,6 +84,9 @@ def make_resnet_pathway(
     num_block_temp_kernel: Sequence[int | None] = (None, None, None, None),
     stride_1x1: bool = False,
     width_divisor: int = 1,
+    nonlocal_location: Sequence[Sequence[int]] = ((), (), (), ()),
+    nonlocal_pool: Sequence[Sequence[int]] = ((1, 2, 2),) * 4,
+    nonlocal_instantiation: str = "softmax",
 ) -> PathwaySpec:
     """The spec of one ResNet pathway: widths double per stage, bottleneck expansion 4.
 
@@ -97,6 +101,9 @@ def make_resnet_pathway(
         num_block_temp_kernel: per stage, blocks using temporal kernels (None = all).
         stride_1x1: stride on the 1x1 convolution (Caffe2 MSRA style).
         width_divisor: divides every width; the SlowFast fast pathway uses beta_inv.
+        nonlocal_location: per stage, the blocks followed by a non-local block.
+        nonlocal_pool: per stage, the (t, h, w) key/value pool of its non-local blocks.
+        nonlocal_instantiation: "softmax" or "dot_product".
     """
     if depth not in STAGE_DEPTHS:
         raise ValueError(f"RESNET.DEPTH must be one of {sorted(STAGE_DEPTHS)}, got {depth}")
@@ -111,6 +118,9 @@ def make_resnet_pathway(
             dilation=spatial_dilations[i],
             groups=num_groups,
             stride_1x1=stride_1x1,
+            nonlocal_blocks=tuple(nonlocal_location[i]),
+            nonlocal_pool=tuple(nonlocal_pool[i]),
+            nonlocal_instantiation=nonlocal_instantiation,
         )
         for i in range(4)
     )
@@ -124,8 +134,9 @@ def make_resnet_pathway(
 
 
 def pathway_stride(spec: PathwaySpec) -> int:
-    """Input pixels per feature pixel after res5: the stem's 4 times each stage's stride."""
-    return 4 * math.prod(s.stride for s in spec.stages)
+    """Input pixels per feature pixel after res5: the stem's (4, or 2 without its max-pool)
+    times each stage's stride."""
+    return (4 if spec.stem_pool else 2) * math.prod(s.stride for s in spec.stages)
 
 
 def _per_stage(values: Sequence, pathway: int, default=None) -> list:
@@ -135,7 +146,7 @@ def _per_stage(values: Sequence, pathway: int, default=None) -> list:
         return [default] * 4
     if len(values) != 4:
         raise ValueError(f"expected 4 per-stage values (res2..res5), got {list(values)}")
-    return [v[min(pathway, len(v) - 1)] if isinstance(v, list | tuple) else v for v in values]
+    return [v[min(pathway, len(v) - 1)] if isinstance(v, list | tuple) and v else v for v in values]
 
 
 def pathway_from_config(
@@ -154,7 +165,34 @@ def pathway_from_config(
         num_block_temp_kernel=_per_stage(r.NUM_BLOCK_TEMP_KERNEL, pathway),
         stride_1x1=r.STRIDE_1X1,
         width_divisor=width_divisor,
+        nonlocal_location=_per_stage(cfg.NONLOCAL.LOCATION, pathway, default=()),
+        nonlocal_pool=_per_stage(cfg.NONLOCAL.POOL, pathway, default=(1, 2, 2)),
+        nonlocal_instantiation=cfg.NONLOCAL.INSTANTIATION,
     )
+
+
+def single_pathway_args(
+    cfg, arch: str, name: str, make_pathway: Callable[[int, int, int], PathwaySpec]
+) -> dict:
+    """``from_config`` of a single-pathway ResNet variant whose layout is fixed by its
+    architecture (CSN, R(2+1)D): only the input channels, depth and width come from the config.
+    """
+    if cfg.MODEL.ARCH != arch:
+        raise ValueError(f"MODEL.ARCH must be {arch!r} for {name}, got {cfg.MODEL.ARCH!r}")
+    if len(cfg.DATA.INPUT_CHANNEL_NUM) != 1:
+        raise ValueError(
+            f"DATA.INPUT_CHANNEL_NUM must list one pathway for {name}, "
+            f"got {cfg.DATA.INPUT_CHANNEL_NUM}"
+        )
+    pathway = make_pathway(
+        cfg.DATA.INPUT_CHANNEL_NUM[0], cfg.RESNET.DEPTH, cfg.RESNET.WIDTH_PER_GROUP
+    )
+    return {
+        "pathway": pathway,
+        "head": build_head(cfg, dim_in=[pathway.stages[-1].dim_out]),
+        "norm": build_norm(cfg),
+        "zero_init_final_norm": cfg.RESNET.ZERO_INIT_FINAL_BN,
+    }
 
 
 def make_pathway_modules(
@@ -172,11 +210,16 @@ def make_pathway_modules(
         lateral_dims: channels concatenated to each stage's input by lateral connections.
     """
     stem = ResNetStem(
-        spec.dim_in, spec.stem_dim, spec.stem_t_kernel, norm=norm, activation=activation
+        spec.dim_in,
+        spec.stem_dim,
+        spec.stem_t_kernel,
+        pool=spec.stem_pool,
+        norm=norm,
+        activation=activation,
     )
     dims_in = [spec.stem_dim] + [s.dim_out for s in spec.stages[:-1]]
     stages = nn.ModuleList(
-        make_stage(s, d + lat, norm=norm, activation=activation)
+        make_stage(s, d + lat, norm=norm, activation=activation, block=spec.block)
         for s, d, lat in zip(spec.stages, dims_in, lateral_dims, strict=True)
     )
     # Kernel = stride: halves time once, as in the Non-local paper's C2D / I3D baselines.
@@ -190,7 +233,8 @@ def make_pathway_modules(
 
 @MODELS.register()
 class ResNet(nn.Module):
-    """Single-pathway 3D ResNet (C2D, I3D, Slow), as PySlowFast's ``ResNet``.
+    """Single-pathway 3D ResNet (C2D, I3D, Slow), as PySlowFast's ``ResNet``; CSN and R(2+1)D
+    are this network with other pathway specs.
 
     ::
 
@@ -247,7 +291,9 @@ class ResNet(nn.Module):
         Returns: ``[(B, 32w, T', H/32, W/32)]``, T' = T/2 for c2d and i3d.
         """
         if len(inputs) != 1:
-            raise ValueError(f"ResNet takes one pathway, got {len(inputs)} input tensors")
+            raise ValueError(
+                f"{type(self).__name__} takes one pathway, got {len(inputs)} input tensors"
+            )
         x = self.stem(inputs[0])
         for i, stage in enumerate(self.stages):
             x = stage(x)

@@ -202,6 +202,10 @@ _PSF_BLOCK = {
 _P = r"(?P<p>slow_|fast_)?"
 _R = r"(?P<r>\w+)"
 TO_PYSLOWFAST = [
+    (
+        rf"{_P}stages\.(?P<s>\d)\.nonlocal(?P<i>\d+)\.(?P<m>\w+)\.{_R}",
+        lambda m: f"s{int(m['s']) + 2}.pathway{_pathway(m)}_nonlocal{m['i']}.{m['m']}.{m['r']}",
+    ),
     (rf"{_P}stem\.conv_xy\.{_R}", lambda m: f"s1.pathway{_pathway(m)}_stem.conv_xy.{m['r']}"),
     (rf"{_P}stem\.conv(_t)?\.{_R}", lambda m: f"s1.pathway{_pathway(m)}_stem.conv.{m['r']}"),
     (rf"{_P}stem\.norm\.{_R}", lambda m: f"s1.pathway{_pathway(m)}_stem.bn.{m['r']}"),
@@ -295,6 +299,8 @@ PYSLOWFAST_CASES = {
     "slowfast_r50": ("SLOWFAST_8x8_R50.yaml", [], [(1, 3, 4, 64, 64), (1, 3, 16, 64, 64)]),
     "x3d_s": ("X3D_S.yaml", [], [(1, 3, 4, 64, 64)]),
     "mvit_b": ("MVIT_B_16x4.yaml", ["DATA.TRAIN_CROP_SIZE", "64"], [(1, 3, 16, 64, 64)]),
+    "i3d_nln": ("I3D_NLN_8x8_R50.yaml", [], [(1, 3, 8, 64, 64)]),
+    "mvitv2_s": ("MVITv2_S_16x4.yaml", ["DATA.TRAIN_CROP_SIZE", "64"], [(1, 3, 16, 64, 64)]),
 }
 
 

@@ -1,10 +1,11 @@
-"""PySlowFast ``.pyth`` checkpoints (``model_state``): ResNet family, SlowFast, X3D and MViT v1.
+"""PySlowFast ``.pyth`` checkpoints (``model_state``): ResNet family (non-local blocks included),
+SlowFast, X3D, MViT v1 and MViTv2.
 
 Module names follow PySlowFast's ``resnet_helper.py``, ``stem_helper.py``, ``head_helper.py``
 and ``video_model_builder.py`` (Apache-2.0): ``s{stage}.pathway{p}_res{block}.branch2.{a,b,c}``,
-``s{stage}_fuse.conv_f2s``, ``head.projection``; MViT ``patch_embed.proj`` and ``attn.qkv``.
-Non-local blocks, MViTv2 (relative positions) and detection heads have no slowvid counterpart;
-their keys are reported as unexpected.
+``s{stage}_fuse.conv_f2s``, ``s{stage}.pathway{p}_nonlocal{block}``, ``head.projection``; MViT
+``patch_embed.proj``, ``attn.qkv`` and MViTv2's ``attn.rel_pos_{h,w,t}``. Detection heads have no
+counterpart yet; their keys are reported as unexpected.
 """
 
 import re
@@ -44,6 +45,11 @@ TABLE = make_table(
         (rf"{_RES}branch2\.(?P<x>[abc])\.{PARAM}", _BLOCK + "conv_{x}.{param}"),
         (rf"{_RES}branch2\.(?P<x>[abc])_bn\.{PARAM}", _BLOCK + "norm_{x}.{param}"),
         (rf"{_RES}branch2\.se\.(?P<fc>fc[12])\.{PARAM}", _BLOCK + "se.{fc}.{param}"),
+        (
+            rf"s(?P<s>\d)\.pathway(?P<p>\d)_nonlocal(?P<i>\d+)\."
+            rf"(?P<m>conv_theta|conv_phi|conv_g|conv_out|bn)\.{PARAM}",
+            "{p}stages.{s}.nonlocal{i}.{m}.{param}",
+        ),
         (rf"s(?P<f>\d)_fuse\.conv_f2s\.{PARAM}", "fusions.{f}.conv.{param}"),
         (rf"s(?P<f>\d)_fuse\.bn\.{PARAM}", "fusions.{f}.norm.{param}"),
         (rf"head\.projection\.{PARAM}", "head.proj.{param}"),
@@ -65,6 +71,7 @@ TABLE = make_table(
             rf"{_MVIT_BLOCK}(?P<m>norm1|norm2|attn\.[qkv]|attn\.proj|mlp\.fc[12]|proj)\.{PARAM}",
             "blocks.{b}.{m}.{param}",
         ),
+        (rf"{_MVIT_BLOCK}attn\.rel_pos_(?P<x>[hwt])", "blocks.{b}.attn.rel_pos_{x}"),
         (rf"norm\.{PARAM}", "norm.{param}"),
     ],
     groups={"s": minus(2), "f": minus(1), "p": pathway},

@@ -4,12 +4,14 @@ Architectures (ResNet, SlowFast, CSN, R(2+1)D) describe themselves as a tuple of
 :class:`StageSpec` per pathway and build their stages in one loop with :func:`make_stage`.
 """
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch import nn
 
 from .bottleneck import Bottleneck
+from .nonlocal_block import NonLocal
 
 __all__ = ["PathwaySpec", "StageSpec", "make_stage"]
 
@@ -32,6 +34,9 @@ class StageSpec:
         stride_1x1: put the stride on the 1x1 convolution (Caffe2 MSRA style).
         t_kernel_b: temporal size of every block's middle (3x3) convolution.
         temporal_stride: temporal stride of the first block (the others have stride 1).
+        nonlocal_blocks: indices of the blocks followed by a non-local block.
+        nonlocal_pool: (t, h, w) max-pool of the non-local blocks' keys and values.
+        nonlocal_instantiation: "softmax" or "dot_product" (see :class:`NonLocal`).
     """
 
     depth: int
@@ -45,6 +50,9 @@ class StageSpec:
     stride_1x1: bool = False
     t_kernel_b: int = 1
     temporal_stride: int = 1
+    nonlocal_blocks: tuple[int, ...] = ()
+    nonlocal_pool: tuple[int, int, int] = (1, 2, 2)
+    nonlocal_instantiation: str = "softmax"
 
     def block_t_kernels(self) -> list[int]:
         """Temporal kernel of each block, first to last."""
@@ -65,6 +73,8 @@ class PathwaySpec:
         stages: res2..res5 specs.
         pool1_t: temporal max-pool (kernel = stride) after the first stage; C2D and I3D halve
             time there (PySlowFast's ``_POOL1``), 1 disables it.
+        stem_pool: end the stem with its (1, 3, 3) max-pool (R(2+1)D's stem has none).
+        block: the residual block class of every stage (:class:`Bottleneck` or a subclass).
     """
 
     dim_in: int
@@ -72,6 +82,8 @@ class PathwaySpec:
     stem_t_kernel: int
     stages: tuple[StageSpec, ...]
     pool1_t: int = 1
+    stem_pool: bool = True
+    block: type[Bottleneck] = Bottleneck
 
 
 def make_stage(
@@ -93,24 +105,35 @@ def make_stage(
 
     Returns:
         A module mapping (B, dim_in, T, H, W) to
-        (B, spec.dim_out, T/temporal_stride, H/stride, W/stride).
+        (B, spec.dim_out, T/temporal_stride, H/stride, W/stride). Blocks are named "0", "1",
+        ...; a non-local block after block i is named "nonlocal{i}", so block names (and
+        checkpoints) are the same with and without non-local blocks.
     """
-    blocks = []
+    bad = [i for i in spec.nonlocal_blocks if not 0 <= i < spec.depth]
+    if bad:
+        raise ValueError(f"NONLOCAL.LOCATION: blocks {bad} are outside a {spec.depth}-block stage")
+    blocks: dict[str, nn.Module] = {}
     for i, t_kernel in enumerate(spec.block_t_kernels()):
-        blocks.append(
-            block(
-                dim_in if i == 0 else spec.dim_out,
-                spec.dim_out,
-                spec.dim_inner,
-                t_kernel=t_kernel,
-                stride=spec.stride if i == 0 else 1,
-                groups=spec.groups,
-                dilation=spec.dilation,
-                stride_1x1=spec.stride_1x1,
-                t_kernel_b=spec.t_kernel_b,
-                temporal_stride=spec.temporal_stride if i == 0 else 1,
-                norm=norm,
-                activation=activation,
-            )
+        blocks[str(i)] = block(
+            dim_in if i == 0 else spec.dim_out,
+            spec.dim_out,
+            spec.dim_inner,
+            t_kernel=t_kernel,
+            stride=spec.stride if i == 0 else 1,
+            groups=spec.groups,
+            dilation=spec.dilation,
+            stride_1x1=spec.stride_1x1,
+            t_kernel_b=spec.t_kernel_b,
+            temporal_stride=spec.temporal_stride if i == 0 else 1,
+            norm=norm,
+            activation=activation,
         )
-    return nn.Sequential(*blocks)
+        if i in spec.nonlocal_blocks:
+            blocks[f"nonlocal{i}"] = NonLocal(
+                spec.dim_out,
+                spec.dim_out // 2,
+                spec.nonlocal_pool,
+                spec.nonlocal_instantiation,
+                norm=norm,
+            )
+    return nn.Sequential(OrderedDict(blocks))
