@@ -462,7 +462,8 @@ def test_mismatches_listed_in_one_error(tmp_path):
     state = _rename(model.state_dict(), TO_PYSLOWFAST)
     del state["s2.pathway0_res0.branch2.a.weight"]
     state["s2.pathway0_res0.branch2.b.weight"] = torch.zeros(3, 3)
-    state["s9.pathway0_nonlocal0.conv_g.weight"] = torch.zeros(1)
+    state["s9.pathway0_nonlocal0.conv_g.weight"] = torch.zeros(1)  # renamed, but X3D has none
+    state["s2.pathway0_mystery.weight"] = torch.zeros(1)  # matches no rule
     path = str(tmp_path / "broken.pyth")
     torch.save({"model_state": state}, path)
     with pytest.raises(CheckpointMismatchError) as err:
@@ -471,7 +472,11 @@ def test_mismatches_listed_in_one_error(tmp_path):
     assert "converted from pyslowfast" in message
     assert "missing in checkpoint: stages.0.0.conv_a.weight" in message
     assert "stages.0.0.conv_b.weight (from s2.pathway0_res0.branch2.b.weight)" in message
-    assert "unexpected in checkpoint: s9.pathway0_nonlocal0.conv_g.weight" in message
+    assert (
+        "unexpected in checkpoint: stages.7.nonlocal0.conv_g.weight "
+        "(from s9.pathway0_nonlocal0.conv_g.weight)" in message
+    )
+    assert "unexpected in checkpoint: s2.pathway0_mystery.weight" in message
 
 
 def test_other_class_count_only_warns(tmp_path, caplog):
