@@ -26,12 +26,27 @@ from .blocks.x3d_bottleneck import X3DBottleneck
 from .blocks.x3d_stem import X3DStem
 from .build import build_head, build_norm
 
-__all__ = ["VARIANTS", "X3D", "X3DStageSpec", "make_x3d_stages"]
+__all__ = ["VARIANTS", "X3D", "X3DActivations", "X3DStageSpec", "make_x3d_stages"]
 
 # Blocks and width of res2..res5 of the base network before expansion (X3D Table 1).
 _BASE_DEPTHS = (1, 2, 5, 3)
 # Each stage doubles the width of the previous one.
 _STAGE_WIDTH_GROWTH = 2.0
+
+
+@dataclass(frozen=True)
+class X3DActivations:
+    """The non-linearities inside X3D's blocks; the defaults are the published X3D's.
+
+    Attributes:
+        inner: after the channelwise conv (swish).
+        se: inside squeeze-excitation.
+        se_gate: the squeeze-excitation gate.
+    """
+
+    inner: Callable[[], nn.Module] = nn.SiLU
+    se: Callable[[], nn.Module] = nn.ReLU
+    se_gate: Callable[[], nn.Module] = nn.Sigmoid
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,7 @@ def _make_stage(
     se_ratio: float,
     norm: Callable[[int], nn.Module],
     activation: Callable[[], nn.Module],
+    block_activations: X3DActivations,
 ) -> nn.Sequential:
     """The blocks of one stage; SE on the first block and every other one after it."""
     return nn.Sequential(
@@ -111,6 +127,9 @@ def _make_stage(
                 se_ratio=se_ratio if i % 2 == 0 else 0.0,
                 norm=norm,
                 activation=activation,
+                inner_activation=block_activations.inner,
+                se_activation=block_activations.se,
+                se_gate=block_activations.se_gate,
             )
             for i in range(spec.depth)
         )
@@ -141,6 +160,7 @@ class X3D(nn.Module):
         norm: builds a normalisation layer from a channel count.
         activation: builds the activation outside the blocks' swish.
         zero_init_final_norm: start each residual branch's last norm at zero.
+        block_activations: the non-linearities inside the blocks (swish, SE's); None = X3D's.
     """
 
     def __init__(
@@ -156,12 +176,14 @@ class X3D(nn.Module):
         norm: Callable[[int], nn.Module] = nn.BatchNorm3d,
         activation: Callable[[], nn.Module] = nn.ReLU,
         zero_init_final_norm: bool = True,
+        block_activations: X3DActivations | None = None,
     ):
         super().__init__()
+        block_activations = block_activations or X3DActivations()
         self.stem = X3DStem(dim_in, stem_dim, stem_t_kernel, norm=norm, activation=activation)
         dims_in = [stem_dim] + [s.dim_out for s in stages[:-1]]
         self.stages = nn.ModuleList(
-            _make_stage(spec, d, channelwise, se_ratio, norm, activation)
+            _make_stage(spec, d, channelwise, se_ratio, norm, activation, block_activations)
             for spec, d in zip(stages, dims_in, strict=True)
         )
         self.head = head

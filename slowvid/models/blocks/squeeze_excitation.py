@@ -52,6 +52,7 @@ class SqueezeExcitation(nn.Module):
         dim_in: channels C.
         ratio: C_r / C before rounding to a multiple of 8 (X3D uses 1/16).
         activation: builds the activation between the two convolutions.
+        gate: builds the gating non-linearity (a hard sigmoid is cheaper on mobile CPUs).
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class SqueezeExcitation(nn.Module):
         dim_in: int,
         ratio: float = 0.0625,
         activation: Callable[[], nn.Module] = nn.ReLU,
+        gate: Callable[[], nn.Module] = nn.Sigmoid,
     ):
         super().__init__()
         self.dim_fc = round_width(dim_in, ratio)
@@ -66,7 +68,7 @@ class SqueezeExcitation(nn.Module):
         self.fc1 = nn.Conv3d(dim_in, self.dim_fc, kernel_size=1, bias=True)
         self.act = activation()
         self.fc2 = nn.Conv3d(self.dim_fc, dim_in, kernel_size=1, bias=True)
-        self.gate = nn.Sigmoid()
+        self.gate = gate()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: (B, C, T, H, W). Returns: (B, C, T, H, W), x with each channel rescaled."""

@@ -41,6 +41,8 @@ class X3DBottleneck(nn.Module):
         norm: builds a normalisation layer from a channel count.
         activation: builds the activation after conv_a and after the residual sum.
         inner_activation: builds the activation after conv_b (swish in X3D).
+        se_activation: builds the activation inside squeeze-excitation.
+        se_gate: builds the squeeze-excitation gate.
     """
 
     def __init__(
@@ -55,6 +57,8 @@ class X3DBottleneck(nn.Module):
         norm: Callable[[int], nn.Module] = nn.BatchNorm3d,
         activation: Callable[[], nn.Module] = nn.ReLU,
         inner_activation: Callable[[], nn.Module] = nn.SiLU,
+        se_activation: Callable[[], nn.Module] = nn.ReLU,
+        se_gate: Callable[[], nn.Module] = nn.Sigmoid,
     ):
         super().__init__()
         # Convs feed a norm, so none carries a bias.
@@ -72,7 +76,11 @@ class X3DBottleneck(nn.Module):
         )
         self.norm_b = norm(dim_inner)
         # SE sits between the norm and the swish, as in the released X3D weights.
-        self.se = SqueezeExcitation(dim_inner, se_ratio) if se_ratio > 0 else nn.Identity()
+        self.se = (
+            SqueezeExcitation(dim_inner, se_ratio, se_activation, se_gate)
+            if se_ratio > 0
+            else nn.Identity()
+        )
         self.act_b = inner_activation()
         self.conv_c = nn.Conv3d(dim_inner, dim_out, kernel_size=1, bias=False)
         self.norm_c = norm(dim_out)
