@@ -182,6 +182,7 @@ def test_transform_applies_augments_and_copies(tmp_path):
     assert collated["label"].tolist() == [3, 3]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_train_loader_with_every_augment(demo_dir):
     overrides = {
