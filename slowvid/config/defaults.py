@@ -111,12 +111,56 @@ _C.DATA.STD = [0.225, 0.225, 0.225]
 _C.DATA.INPUT_CHANNEL_NUM = [3, 3]
 # Random horizontal flip in training.
 _C.DATA.RANDOM_FLIP = True
+# [min, max] area fraction of an inception-style random resized crop in training, e.g.
+# [0.08, 1.0]; [] keeps the TRAIN_JITTER_SCALES short-side jitter.
+_C.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
+# [min, max] width / height of that random resized crop; [] means [0.75, 1.3333].
+_C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
 # Video decoder: "auto" (torchcodec when it loads, else PyAV), "torchcodec" or "pyav".
 _C.DATA.DECODING_BACKEND = "auto"
 # Fraction of videos in an epoch that may fail to decode before the run stops.
 _C.DATA.MAX_FAILED_FRACTION = 0.1
 # Tries to draw a decodable replacement for a failed training video.
 _C.DATA.NUM_RETRIES = 10
+
+# ---------------------------------------------------------------------------- #
+# Augmentation (training only; the same op, magnitude, crop and box for every frame of a clip)
+# ---------------------------------------------------------------------------- #
+_C.AUG = CfgNode()
+# Master switch of RandAugment / AugMix / colour jitter, random erasing and NUM_SAMPLE.
+_C.AUG.ENABLE = False
+# Augmented copies of each decoded training clip (repeated augmentation); batches grow by it.
+_C.AUG.NUM_SAMPLE = 1
+# Colour jitter strength (brightness, contrast, saturation); used only when AA_TYPE is "".
+_C.AUG.COLOR_JITTER = 0.4
+# Policy: "rand-m{mag}-n{ops}-mstd{std}-inc{0|1}" (RandAugment), "augmix-m{severity}-w{width}
+# -d{depth}-a{alpha}" (AugMix) or "" (neither).
+_C.AUG.AA_TYPE = "rand-m9-mstd0.5-inc1"
+# Resampling of the random resized crop and geometric ops: "bilinear", "bicubic" or "nearest".
+_C.AUG.INTERPOLATION = "bicubic"
+# Probability that random erasing erases a training clip (0 disables).
+_C.AUG.RE_PROB = 0.25
+# Fill of erased boxes: "const" (zeros), "rand" (one normal colour) or "pixel" (normal noise).
+_C.AUG.RE_MODE = "pixel"
+# Boxes erased per clip.
+_C.AUG.RE_COUNT = 1
+
+# ---------------------------------------------------------------------------- #
+# Mixup / CutMix on training batches (targets become probabilities)
+# ---------------------------------------------------------------------------- #
+_C.MIXUP = CfgNode()
+# Mix training batches; needs MODEL.LOSS_FUNC soft_cross_entropy (or bce_logit, multi-label).
+_C.MIXUP.ENABLE = False
+# Beta parameter of the mixup lambda (0 disables mixup).
+_C.MIXUP.ALPHA = 0.8
+# Beta parameter of the cutmix lambda (0 disables cutmix).
+_C.MIXUP.CUTMIX_ALPHA = 1.0
+# Probability that a batch is mixed (else only label smoothing applies).
+_C.MIXUP.PROB = 1.0
+# Probability of cutmix rather than mixup when both alphas are positive.
+_C.MIXUP.SWITCH_PROB = 0.5
+# Label smoothing: this mass is spread evenly over all classes.
+_C.MIXUP.LABEL_SMOOTH_VALUE = 0.1
 
 # ---------------------------------------------------------------------------- #
 # Data loader

@@ -10,6 +10,8 @@ _CHOICES = {
     "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav"),
     "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm"),
     "TEST.ENSEMBLE_METHOD": ("sum", "max"),
+    "AUG.INTERPOLATION": ("bilinear", "bicubic", "nearest"),
+    "AUG.RE_MODE": ("const", "rand", "pixel"),
     "DIST_BACKEND": ("auto", "nccl", "gloo"),
 }
 
@@ -70,6 +72,7 @@ def infer_and_check(cfg: CfgNode) -> None:
         )
     if not 0.0 <= data.MAX_FAILED_FRACTION <= 1.0:
         _fail("DATA.MAX_FAILED_FRACTION", "must lie in [0, 1]")
+    _check_augment(cfg)
 
     solver = cfg.SOLVER
     if solver.LR_POLICY == "steps_with_relative_lrs":
@@ -82,3 +85,20 @@ def infer_and_check(cfg: CfgNode) -> None:
         _fail("TRAIN.GRAD_ACCUM_STEPS", f"{cfg.TRAIN.GRAD_ACCUM_STEPS}; must be >= 1")
     if cfg.TEST.NUM_SPATIAL_CROPS not in (1, 3):
         _fail("TEST.NUM_SPATIAL_CROPS", f"{cfg.TEST.NUM_SPATIAL_CROPS}; use 1 or 3")
+
+
+def _check_augment(cfg: CfgNode) -> None:
+    for key in ("DATA.TRAIN_JITTER_SCALES_RELATIVE", "DATA.TRAIN_JITTER_ASPECT_RELATIVE"):
+        value = _get(cfg, key)
+        if value and (len(value) != 2 or not 0 < value[0] <= value[1]):
+            _fail(key, f"expected [] or [min, max] with 0 < min <= max, got {value}")
+    if cfg.AUG.NUM_SAMPLE < 1:
+        _fail("AUG.NUM_SAMPLE", f"{cfg.AUG.NUM_SAMPLE}; must be >= 1")
+    if cfg.AUG.AA_TYPE and cfg.AUG.AA_TYPE.split("-")[0] not in ("rand", "augmix"):
+        _fail("AUG.AA_TYPE", f"{cfg.AUG.AA_TYPE!r} must start with 'rand-' or 'augmix-', or be ''")
+    if cfg.MIXUP.ENABLE and cfg.MODEL.LOSS_FUNC not in ("soft_cross_entropy", "bce_logit"):
+        _fail(
+            "MODEL.LOSS_FUNC",
+            f"{cfg.MODEL.LOSS_FUNC!r} cannot take the mixed targets of MIXUP.ENABLE; "
+            "use soft_cross_entropy (or bce_logit for multi-label data)",
+        )

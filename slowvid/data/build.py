@@ -30,6 +30,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from slowvid.registry import DATASETS
 
+from .augment import MixupCollate, build_mixup
+
 __all__ = [
     "EpochRandomSampler",
     "ShardSampler",
@@ -106,23 +108,35 @@ def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Batch dataset items, dropping failed ones but keeping their paths.
 
     Args:
-        items: dicts with ``inputs`` (list of ``(C, T, H, W)`` per pathway, or None),
-            ``label``, ``video_index`` and ``failed``.
+        items: dicts with ``inputs`` (list of ``(C, T, H, W)`` per pathway, or
+            ``(N, C, T, H, W)`` for N augmented copies, or None), ``label`` (an int, or a
+            tensor such as a multi-hot vector), ``video_index`` and ``failed``.
 
     Returns:
         ``{"inputs": list of (B, C, T, H, W) per pathway, or None when every item failed,
-        "label": LongTensor (B,), "video_index": LongTensor (B,), "failed": list[str]}``.
+        "label": LongTensor (B,) or the stacked label tensors, "video_index": LongTensor (B,),
+        "failed": list[str]}``; with copies, B counts every copy and labels repeat.
     """
     failed = [path for item in items for path in item["failed"]]
     good = [item for item in items if item["inputs"] is not None]
+    copies = [item["inputs"][0].shape[0] if item["inputs"][0].dim() == 5 else 1 for item in good]
     if not good:
         inputs = None
     else:
-        inputs = [torch.stack(pathway) for pathway in zip(*(item["inputs"] for item in good))]
+        inputs = [
+            torch.cat([x if x.dim() == 5 else x.unsqueeze(0) for x in pathway])
+            for pathway in zip(*(item["inputs"] for item in good))
+        ]
+    labels = [item["label"] for item, n in zip(good, copies) for _ in range(n)]
+    if labels and isinstance(labels[0], torch.Tensor):
+        label = torch.stack(labels)
+    else:
+        label = torch.tensor(labels, dtype=torch.long)
+    indices = [item["video_index"] for item, n in zip(good, copies) for _ in range(n)]
     return {
         "inputs": inputs,
-        "label": torch.tensor([item["label"] for item in good], dtype=torch.long),
-        "video_index": torch.tensor([item["video_index"] for item in good], dtype=torch.long),
+        "label": label,
+        "video_index": torch.tensor(indices, dtype=torch.long),
         "failed": failed,
     }
 
@@ -195,13 +209,17 @@ def build_loader(cfg, split: str) -> DataLoader:
     else:
         sampler = ShardSampler(len(dataset), rank=rank, world_size=world)
     num_workers = cfg.DATA_LOADER.NUM_WORKERS
+    # A dataset whose items are not single clips (e.g. AVA's boxes) brings its own.
+    collate_fn = getattr(dataset, "collate_fn", collate_clips)
+    mixup = build_mixup(cfg) if training else None
+    if mixup is not None:
+        collate_fn = MixupCollate(collate_fn, mixup)
     loader = DataLoader(
         dataset,
         batch_size=total // world,
         sampler=sampler,
         num_workers=num_workers,
-        # A dataset whose items are not single clips (e.g. AVA's boxes) brings its own.
-        collate_fn=getattr(dataset, "collate_fn", collate_clips),
+        collate_fn=collate_fn,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
         drop_last=training,
         worker_init_fn=functools.partial(_seed_worker, seed=cfg.RNG_SEED, rank=rank),

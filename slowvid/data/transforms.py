@@ -9,13 +9,19 @@ the same geometry to all frames of a clip. Resizing is bilinear without antialia
 
     train: random short side in [min, max] -> random square crop -> optional flip -> normalise
     test:  short side = crop size -> crop at left/top, centre or right/bottom -> normalise
+
+With the augmentations of ``slowvid.data.augment`` switched on, training becomes (timm's order,
+which augments the small crop rather than the full frame):
+
+    random resized crop (or short side + crop) -> flip -> RandAugment | AugMix | colour jitter
+        -> normalise -> random erasing
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +33,7 @@ __all__ = [
     "normalize",
     "pack_pathways",
     "random_crop",
+    "random_resized_crop",
     "random_short_side_scale",
     "short_side_scale",
     "to_float_clip",
@@ -85,6 +92,54 @@ def random_crop(clip: torch.Tensor, size: int, rng: random.Random) -> torch.Tens
     return _crop(clip, rng.randint(0, h - size), rng.randint(0, w - size), size)
 
 
+def random_resized_crop(
+    clip: torch.Tensor,
+    size: int,
+    scale: tuple[float, float],
+    aspect: tuple[float, float],
+    rng: random.Random,
+    interpolation: str = "bilinear",
+) -> torch.Tensor:
+    """Inception-style crop: a random area fraction and aspect ratio, resized to ``size``.
+
+    Args:
+        clip: float ``(C, T, H, W)``.
+        size: output side.
+        scale: ``(min, max)`` crop area as a fraction of the frame.
+        aspect: ``(min, max)`` crop width / height, drawn log-uniformly.
+        rng: randomness (one crop for the whole clip).
+        interpolation: "bilinear", "bicubic" or "nearest".
+
+    Returns:
+        ``(C, T, size, size)``; after 10 failed draws, the largest centred crop whose aspect
+        lies in ``aspect`` (as torchvision).
+    """
+    _, _, h, w = clip.shape
+    log_ratio = (math.log(aspect[0]), math.log(aspect[1]))
+    for _ in range(10):
+        area = rng.uniform(*scale) * h * w
+        ratio = math.exp(rng.uniform(*log_ratio))
+        cw, ch = int(round(math.sqrt(area * ratio))), int(round(math.sqrt(area / ratio)))
+        if 0 < cw <= w and 0 < ch <= h:
+            y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
+            break
+    else:
+        ratio = w / h
+        if ratio < aspect[0]:
+            cw, ch = w, int(round(w / aspect[0]))
+        elif ratio > aspect[1]:
+            cw, ch = int(round(h * aspect[1])), h
+        else:
+            cw, ch = w, h
+        y, x = (h - ch) // 2, (w - cw) // 2
+    crop = clip[:, :, y : y + ch, x : x + cw].transpose(0, 1)
+    align = None if interpolation == "nearest" else False
+    out = F.interpolate(crop, size=(size, size), mode=interpolation, align_corners=align)
+    if interpolation == "bicubic":
+        out = out.clamp_(0.0, 1.0)  # bicubic overshoots at edges
+    return out.transpose(0, 1)
+
+
 def horizontal_flip(clip: torch.Tensor, prob: float, rng: random.Random) -> torch.Tensor:
     """Flip left-right with probability ``prob``."""
     return clip.flip(-1) if rng.random() < prob else clip
@@ -130,6 +185,14 @@ class ClipTransform:
         mean: per-channel mean on [0, 1] pixels.
         std: per-channel standard deviation.
         random_flip: flip left-right with probability 0.5 in training.
+        jitter_scales_relative: ``(min, max)`` area fraction of an inception-style random
+            resized crop, which then replaces the short-side jitter; None keeps the jitter.
+        jitter_aspect_relative: ``(min, max)`` width / height of that crop.
+        interpolation: resampling of the random resized crop.
+        augment: ``augment(clip, rng)`` on the [0, 1] crop (RandAugment, AugMix, colour
+            jitter), training only.
+        erase: ``erase(clip, rng)`` on the normalised clip (random erasing), training only.
+        num_samples: augmented copies made of each decoded clip in training.
     """
 
     training: bool
@@ -138,6 +201,12 @@ class ClipTransform:
     mean: tuple[float, ...] = (0.45, 0.45, 0.45)
     std: tuple[float, ...] = (0.225, 0.225, 0.225)
     random_flip: bool = True
+    jitter_scales_relative: tuple[float, float] | None = None
+    jitter_aspect_relative: tuple[float, float] = (0.75, 4 / 3)
+    interpolation: str = "bilinear"
+    augment: Callable[[torch.Tensor, random.Random], torch.Tensor] | None = None
+    erase: Callable[[torch.Tensor, random.Random], torch.Tensor] | None = None
+    num_samples: int = 1
 
     def __call__(
         self, frames: torch.Tensor, *, spatial_idx: int = 1, rng: random.Random | None = None
@@ -156,14 +225,29 @@ class ClipTransform:
         if self.training:
             if rng is None:
                 raise ValueError("a training transform needs an rng")
-            clip = random_short_side_scale(clip, *self.jitter_scales, rng)
-            clip = random_crop(clip, self.crop_size, rng)
+            if self.jitter_scales_relative:
+                clip = random_resized_crop(
+                    clip,
+                    self.crop_size,
+                    self.jitter_scales_relative,
+                    self.jitter_aspect_relative,
+                    rng,
+                    self.interpolation,
+                )
+            else:
+                clip = random_short_side_scale(clip, *self.jitter_scales, rng)
+                clip = random_crop(clip, self.crop_size, rng)
             if self.random_flip:
                 clip = horizontal_flip(clip, 0.5, rng)
+            if self.augment is not None:
+                clip = self.augment(clip, rng)
         else:
             clip = short_side_scale(clip, self.crop_size)
             clip = uniform_crop(clip, self.crop_size, spatial_idx)
-        return normalize(clip, self.mean, self.std).contiguous()
+        clip = normalize(clip, self.mean, self.std)
+        if self.training and self.erase is not None:
+            clip = self.erase(clip, rng)
+        return clip.contiguous()
 
 
 def pack_pathways(clip: torch.Tensor, num_pathways: int, alpha: int) -> list[torch.Tensor]:

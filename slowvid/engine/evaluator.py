@@ -10,7 +10,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from slowvid.distributed import comm
-from slowvid.evaluation import VideoEnsemble, format_eta
+from slowvid.evaluation import (
+    VideoEnsemble,
+    confusion_matrix,
+    format_eta,
+    per_class_accuracy,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +87,22 @@ def gather_and_ensemble(
     results["failed_views"] = len(failed)
     results["failed_paths"] = sorted(set(failed))
     return results, ensemble
+
+
+def class_metrics(ensemble: VideoEnsemble) -> tuple[dict, torch.Tensor]:
+    """Per-class accuracy of the ensembled videos and their confusion matrix.
+
+    Returns:
+        ``({"mean_class_acc": percent, "per_class_acc": list (nan for absent classes)},
+        confusion matrix (K, K), row = true class)``.
+    """
+    seen = ensemble.num_views_seen > 0
+    preds = ensemble.video_preds[seen].argmax(dim=1)
+    cm = confusion_matrix(preds, ensemble.video_labels[seen], ensemble.num_classes)
+    acc = per_class_accuracy(cm)
+    present = acc[~acc.isnan()]
+    mean = float(present.mean()) if present.numel() else float("nan")
+    return {"mean_class_acc": mean, "per_class_acc": acc.tolist()}, cm
 
 
 @torch.no_grad()

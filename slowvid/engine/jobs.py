@@ -11,11 +11,12 @@ from fvcore.common.config import CfgNode
 from slowvid.checkpoint import find_latest_checkpoint, load_checkpoint
 from slowvid.data import build_loader
 from slowvid.distributed import comm
+from slowvid.evaluation import render_confusion_matrix
 from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.solver import build_lr_schedule, build_optimizer
 from slowvid.utils.logging import TensorboardWriter, log_json_stats
 
-from .evaluator import gather_and_ensemble, predict_views, run_dataset_evaluator
+from .evaluator import class_metrics, gather_and_ensemble, predict_views, run_dataset_evaluator
 from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
 from .precise_bn import PreciseBN
 from .setup import setup_job, unwrap_model, wrap_model
@@ -52,6 +53,11 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
             num_classes=cfg.MODEL.NUM_CLASSES,
             method=cfg.TEST.ENSEMBLE_METHOD,
         )
+        if not multi_label:
+            per_class, cm = class_metrics(ensemble)
+            results.update(per_class)
+            if tag == "test" and tensorboard is not None and comm.is_main_process():
+                tensorboard.add_image("test/confusion_matrix", render_confusion_matrix(cm), step)
     if results["failed_paths"]:
         logger.warning(
             "%s: %d views could not be decoded and were left out; videos: %s",
@@ -196,7 +202,10 @@ def test(cfg: CfgNode) -> dict:
         )
     model = wrap_model(model, cfg, device)
     loader = build_loader(cfg, "test")
-    results = evaluate(model, loader, device, cfg, tag="test", step=0)
+    tensorboard = _tensorboard(cfg)
+    results = evaluate(model, loader, device, cfg, tag="test", step=0, tensorboard=tensorboard)
+    if tensorboard is not None:
+        tensorboard.close()
     ensemble = results.pop("ensemble")
     if comm.is_main_process() and ensemble is None:
         logger.info("test: %s", {k: v for k, v in results.items() if isinstance(v, int | float)})

@@ -1,13 +1,28 @@
-"""Evaluation: top-k counting, multi-view ensembling, meters, timers, AVA frame mAP."""
+"""Evaluation: top-k counting, multi-view ensembling, meters, timers, AVA frame mAP,
+multi-label mAP, confusion matrices."""
 
 from .ava import AvaEvaluator, evaluate_files
+from .classification import (
+    average_precision,
+    confusion_matrix,
+    mean_average_precision,
+    per_class_accuracy,
+    render_confusion_matrix,
+)
 from .ensemble import ENSEMBLE_METHODS, VideoEnsemble
 from .meters import AverageMeter, EpochTimer, ScalarMeter, format_eta, topk_correct
+from .multilabel import MultiLabelEvaluator
 
 __all__ = [
     "ENSEMBLE_METHODS",
     "AvaEvaluator",
     "AverageMeter",
+    "MultiLabelEvaluator",
+    "average_precision",
+    "confusion_matrix",
+    "mean_average_precision",
+    "per_class_accuracy",
+    "render_confusion_matrix",
     "EpochTimer",
     "evaluate_files",
     "ScalarMeter",

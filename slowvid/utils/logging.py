@@ -158,6 +158,11 @@ class TensorboardWriter:
                 value = value.item()
             writer.add_scalar(name, value, step)
 
+    def add_image(self, name: str, image: torch.Tensor, step: int) -> None:
+        """Write a uint8 ``(3, H, W)`` RGB image (e.g. a confusion matrix) at ``step``."""
+        if self.active:
+            self._get_writer().add_image(name, image, step, dataformats="CHW")
+
     def flush(self) -> None:
         """Write pending events to disk."""
         if self._writer is not None:

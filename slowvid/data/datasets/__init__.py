@@ -1,9 +1,19 @@
 """Datasets; importing this package registers them in ``slowvid.registry.DATASETS``."""
 
 from .ava import Ava
+from .charades import Charades
 from .clip_dataset import ClipDataset
 from .kinetics import Kinetics, read_split_file
 from .ssv2 import SSv2
 from .ucf_hmdb import HMDB51, UCF101
 
-__all__ = ["HMDB51", "Ava", "UCF101", "ClipDataset", "Kinetics", "SSv2", "read_split_file"]
+__all__ = [
+    "HMDB51",
+    "Ava",
+    "UCF101",
+    "Charades",
+    "ClipDataset",
+    "Kinetics",
+    "SSv2",
+    "read_split_file",
+]

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from slowvid.data.augment import build_clip_augment, build_random_erasing
 from slowvid.data.decoding import DecodeError, open_video, resolve_backend
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
 from slowvid.data.transforms import ClipTransform, pack_pathways
@@ -110,6 +111,7 @@ class ClipDataset(torch.utils.data.Dataset):
             mean=tuple(d.MEAN),
             std=tuple(d.STD),
             random_flip=d.RANDOM_FLIP,
+            **(augment_kwargs(cfg) if training else {}),
         )
         return {
             "training": training,
@@ -142,6 +144,28 @@ class ClipDataset(torch.utils.data.Dataset):
             spatial = 1  # the single crop is the centre one
         return video, temporal, spatial
 
+    def transform_and_pack(
+        self, frames: torch.Tensor, spatial_idx: int, rng: random.Random
+    ) -> list[torch.Tensor]:
+        """Transform decoded frames and pack them into pathways.
+
+        Returns:
+            One float ``(C, T, H, W)`` tensor per pathway, or ``(N, C, T, H, W)`` holding
+            ``N = transform.num_samples`` augmented copies in training (AUG.NUM_SAMPLE).
+        """
+        copies = self.transform.num_samples if self.training else 1
+        packed = [
+            pack_pathways(
+                self.transform(frames, spatial_idx=spatial_idx, rng=rng),
+                self.num_pathways,
+                self.alpha,
+            )
+            for _ in range(copies)
+        ]
+        if copies == 1:
+            return packed[0]
+        return [torch.stack(pathway) for pathway in zip(*packed)]
+
     def load_clip(
         self, video_index: int, temporal_idx: int, spatial_idx: int, rng: random.Random
     ) -> list[torch.Tensor]:
@@ -168,8 +192,7 @@ class ClipDataset(torch.utils.data.Dataset):
                     self.clip, fps, n, temporal_idx, self.num_temporal_views
                 )
             frames = video.get_frames(indices)
-        clip = self.transform(frames, spatial_idx=spatial_idx, rng=rng)
-        return pack_pathways(clip, self.num_pathways, self.alpha)
+        return self.transform_and_pack(frames, spatial_idx, rng)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         """One item: ``{"inputs", "label", "video_index", "failed"}``.
@@ -207,3 +230,20 @@ class ClipDataset(torch.utils.data.Dataset):
             "video_index": original,
             "failed": failed,
         }
+
+
+def augment_kwargs(cfg) -> dict[str, Any]:
+    """The :class:`ClipTransform` arguments of the training augmentations (AUG.*, the
+    relative jitter keys of DATA); empty dict values leave the plain pipeline."""
+    d = cfg.DATA
+    kwargs: dict[str, Any] = {
+        "augment": build_clip_augment(cfg),
+        "erase": build_random_erasing(cfg),
+        "interpolation": cfg.AUG.INTERPOLATION,
+        "num_samples": cfg.AUG.NUM_SAMPLE if cfg.AUG.ENABLE else 1,
+    }
+    if d.TRAIN_JITTER_SCALES_RELATIVE:
+        kwargs["jitter_scales_relative"] = tuple(d.TRAIN_JITTER_SCALES_RELATIVE)
+    if d.TRAIN_JITTER_ASPECT_RELATIVE:
+        kwargs["jitter_aspect_relative"] = tuple(d.TRAIN_JITTER_ASPECT_RELATIVE)
+    return kwargs
