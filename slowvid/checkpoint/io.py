@@ -4,6 +4,7 @@ Format (key names as PySlowFast's, so its tools read our files and we read its):
 
     {
         "epoch": int,                  # epochs completed; also the number in the file name
+        "iter": int,                   # only mid-epoch (preemption): batches done in the next epoch
         "model_state": state_dict,     # of the unwrapped model (no "module." prefix)
         "optimizer_state": dict,       # optional
         "cfg": str,                    # optional, the config as yaml
@@ -51,8 +52,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_NAME_RE = re.compile(r"^checkpoint_epoch_(\d+)\.pyth$")
-_RESERVED_KEYS = ("epoch", "model_state", "optimizer_state", "cfg")
+# A mid-epoch checkpoint (``_iter_K``) sorts after its epoch's and before the next epoch's.
+_NAME_RE = re.compile(r"^checkpoint_epoch_(\d+)(?:_iter_(\d+))?\.pyth$")
+_RESERVED_KEYS = ("epoch", "iter", "model_state", "optimizer_state", "cfg")
 # Types torch's weights_only unpickler accepts besides tensors and containers.
 _PLAIN_TYPES = (int, float, bool, str, bytes, type(None), torch.dtype, torch.device)
 
@@ -77,9 +79,10 @@ def checkpoint_dir(output_dir: str) -> str:
     return os.path.join(output_dir, "checkpoints")
 
 
-def checkpoint_path(output_dir: str, epoch: int) -> str:
-    """Path of the checkpoint written after ``epoch`` epochs."""
-    return os.path.join(checkpoint_dir(output_dir), f"checkpoint_epoch_{epoch:05d}.pyth")
+def checkpoint_path(output_dir: str, epoch: int, iteration: int = 0) -> str:
+    """Path of the checkpoint written after ``epoch`` epochs and ``iteration`` more batches."""
+    suffix = f"_iter_{iteration:06d}" if iteration else ""
+    return os.path.join(checkpoint_dir(output_dir), f"checkpoint_epoch_{epoch:05d}{suffix}.pyth")
 
 
 def _check_plain(obj: Any, where: str) -> None:
@@ -121,6 +124,8 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     cfg: Any = None,
     extra: Mapping[str, Any] | None = None,
+    *,
+    iteration: int = 0,
 ) -> str:
     """Write ``{output_dir}/checkpoints/checkpoint_epoch_{epoch:05d}.pyth`` atomically.
 
@@ -132,6 +137,8 @@ def save_checkpoint(
         cfg (CfgNode | str | None): saved as a yaml string under "cfg".
         extra (Mapping | None): further top-level entries (e.g. "rng_state", "scaler_state",
             "extra"); tensors and plain python values only.
+        iteration (int): batches of epoch ``epoch`` (0-based) already trained, for a mid-epoch
+            checkpoint (saved as "iter" and in the name, ``..._iter_{iteration:06d}.pyth``).
 
     Returns:
         str: the path written.
@@ -144,6 +151,8 @@ def save_checkpoint(
         "epoch": int(epoch),
         "model_state": _unwrap(model).state_dict(),
     }
+    if iteration:
+        checkpoint["iter"] = int(iteration)
     if optimizer is not None:
         checkpoint["optimizer_state"] = optimizer.state_dict()
     if cfg is not None:
@@ -158,7 +167,7 @@ def save_checkpoint(
 
     directory = checkpoint_dir(output_dir)
     g_pathmgr.mkdirs(directory)
-    path = checkpoint_path(output_dir, epoch)
+    path = checkpoint_path(output_dir, epoch, iteration)
     # Hidden name in the same directory: the rename stays on one file system, and the name
     # never matches the checkpoint pattern, so a leftover is never mistaken for a checkpoint.
     tmp_path = os.path.join(directory, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:8]}")
@@ -182,7 +191,7 @@ def save_checkpoint(
 
 
 def list_checkpoints(output_dir: str) -> list[str]:
-    """Paths of the checkpoints in ``{output_dir}/checkpoints``, oldest epoch first.
+    """Paths of the checkpoints in ``{output_dir}/checkpoints``, oldest (epoch, iteration) first.
 
     Temporary files from interrupted saves are not listed.
     """
@@ -193,7 +202,8 @@ def list_checkpoints(output_dir: str) -> list[str]:
     for name in g_pathmgr.ls(directory):
         match = _NAME_RE.match(name)
         if match:
-            found.append((int(match.group(1)), os.path.join(directory, name)))
+            key = (int(match.group(1)), int(match.group(2) or 0))
+            found.append((key, os.path.join(directory, name)))
     return [path for _, path in sorted(found)]
 
 

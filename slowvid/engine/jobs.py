@@ -10,7 +10,7 @@ from fvcore.common.config import CfgNode
 
 from slowvid.checkpoint import find_latest_checkpoint, load_checkpoint
 from slowvid.data import build_loader
-from slowvid.distributed import comm
+from slowvid.distributed import comm, preemption
 from slowvid.evaluation import render_confusion_matrix
 from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.solver import build_lr_schedule, build_optimizer
@@ -19,6 +19,7 @@ from slowvid.utils.logging import TensorboardWriter, log_json_stats
 from .evaluator import class_metrics, gather_and_ensemble, predict_views, run_dataset_evaluator
 from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
 from .precise_bn import PreciseBN
+from .preempt import StopCheckpoint, rank_rng_state
 from .setup import setup_job, unwrap_model, wrap_model
 from .trainer import Trainer
 
@@ -95,7 +96,12 @@ def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
         latest = find_latest_checkpoint(cfg.OUTPUT_DIR)
         if latest:
             state = load_checkpoint(latest, unwrap_model(model), optimizer)
-            logger.info("resumed from %s (epoch %d)", latest, state["epoch"])
+            logger.info(
+                "resumed from %s (epoch %d, iteration %d)",
+                latest,
+                state["epoch"],
+                state.get("iter", 0),
+            )
             return state
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
         load_checkpoint(cfg.TRAIN.CHECKPOINT_FILE_PATH, unwrap_model(model))
@@ -152,6 +158,10 @@ def train(cfg: CfgNode) -> dict:
 
         hooks.append(PeriodicEval(period=cfg.TRAIN.EVAL_PERIOD, evaluate=run_eval))
     hooks.extend(build_extra_hooks(cfg.TRAIN.HOOKS))
+    if preemption.is_armed():  # last: the state it saves is the one after every other hook
+        hooks.append(
+            StopCheckpoint(output_dir=cfg.OUTPUT_DIR, cfg_dump=cfg.dump(), extra_state=extra_state)
+        )
     trainer = Trainer(
         model=model,
         optimizer=optimizer,
@@ -171,6 +181,8 @@ def train(cfg: CfgNode) -> dict:
         grad_accum_steps=cfg.TRAIN.GRAD_ACCUM_STEPS,
         clip_grad_val=cfg.SOLVER.CLIP_GRAD_VAL,
         clip_grad_l2norm=cfg.SOLVER.CLIP_GRAD_L2NORM,
+        start_iter=int(resumed.get("iter", 0)),
+        resume_rng_state=rank_rng_state(resumed),
     )
     if "scaler_state" in resumed and trainer.scaler.is_enabled():
         trainer.scaler.load_state_dict(resumed["scaler_state"])

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch.utils.data import DataLoader
 
+from slowvid.checkpoint import set_rng_state
 from slowvid.data import shuffle_loader
 from slowvid.distributed import comm
 from slowvid.evaluation import ScalarMeter, format_eta, topk_correct
@@ -60,6 +61,9 @@ class Trainer:
             epoch whose length it does not divide ends with a shorter group.
         clip_grad_val: clip gradient elements to [-v, v] (0 disables).
         clip_grad_l2norm: rescale gradients to at most this global L2 norm (0 disables).
+        start_iter: batches of ``start_epoch`` already trained (resuming a mid-epoch
+            checkpoint); they are loaded again and dropped, not trained on.
+        resume_rng_state: RNG states (``get_rng_state()``) restored after those batches.
     """
 
     def __init__(
@@ -83,6 +87,8 @@ class Trainer:
         grad_accum_steps: int = 1,
         clip_grad_val: float = 0.0,
         clip_grad_l2norm: float = 0.0,
+        start_iter: int = 0,
+        resume_rng_state: dict | None = None,
     ):
         self.model = model
         self.optimizer = optimizer
@@ -102,6 +108,8 @@ class Trainer:
         self.grad_accum_steps = grad_accum_steps
         self.clip_grad_val = clip_grad_val
         self.clip_grad_l2norm = clip_grad_l2norm
+        self.start_iter = start_iter
+        self.resume_rng_state = resume_rng_state
         # fp16 needs loss scaling; bf16 (the CPU's autocast type) has fp32's range and does not.
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=mixed_precision and device.type == "cuda"
@@ -200,7 +208,15 @@ class Trainer:
         samples = 0
         epoch_start = data_start = time.perf_counter()
         data_time = 0.0
+        skip = self.start_iter if self.epoch == self.start_epoch else 0
         for iteration, batch in enumerate(self.loader):
+            if iteration < skip:
+                # Loading the done batches again (not just skipping indices) leaves every
+                # worker's random stream where the interrupted run had it.
+                if iteration == skip - 1 and self.resume_rng_state is not None:
+                    set_rng_state(self.resume_rng_state)
+                data_start = time.perf_counter()
+                continue
             self.iter = iteration  # run_step and hooks read it
             data_time += time.perf_counter() - data_start
             failed.extend(batch["failed"])
