@@ -22,8 +22,8 @@ _C.NUM_SHARDS = 1
 _C.SHARD_ID = 0
 # Distributed backend: "auto" picks nccl with GPUs and gloo on the CPU.
 _C.DIST_BACKEND = "auto"
-# Minutes a collective may wait before the process group gives up and names the stuck call.
-_C.DIST_TIMEOUT_MINUTES = 30
+# Minutes (fractions allowed, e.g. 0.5) a collective or the rendezvous may wait before failing.
+_C.DIST_TIMEOUT_MINUTES = 30.0
 # Directory for checkpoints, logs, the merged config and TensorBoard events.
 _C.OUTPUT_DIR = "./output"
 # Seed for python, numpy and torch; each rank and data worker derives its own from it.
