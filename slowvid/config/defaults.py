@@ -330,6 +330,24 @@ _C.BN.USE_PRECISE_STATS = False
 _C.BN.NUM_BATCHES_PRECISE = 200
 
 # ---------------------------------------------------------------------------- #
+# Multigrid training (arXiv:1912.00998); schedules in slowvid/engine/multigrid.py
+# ---------------------------------------------------------------------------- #
+_C.MULTIGRID = CfgNode()
+# Long cycle: stages of smaller (frames, crop) with larger batches over the epochs.
+# Not usable yet (refused by the config check): TODO(#7) the per-stage loader.
+_C.MULTIGRID.LONG_CYCLE = False
+# Short cycle: per-iteration smaller crops with larger batches. Not usable yet, as LONG_CYCLE.
+_C.MULTIGRID.SHORT_CYCLE = False
+# [[frames factor, crop factor], ...] of the long-cycle shapes, smallest first, ending (1, 1).
+_C.MULTIGRID.LONG_CYCLE_FACTORS = [[0.25, 0.5**0.5], [0.5, 0.5**0.5], [0.5, 1.0], [1.0, 1.0]]
+# The two short-cycle crop factors, multiplying MULTIGRID.DEFAULT_S.
+_C.MULTIGRID.SHORT_CYCLE_FACTORS = [0.5, 0.5**0.5]
+# The multigrid run lasts SOLVER.MAX_EPOCH x EPOCH_FACTOR epochs.
+_C.MULTIGRID.EPOCH_FACTOR = 1.5
+# Crop the short-cycle factors multiply; 0 means DATA.TRAIN_CROP_SIZE.
+_C.MULTIGRID.DEFAULT_S = 0
+
+# ---------------------------------------------------------------------------- #
 # Solver
 # ---------------------------------------------------------------------------- #
 _C.SOLVER = CfgNode()
