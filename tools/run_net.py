@@ -13,7 +13,7 @@ import sys
 
 from slowvid.config import load_config
 from slowvid.distributed import launch_job
-from slowvid.engine import test, train
+from slowvid.engine import train_and_test
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,10 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = load_config(args.cfg_files, args.opts, project=args.project)
-    if cfg.TRAIN.ENABLE:
-        launch_job(cfg, train, init_method=args.init_method)
-    if cfg.TEST.ENABLE:
-        launch_job(cfg, test, init_method=args.init_method)
+    launch_job(cfg, train_and_test, init_method=args.init_method)
     return 0
 
 

@@ -22,8 +22,8 @@ _C.NUM_SHARDS = 1
 _C.SHARD_ID = 0
 # Distributed backend: "auto" picks nccl with GPUs and gloo on the CPU.
 _C.DIST_BACKEND = "auto"
-# Minutes a collective may wait before the process group gives up and names the stuck call.
-_C.DIST_TIMEOUT_MINUTES = 30
+# Minutes (fractions allowed, e.g. 0.5) a collective or the rendezvous may wait before failing.
+_C.DIST_TIMEOUT_MINUTES = 30.0
 # Directory for checkpoints, logs, the merged config and TensorBoard events.
 _C.OUTPUT_DIR = "./output"
 # Seed for python, numpy and torch; each rank and data worker derives its own from it.
@@ -372,6 +372,24 @@ _C.BN.WEIGHT_DECAY = 0.0
 _C.BN.USE_PRECISE_STATS = False
 # Training batches per process used by precise BN.
 _C.BN.NUM_BATCHES_PRECISE = 200
+
+# ---------------------------------------------------------------------------- #
+# Multigrid training (arXiv:1912.00998); schedules in slowvid/engine/multigrid.py
+# ---------------------------------------------------------------------------- #
+_C.MULTIGRID = CfgNode()
+# Long cycle: stages of smaller (frames, crop) with larger batches over the epochs.
+# Not usable yet (refused by the config check): TODO(#7) the per-stage loader.
+_C.MULTIGRID.LONG_CYCLE = False
+# Short cycle: per-iteration smaller crops with larger batches. Not usable yet, as LONG_CYCLE.
+_C.MULTIGRID.SHORT_CYCLE = False
+# [[frames factor, crop factor], ...] of the long-cycle shapes, smallest first, ending (1, 1).
+_C.MULTIGRID.LONG_CYCLE_FACTORS = [[0.25, 0.5**0.5], [0.5, 0.5**0.5], [0.5, 1.0], [1.0, 1.0]]
+# The two short-cycle crop factors, multiplying MULTIGRID.DEFAULT_S.
+_C.MULTIGRID.SHORT_CYCLE_FACTORS = [0.5, 0.5**0.5]
+# The multigrid run lasts SOLVER.MAX_EPOCH x EPOCH_FACTOR epochs.
+_C.MULTIGRID.EPOCH_FACTOR = 1.5
+# Crop the short-cycle factors multiply; 0 means DATA.TRAIN_CROP_SIZE.
+_C.MULTIGRID.DEFAULT_S = 0
 
 # ---------------------------------------------------------------------------- #
 # Solver

@@ -10,6 +10,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from .liveness import Liveness, PeerFailed
+
 
 def is_dist() -> bool:
     return dist.is_available() and dist.is_initialized()
@@ -63,14 +65,38 @@ def find_free_port() -> int:
         return sock.getsockname()[1]
 
 
+# This process's heartbeat and failure reports while it belongs to a process group.
+_LIVENESS: Liveness | None = None
+
+
 def init_process_group(
     *, backend: str, init_method: str, world_size: int, rank: int, timeout_minutes: float
 ) -> None:
-    """Join the run's process group; collectives that wait longer than the timeout fail."""
-    dist.init_process_group(
-        backend=backend,
-        init_method=init_method,
-        world_size=world_size,
-        rank=rank,
-        timeout=datetime.timedelta(minutes=timeout_minutes),
+    """Join the run's process group; collectives that wait longer than the timeout fail.
+
+    The rendezvous store is kept for :func:`explain_failure`, and a heartbeat thread starts.
+    """
+    global _LIVENESS
+    timeout = datetime.timedelta(minutes=timeout_minutes)
+    store, rank, world_size = next(
+        dist.rendezvous(init_method, rank=rank, world_size=world_size, timeout=timeout)
     )
+    dist.init_process_group(
+        backend=backend, store=store, world_size=world_size, rank=rank, timeout=timeout
+    )
+    _LIVENESS = Liveness(store, rank=rank, world_size=world_size)
+
+
+def explain_failure(exc: BaseException, timeout_minutes: float) -> PeerFailed | None:
+    """See :meth:`Liveness.explain`: None for this rank's own error (reported to the others)."""
+    return _LIVENESS.explain(exc, timeout_minutes) if _LIVENESS is not None else None
+
+
+def destroy_process_group() -> None:
+    """Leave the process group and stop the heartbeat."""
+    global _LIVENESS
+    if _LIVENESS is not None:
+        _LIVENESS.close()
+        _LIVENESS = None
+    if is_dist():
+        dist.destroy_process_group()

@@ -42,7 +42,7 @@ def backend_of(cfg: CfgNode) -> str:
 
 def _run_worker(
     local_rank: int, func: Callable[[CfgNode], object], cfg: CfgNode, init_method: str
-) -> None:
+) -> object:
     per_machine = processes_per_machine(cfg)
     os.environ["LOCAL_RANK"] = str(local_rank)
     if cfg.NUM_GPUS > 0:
@@ -55,12 +55,21 @@ def _run_worker(
         timeout_minutes=cfg.DIST_TIMEOUT_MINUTES,
     )
     try:
-        func(cfg)
+        result = func(cfg)
         # Leave together: a rank tearing its group down while another still talks to it
         # can abort the process.
         comm.synchronize()
+        return result
+    except Exception as exc:
+        # A peer's failure surfaces here as a socket or timeout error; name the rank instead,
+        # and tell the peers when the failure is this rank's own.
+        replacement = comm.explain_failure(exc, cfg.DIST_TIMEOUT_MINUTES)
+        if replacement is None:
+            raise
+        logger.error("%s", replacement)
+        raise replacement from exc
     finally:
-        torch.distributed.destroy_process_group()
+        comm.destroy_process_group()
 
 
 def launch_job(cfg: CfgNode, func: Callable[[CfgNode], object], init_method: str | None = None):
@@ -73,7 +82,7 @@ def launch_job(cfg: CfgNode, func: Callable[[CfgNode], object], init_method: str
         init_method: rendezvous address; required with several machines, a free local
             port otherwise.
     Returns:
-        ``func``'s return value in a single-process run, else None.
+        ``func``'s return value when this machine runs one process, else None.
     """
     check_devices(cfg)
     per_machine = processes_per_machine(cfg)
@@ -83,6 +92,10 @@ def launch_job(cfg: CfgNode, func: Callable[[CfgNode], object], init_method: str
         if cfg.NUM_SHARDS > 1:
             raise ValueError("a run over several machines needs --init-method tcp://HOST:PORT")
         init_method = f"tcp://127.0.0.1:{comm.find_free_port()}"
+    if per_machine == 1:
+        # One process per machine (a shard, a SLURM task): the job runs here, so killing
+        # this process kills its rank, with no orphaned child left behind.
+        return _run_worker(0, func, cfg, init_method)
     logger.info("starting %d processes on this machine (%s)", per_machine, init_method)
     # spawn: a child that raises makes mp.spawn stop the others and re-raise with its rank.
     mp.spawn(_run_worker, args=(func, cfg, init_method), nprocs=per_machine, join=True)

@@ -1,7 +1,7 @@
 """Training and testing jobs, the loop, and its hooks."""
 
 from .hooks import HookBase, PeriodicCheckpoint, PeriodicEval
-from .jobs import evaluate, test, train
+from .jobs import evaluate, test, train, train_and_test
 from .trainer import TooManyFailedVideos, Trainer
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "evaluate",
     "test",
     "train",
+    "train_and_test",
 ]

@@ -241,3 +241,17 @@ def test(cfg: CfgNode) -> dict:
             )
             logger.info("per-video predictions saved to %s", out)
     return results
+
+
+def train_and_test(cfg: CfgNode) -> dict:
+    """The jobs TRAIN.ENABLE and TEST.ENABLE ask for, in that order, in one process group.
+
+    One launch for both: shards that rendezvoused again for the test could reach rank 0's
+    store of the training job just before it closes.
+    """
+    results = {}
+    if cfg.TRAIN.ENABLE:
+        results["train"] = train(cfg)
+    if cfg.TEST.ENABLE:
+        results["test"] = test(cfg)
+    return results

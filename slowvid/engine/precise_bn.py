@@ -15,6 +15,7 @@ import torch.distributed as dist
 from fvcore.nn.precise_bn import get_bn_modules, update_bn_stats
 
 from slowvid.distributed import comm
+from slowvid.layers import AllReduceBatchNorm
 
 from .evaluator import to_device
 from .hooks import HookBase
@@ -46,7 +47,7 @@ def average_bn_stats_across_ranks(model: torch.nn.Module) -> None:
     if world == 1:
         return
     for bn in get_bn_modules(model):
-        if isinstance(bn, torch.nn.SyncBatchNorm):
+        if isinstance(bn, torch.nn.SyncBatchNorm | AllReduceBatchNorm):
             continue  # computed on all ranks' data already
         stacked = torch.stack([bn.running_mean, bn.running_var + bn.running_mean.square()])
         dist.all_reduce(stacked)

@@ -12,6 +12,7 @@ from fvcore.common.config import CfgNode
 
 from slowvid.config import dump_config
 from slowvid.distributed import comm
+from slowvid.layers import convert_all_reduce_batchnorm
 from slowvid.utils.logging import setup_logging
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,11 @@ def setup_job(cfg: CfgNode, job: str) -> torch.device:
 def wrap_model(model: torch.nn.Module, cfg: CfgNode, device: torch.device) -> torch.nn.Module:
     """Place the model on its device and wrap it for data-parallel training when needed."""
     if comm.get_world_size() > 1 and cfg.BN.NORM_TYPE == "sync_batchnorm":
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        # PyTorch's SyncBatchNorm runs only on GPUs; CPU processes (gloo) all-reduce instead.
+        if device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        else:
+            model = convert_all_reduce_batchnorm(model)
     model = model.to(device)
     if cfg.MODEL.CHANNELS_LAST:
         # Convolutions then run in NDHWC; 5-D activations follow the weights' layout.
