@@ -377,10 +377,10 @@ _C.BN.NUM_BATCHES_PRECISE = 200
 # Multigrid training (arXiv:1912.00998); schedules in slowvid/engine/multigrid.py
 # ---------------------------------------------------------------------------- #
 _C.MULTIGRID = CfgNode()
-# Long cycle: stages of smaller (frames, crop) with larger batches over the epochs.
-# Not usable yet (refused by the config check): TODO(#7) the per-stage loader.
+# Long cycle: stages of smaller (frames, crop) with larger batches over the epochs; needs
+# SOLVER.LR_POLICY steps_with_relative_lrs (its STEPS, LRS and MAX_EPOCH are rescaled).
 _C.MULTIGRID.LONG_CYCLE = False
-# Short cycle: per-iteration smaller crops with larger batches. Not usable yet, as LONG_CYCLE.
+# Short cycle: per-iteration smaller crops with larger batches (clip datasets).
 _C.MULTIGRID.SHORT_CYCLE = False
 # [[frames factor, crop factor], ...] of the long-cycle shapes, smallest first, ending (1, 1).
 _C.MULTIGRID.LONG_CYCLE_FACTORS = [[0.25, 0.5**0.5], [0.5, 0.5**0.5], [0.5, 1.0], [1.0, 1.0]]

@@ -85,13 +85,14 @@ def infer_and_check(cfg: CfgNode) -> None:
         _fail("TRAIN.GRAD_ACCUM_STEPS", f"{cfg.TRAIN.GRAD_ACCUM_STEPS}; must be >= 1")
     if cfg.TEST.NUM_SPATIAL_CROPS not in (1, 3):
         _fail("TEST.NUM_SPATIAL_CROPS", f"{cfg.TEST.NUM_SPATIAL_CROPS}; use 1 or 3")
-    for key in ("LONG_CYCLE", "SHORT_CYCLE"):
-        if cfg.MULTIGRID[key]:
-            _fail(
-                f"MULTIGRID.{key}",
-                "multigrid schedules exist (slowvid/engine/multigrid.py) but the loader that "
-                "changes shape per stage does not yet (TODO(#7)); set it to False",
-            )
+    if cfg.MULTIGRID.LONG_CYCLE and solver.LR_POLICY != "steps_with_relative_lrs":
+        _fail(
+            "SOLVER.LR_POLICY",
+            f"{solver.LR_POLICY!r}: MULTIGRID.LONG_CYCLE rescales SOLVER.STEPS and LRS, so it "
+            "needs 'steps_with_relative_lrs'",
+        )
+    if len(cfg.MULTIGRID.SHORT_CYCLE_FACTORS) != 2:
+        _fail("MULTIGRID.SHORT_CYCLE_FACTORS", "needs two crop factors")
 
 
 def _check_augment(cfg: CfgNode) -> None:

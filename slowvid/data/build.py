@@ -10,6 +10,9 @@ Samplers:
     val/test:             ShardSampler         (indices[rank::world], no padding, so every
                                                 view is evaluated exactly once overall)
 
+With MULTIGRID.SHORT_CYCLE the training loader batches through :class:`ShortCycleBatchSampler`,
+whose items are ``(index, crop_size)`` pairs that clip datasets honour.
+
 Call :func:`shuffle_loader` before each epoch: it sets the sampler's epoch and reseeds the
 generator the loader draws its worker seeds from, so epoch ``e`` of a resumed run loads the
 same clips with the same augmentations as epoch ``e`` of an uninterrupted one.
@@ -18,9 +21,10 @@ same clips with the same augmentations as epoch ``e`` of an uninterrupted one.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -35,6 +39,7 @@ from .augment import MixupCollate, build_mixup
 __all__ = [
     "EpochRandomSampler",
     "ShardSampler",
+    "ShortCycleBatchSampler",
     "build_dataset",
     "build_loader",
     "collate_clips",
@@ -76,6 +81,65 @@ class EpochRandomSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.num_items
+
+
+class ShortCycleBatchSampler(Sampler[list[tuple[int, int]]]):
+    """Batches whose crop cycles through smaller sizes with proportionally larger batches.
+
+    Iteration ``i`` takes ``batch_size_and_crop(i)`` items; each item is ``(index, crop)``.
+    Incomplete last batches are dropped, as the training loader always does.
+
+    Args:
+        sampler: the per-process index sampler (its epoch is set through this one).
+        batch_size_and_crop: iteration -> (batch size, crop size), e.g. multigrid's
+            ``short_cycle_shape``.
+    """
+
+    def __init__(self, sampler: Sampler[int], batch_size_and_crop: Callable[[int], tuple]):
+        self.sampler = sampler
+        self.batch_size_and_crop = batch_size_and_crop
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def _sizes(self) -> Iterator[tuple[int, int]]:
+        for i in itertools.count():
+            yield self.batch_size_and_crop(i)
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        indices = iter(self.sampler)
+        for size, crop in self._sizes():
+            batch = list(itertools.islice(indices, size))
+            if len(batch) < size:
+                return
+            yield [(index, crop) for index in batch]
+
+    def __len__(self) -> int:
+        left, count = len(self.sampler), 0
+        for size, _ in self._sizes():
+            if size > left:
+                return count
+            left, count = left - size, count + 1
+        return count
+
+
+def _short_cycle_shapes(cfg, batch_size: int) -> Callable[[int], tuple[int, int]]:
+    from slowvid.engine.multigrid import default_crop, short_cycle_shape  # engine sits above
+
+    return functools.partial(
+        _shape_of_iteration,
+        shape=short_cycle_shape,
+        batch_size=batch_size,
+        crop_size=cfg.DATA.TRAIN_CROP_SIZE,
+        default_s=default_crop(cfg),
+        factors=tuple(cfg.MULTIGRID.SHORT_CYCLE_FACTORS),
+    )
+
+
+def _shape_of_iteration(iteration: int, *, shape, **kwargs) -> tuple[int, int]:
+    # Module level, so worker processes can unpickle the batch sampler's callable.
+    return shape(iteration, **kwargs)
 
 
 class ShardSampler(Sampler[int]):
@@ -214,16 +278,24 @@ def build_loader(cfg, split: str) -> DataLoader:
     mixup = build_mixup(cfg) if training else None
     if mixup is not None:
         collate_fn = MixupCollate(collate_fn, mixup)
+    batching: dict[str, Any] = {"batch_size": total // world, "sampler": sampler}
+    batching["drop_last"] = training
+    if training and cfg.MULTIGRID.SHORT_CYCLE:
+        if not hasattr(dataset, "crop_override"):
+            raise ValueError(
+                f"MULTIGRID.SHORT_CYCLE: {type(dataset).__name__} cannot change its crop size "
+                "per batch (clip datasets can)"
+            )
+        shapes = _short_cycle_shapes(cfg, total // world)
+        batching = {"batch_sampler": ShortCycleBatchSampler(sampler, shapes)}
     loader = DataLoader(
         dataset,
-        batch_size=total // world,
-        sampler=sampler,
         num_workers=num_workers,
         collate_fn=collate_fn,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
-        drop_last=training,
         worker_init_fn=functools.partial(_seed_worker, seed=cfg.RNG_SEED, rank=rank),
         generator=torch.Generator().manual_seed(_mix_seed(cfg.RNG_SEED, rank, 0)),
+        **batching,
     )
     # Kept on the loader so shuffle_loader can derive each epoch's generator seed.
     loader.slowvid_seed = (cfg.RNG_SEED, rank)
@@ -238,6 +310,8 @@ def shuffle_loader(loader: DataLoader, epoch: int) -> None:
     """
     if hasattr(loader.sampler, "set_epoch"):
         loader.sampler.set_epoch(epoch)
+    if hasattr(loader.batch_sampler, "set_epoch"):  # multigrid's short cycle
+        loader.batch_sampler.set_epoch(epoch)
     seed, rank = getattr(loader, "slowvid_seed", (0, 0))
     if loader.generator is not None:
         loader.generator.manual_seed(_mix_seed(seed, rank, epoch))

@@ -18,6 +18,7 @@ from slowvid.utils.logging import TensorboardWriter, log_json_stats
 
 from .evaluator import class_metrics, gather_and_ensemble, predict_views, run_dataset_evaluator
 from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
+from .multigrid import LongCycleLoader, apply_long_cycle
 from .precise_bn import PreciseBN
 from .preempt import StopCheckpoint, rank_rng_state
 from .setup import setup_job, unwrap_model, wrap_model
@@ -111,6 +112,7 @@ def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
 
 def train(cfg: CfgNode) -> dict:
     """Train per ``cfg``, evaluating and checkpointing periodically. Returns the last stats."""
+    cfg, long_cycle = apply_long_cycle(cfg)  # multigrid rewrites the solver's epochs and LRs
     device = setup_job(cfg, "train")
     model = build_model(cfg)
     logger.info(
@@ -131,7 +133,8 @@ def train(cfg: CfgNode) -> dict:
         scaler = trainer.scaler
         return {"scaler_state": scaler.state_dict()} if scaler.is_enabled() else {}
 
-    hooks = []
+    # The multigrid loader hook runs first: later hooks see the stage's loader.
+    hooks = [LongCycleLoader(cfg, long_cycle)] if long_cycle else []
     if cfg.BN.USE_PRECISE_STATS:
         hooks.append(
             PreciseBN(period=cfg.TRAIN.EVAL_PERIOD, num_batches=cfg.BN.NUM_BATCHES_PRECISE)

@@ -13,16 +13,34 @@ Short cycle: within a stage, iteration ``i`` uses crop ``i % 3`` of
 ``(DEFAULT_S x SHORT_CYCLE_FACTORS[0], DEFAULT_S x SHORT_CYCLE_FACTORS[1], stage crop)`` with
 the batch grown by the square of the crop ratio.
 
-TODO(#7): the loader that changes shape per stage and per iteration, and the hook that drives
-it, are not written yet; ``infer_and_check`` refuses MULTIGRID.LONG_CYCLE / SHORT_CYCLE.
+In a run, :func:`apply_long_cycle` rewrites the solver keys, :class:`LongCycleLoader` (a hook)
+rebuilds the training loader when a stage starts, and the short cycle is a batch sampler of the
+loader (``slowvid.data.sampler.ShortCycleBatchSampler``) whose items carry their crop size.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["MultigridStage", "long_cycle_schedule", "multigrid_lr_steps", "short_cycle_shape"]
+from fvcore.common.config import CfgNode
+
+from slowvid.data import build_loader, shuffle_loader
+
+from .hooks import HookBase
+
+__all__ = [
+    "LongCycleLoader",
+    "MultigridStage",
+    "apply_long_cycle",
+    "long_cycle_schedule",
+    "multigrid_lr_steps",
+    "short_cycle_shape",
+    "stage_config",
+]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -138,3 +156,85 @@ def short_cycle_shape(
     crops = [round(default_s * f) for f in factors] + [crop_size]
     crop = crops[iteration % 3]
     return max(1, round(batch_size * (crop_size / crop) ** 2)), crop
+
+
+def default_crop(cfg: CfgNode) -> int:
+    """MULTIGRID.DEFAULT_S, or DATA.TRAIN_CROP_SIZE when it is 0."""
+    return cfg.MULTIGRID.DEFAULT_S or cfg.DATA.TRAIN_CROP_SIZE
+
+
+def apply_long_cycle(cfg: CfgNode) -> tuple[CfgNode, list[MultigridStage]]:
+    """The run's config with the long cycle's SOLVER.STEPS / LRS / MAX_EPOCH, and its stages.
+
+    Returns ``(cfg, [])`` unchanged without MULTIGRID.LONG_CYCLE.
+    """
+    if not cfg.MULTIGRID.LONG_CYCLE:
+        return cfg, []
+    m = cfg.MULTIGRID
+    stages = long_cycle_schedule(
+        num_frames=cfg.DATA.NUM_FRAMES,
+        crop_size=default_crop(cfg),
+        steps=cfg.SOLVER.STEPS,
+        max_epoch=cfg.SOLVER.MAX_EPOCH,
+        long_cycle_factors=m.LONG_CYCLE_FACTORS,
+        short_cycle_factors=m.SHORT_CYCLE_FACTORS if m.SHORT_CYCLE else None,
+        epoch_factor=m.EPOCH_FACTOR,
+    )
+    steps, lrs, max_epoch = multigrid_lr_steps(stages, cfg.SOLVER.LRS)
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.SOLVER.STEPS, cfg.SOLVER.LRS, cfg.SOLVER.MAX_EPOCH = steps, lrs, max_epoch
+    cfg.freeze()
+    logger.info(
+        "multigrid long cycle: %s",
+        ", ".join(
+            f"{s.batch_factor}x{s.num_frames}x{s.crop_size} to epoch {s.end_epoch}" for s in stages
+        ),
+    )
+    return cfg, stages
+
+
+def stage_config(cfg: CfgNode, stage: MultigridStage) -> CfgNode:
+    """``cfg`` for the training loader of one stage: batch, frames, crop and jitter scaled."""
+    ratio = stage.crop_size / default_crop(cfg)
+    out = cfg.clone()
+    out.defrost()
+    out.TRAIN.BATCH_SIZE = cfg.TRAIN.BATCH_SIZE * stage.batch_factor
+    out.DATA.NUM_FRAMES = stage.num_frames
+    out.DATA.TRAIN_CROP_SIZE = stage.crop_size
+    out.DATA.TRAIN_JITTER_SCALES = [round(s * ratio) for s in cfg.DATA.TRAIN_JITTER_SCALES]
+    out.freeze()
+    return out
+
+
+def stage_at(stages: Sequence[MultigridStage], epoch: int) -> MultigridStage:
+    """The stage training ``epoch`` (0-based) belongs to."""
+    return next((s for s in stages if epoch < s.end_epoch), stages[-1])
+
+
+class LongCycleLoader(HookBase):
+    """Swaps in the training loader of each long-cycle stage as the stage begins.
+
+    Runs first among the hooks: the trainer has already shuffled its old loader for the epoch,
+    so the new one is shuffled here with the same epoch (a resumed run rebuilds the same one).
+    """
+
+    def __init__(self, cfg: CfgNode, stages: Sequence[MultigridStage]):
+        self.cfg = cfg
+        self.stages = list(stages)
+        self.current: MultigridStage | None = None
+
+    def before_epoch(self) -> None:
+        stage = stage_at(self.stages, self.trainer.epoch)
+        if stage == self.current:
+            return
+        self.current = stage
+        self.trainer.loader = build_loader(stage_config(self.cfg, stage), "train")
+        shuffle_loader(self.trainer.loader, self.trainer.epoch)
+        logger.info(
+            "multigrid stage from epoch %d: batch %d, %d frames, crop %d",
+            self.trainer.epoch + 1,
+            self.cfg.TRAIN.BATCH_SIZE * stage.batch_factor,
+            stage.num_frames,
+            stage.crop_size,
+        )

@@ -1,15 +1,23 @@
-"""Multigrid schedule values against hand-computed ones."""
+"""Multigrid: schedule values against hand-computed ones, the short-cycle loader, and a
+long-cycle run whose shapes follow the stages and that resumes to the same weights."""
 
 import pytest
+import torch
+from demo_config import DEMO_CFG
 
-from slowvid.config import get_cfg
+from slowvid import engine
+from slowvid.checkpoint import find_latest_checkpoint, read_checkpoint
+from slowvid.config import get_cfg, load_config
 from slowvid.config.validation import infer_and_check
+from slowvid.data import build_loader, shuffle_loader
+from slowvid.engine import HookBase
 from slowvid.engine.multigrid import (
     MultigridStage,
     long_cycle_schedule,
     multigrid_lr_steps,
     short_cycle_shape,
 )
+from slowvid.registry import HOOKS
 
 
 def test_long_cycle_schedule_equals_the_hand_computed_one():
@@ -63,9 +71,86 @@ def test_short_cycle_grows_the_batch_with_the_square_of_the_crop_ratio():
     assert shapes == [(16, 16), (7, 24), (4, 32), (16, 16)]  # 4 x (32/24)^2 = 7.1
 
 
-@pytest.mark.parametrize("key", ["LONG_CYCLE", "SHORT_CYCLE"])
-def test_multigrid_training_is_refused_until_the_loader_exists(key):
+def test_long_cycle_needs_the_steps_policy():
     cfg = get_cfg()
-    cfg.MULTIGRID[key] = True
-    with pytest.raises(ValueError, match=f"MULTIGRID.{key}"):
+    cfg.MULTIGRID.LONG_CYCLE = True
+    with pytest.raises(ValueError, match="SOLVER.LR_POLICY"):
         infer_and_check(cfg)
+
+
+@pytest.mark.timeout(120)
+def test_short_cycle_loader_batches_smaller_crops_in_bigger_batches(tiny_opts):
+    opts = {"MULTIGRID.SHORT_CYCLE": True, "MULTIGRID.SHORT_CYCLE_FACTORS": [0.5, 0.75]}
+    cfg = load_config(DEMO_CFG, tiny_opts(**opts, **{"TRAIN.BATCH_SIZE": 2}))
+    loader = build_loader(cfg, "train")
+    shuffle_loader(loader, 0)
+    shapes = [tuple(batch["inputs"][1].shape) for batch in loader]
+    # 24 videos: crops 16, 24, 32 with batches 2 x (32/16)^2, 2 x (32/24)^2 ~ 4, 2, then 8 again;
+    # the next 4 do not fit in the 2 videos left.
+    assert shapes == [(8, 3, 8, 16, 16), (4, 3, 8, 24, 24), (2, 3, 8, 32, 32), (8, 3, 8, 16, 16)]
+    assert len(loader) == 4
+
+
+_SHAPES: list = []
+
+
+@HOOKS.register()
+class RecordInputShapes(HookBase):
+    """Records (epoch, fast-pathway shape) of every training forward."""
+
+    def before_train(self):
+        def record(module, args):
+            if module.training:
+                _SHAPES.append((self.trainer.epoch, tuple(args[0][1].shape)))
+
+        self.trainer.model.register_forward_pre_hook(record)
+
+
+class _Stop(Exception):
+    pass
+
+
+@HOOKS.register()
+class StopAfterSecondEpoch(HookBase):
+    def after_epoch(self):
+        if self.trainer.epoch == 1:
+            raise _Stop
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_long_cycle_run_changes_shapes_per_stage_and_resumes_the_same(tiny_opts, tmp_path):
+    mg = {
+        "MULTIGRID.LONG_CYCLE": True,
+        "MULTIGRID.LONG_CYCLE_FACTORS": [[0.5, 1.0], [1.0, 1.0]],
+        "MULTIGRID.EPOCH_FACTOR": 1.0,
+        "SOLVER.LR_POLICY": "steps_with_relative_lrs",
+        "SOLVER.STEPS": [0, 3],
+        "SOLVER.LRS": [1, 0.1],
+        "SOLVER.MAX_EPOCH": 4,
+        "SOLVER.WARMUP_EPOCHS": 0.0,
+        "TRAIN.EVAL_PERIOD": 0,
+        "TRAIN.HOOKS": ["RecordInputShapes"],
+    }
+    _SHAPES.clear()
+    engine.train(load_config(DEMO_CFG, tiny_opts(OUTPUT_DIR=str(tmp_path / "a"), **mg)))
+    straight = list(_SHAPES)
+    # Stages: epochs 1-2 at 4 frames and twice the batch, then 8 frames (epoch 3, and the
+    # fine-tuning epoch 4); 24 videos give 1 batch of 16, then 3 batches of 8.
+    assert straight == [
+        (0, (16, 3, 4, 32, 32)),
+        (1, (16, 3, 4, 32, 32)),
+        *[(2, (8, 3, 8, 32, 32))] * 3,
+        *[(3, (8, 3, 8, 32, 32))] * 3,
+    ]
+    _SHAPES.clear()
+    opts = tiny_opts(OUTPUT_DIR=str(tmp_path / "b"), **mg)
+    with pytest.raises(_Stop):
+        engine.train(load_config(DEMO_CFG, opts + ["TRAIN.HOOKS", "['StopAfterSecondEpoch']"]))
+    _SHAPES.clear()
+    engine.train(load_config(DEMO_CFG, opts))  # resumes in the first stage's last epoch
+    assert _SHAPES == straight[2:]
+    a = read_checkpoint(find_latest_checkpoint(str(tmp_path / "a")))["model_state"]
+    b = read_checkpoint(find_latest_checkpoint(str(tmp_path / "b")))["model_state"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)

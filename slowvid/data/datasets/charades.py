@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from slowvid.data.frames import FrameListVideo
+from slowvid.data.transforms import ClipTransform
 from slowvid.evaluation import MultiLabelEvaluator
 from slowvid.registry import DATASETS
 
@@ -173,7 +174,12 @@ class Charades(ClipDataset):
         }
 
     def load_clip(
-        self, video_index: int, temporal_idx: int, spatial_idx: int, rng: random.Random
+        self,
+        video_index: int,
+        temporal_idx: int,
+        spatial_idx: int,
+        rng: random.Random,
+        transform: ClipTransform | None = None,
     ) -> list[torch.Tensor]:
         """Read, transform and pack one clip from the video's frame files."""
         video = FrameListVideo(self.frame_paths[video_index], fps=self.fps)
@@ -185,7 +191,7 @@ class Charades(ClipDataset):
             self.num_temporal_views,
             rng,
         )
-        return self.transform_and_pack(video.get_frames(indices), spatial_idx, rng)
+        return self.transform_and_pack(video.get_frames(indices), spatial_idx, rng, transform)
 
     def make_evaluator(self, output_dir: str, tag: str) -> MultiLabelEvaluator:
         """Video-level mAP over this split (the engine calls it for val and test)."""

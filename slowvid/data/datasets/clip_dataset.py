@@ -9,6 +9,7 @@ that list, and reads the config in ``from_config``, which extends
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Sequence
@@ -144,19 +145,36 @@ class ClipDataset(torch.utils.data.Dataset):
             spatial = 1  # the single crop is the centre one
         return video, temporal, spatial
 
+    def crop_override(self, crop_size: int) -> ClipTransform:
+        """The training transform at another crop, jitter scales scaled alike (multigrid's
+        short cycle asks for it per batch with ``(index, crop_size)`` items)."""
+        ratio = crop_size / self.transform.crop_size
+        low, high = self.transform.jitter_scales
+        return dataclasses.replace(
+            self.transform,
+            crop_size=crop_size,
+            jitter_scales=(round(low * ratio), round(high * ratio)),
+        )
+
     def transform_and_pack(
-        self, frames: torch.Tensor, spatial_idx: int, rng: random.Random
+        self,
+        frames: torch.Tensor,
+        spatial_idx: int,
+        rng: random.Random,
+        transform: ClipTransform | None = None,
     ) -> list[torch.Tensor]:
-        """Transform decoded frames and pack them into pathways.
+        """Transform decoded frames and pack them into pathways (with ``transform``, or the
+        dataset's own).
 
         Returns:
             One float ``(C, T, H, W)`` tensor per pathway, or ``(N, C, T, H, W)`` holding
             ``N = transform.num_samples`` augmented copies in training (AUG.NUM_SAMPLE).
         """
-        copies = self.transform.num_samples if self.training else 1
+        transform = transform or self.transform
+        copies = transform.num_samples if self.training else 1
         packed = [
             pack_pathways(
-                self.transform(frames, spatial_idx=spatial_idx, rng=rng),
+                transform(frames, spatial_idx=spatial_idx, rng=rng),
                 self.num_pathways,
                 self.alpha,
             )
@@ -167,7 +185,12 @@ class ClipDataset(torch.utils.data.Dataset):
         return [torch.stack(pathway) for pathway in zip(*packed)]
 
     def load_clip(
-        self, video_index: int, temporal_idx: int, spatial_idx: int, rng: random.Random
+        self,
+        video_index: int,
+        temporal_idx: int,
+        spatial_idx: int,
+        rng: random.Random,
+        transform: ClipTransform | None = None,
     ) -> list[torch.Tensor]:
         """Decode, sample, transform and pack one clip.
 
@@ -176,6 +199,7 @@ class ClipDataset(torch.utils.data.Dataset):
             temporal_idx: -1 for a random clip, else the view index.
             spatial_idx: test crop position (ignored in training).
             rng: randomness for the clip start and the augmentations.
+            transform: replaces the dataset's transform for this clip.
 
         Returns:
             One float ``(C, T, H, W)`` tensor per pathway.
@@ -192,10 +216,11 @@ class ClipDataset(torch.utils.data.Dataset):
                     self.clip, fps, n, temporal_idx, self.num_temporal_views
                 )
             frames = video.get_frames(indices)
-        return self.transform_and_pack(frames, spatial_idx, rng)
+        return self.transform_and_pack(frames, spatial_idx, rng, transform)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        """One item: ``{"inputs", "label", "video_index", "failed"}``.
+    def __getitem__(self, index: int | tuple[int, int]) -> dict[str, Any]:
+        """One item: ``{"inputs", "label", "video_index", "failed"}``; ``index`` may be
+        ``(index, crop_size)`` to train this item at another crop.
 
         ``inputs`` is a list of float ``(C, T, H, W)`` tensors (one per pathway), or None
         when the item failed; ``failed`` lists the paths that could not be decoded.
@@ -203,13 +228,17 @@ class ClipDataset(torch.utils.data.Dataset):
         # A private generator drawn from the (per-worker seeded) module state keeps the
         # randomness of one item independent of how many draws earlier items made.
         rng = random.Random(random.getrandbits(64))
+        transform = None
+        if isinstance(index, tuple):
+            index, crop_size = index
+            transform = self.crop_override(crop_size)
         video_index, temporal_idx, spatial_idx = self.view_of(index)
         failed: list[str] = []
         attempts = 1 + (self.num_retries if self.training else 0)
         for _ in range(attempts):
             try:
                 inputs = self.load_clip(
-                    video_index, -1 if self.training else temporal_idx, spatial_idx, rng
+                    video_index, -1 if self.training else temporal_idx, spatial_idx, rng, transform
                 )
             except DecodeError as err:
                 logger.warning("Skipping video: %s", err)
