@@ -9,6 +9,9 @@ Assumptions: frame indices are derived from presentation timestamps and the stre
 frame rate, which is exact for constant-frame-rate video (every public action dataset after
 the usual re-encoding) and a close approximation for variable-frame-rate files.
 
+:meth:`Video.get_audio` reads the file's first audio track over a time window, mixed down to
+mono and resampled; times are on the video's clock (frame ``i`` plays at ``i / fps``).
+
 torchcodec links against the system's FFmpeg libraries, which a machine may lack; the
 ``"auto"`` backend probes it once per process by decoding a tiny in-memory video and falls
 back to PyAV (which bundles its own FFmpeg) when that fails.
@@ -29,6 +32,7 @@ import torch
 
 __all__ = [
     "DecodeError",
+    "NoAudioError",
     "PyAVVideo",
     "TorchCodecVideo",
     "Video",
@@ -53,6 +57,26 @@ class DecodeError(RuntimeError):
         super().__init__(f"cannot decode {path!r}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class NoAudioError(DecodeError):
+    """The file has no audio track: a property of the file, which callers may accept."""
+
+
+def _audio_window(
+    samples: np.ndarray, first_sec: float, start_sec: float, end_sec: float, sample_rate: int
+) -> torch.Tensor:
+    """Cut ``[start_sec, end_sec)`` out of samples that begin at ``first_sec``.
+
+    Time outside the decoded samples (before the track starts, after it ends) is silence, so
+    the length is always ``round((end_sec - start_sec) * sample_rate)``.
+    """
+    num = max(round((end_sec - start_sec) * sample_rate), 0)
+    out = np.zeros(num, dtype=np.float32)
+    offset = round((start_sec - first_sec) * sample_rate)
+    src = samples[max(offset, 0) : max(offset + num, 0)]
+    out[max(-offset, 0) : max(-offset, 0) + len(src)] = src
+    return torch.from_numpy(out)
 
 
 def _unique_sorted(indices: Sequence[int]) -> list[int]:
@@ -89,6 +113,24 @@ class Video:
 
         Returns:
             uint8 tensor ``(len(indices), H, W, 3)``, RGB, in the order requested.
+        """
+        raise NotImplementedError
+
+    def get_audio(self, start_sec: float, end_sec: float, sample_rate: int) -> torch.Tensor:
+        """Decode the first audio track over a window, as mono at ``sample_rate``.
+
+        Args:
+            start_sec: window start on the video's clock (frame ``i`` plays at ``i / fps``).
+            end_sec: window end (excluded).
+            sample_rate: output samples per second (the track is resampled to it).
+
+        Returns:
+            float32 tensor ``(round((end_sec - start_sec) * sample_rate),)`` in [-1, 1];
+            parts of the window outside the track are zeros.
+
+        Raises:
+            NoAudioError: the file has no audio track.
+            DecodeError: the audio track cannot be decoded.
         """
         raise NotImplementedError
 
@@ -240,6 +282,35 @@ class PyAVVideo(Video):
             raise DecodeError(self.path, f"{type(err).__name__}: {err}") from err
         return _gather([min(int(i), self.num_frames - 1) for i in indices], frames, self.path)
 
+    def get_audio(self, start_sec: float, end_sec: float, sample_rate: int) -> torch.Tensor:
+        import av
+
+        if not self._container.streams.audio:
+            raise NoAudioError(self.path, "no audio stream")
+        stream = self._container.streams.audio[0]
+        time_base = Fraction(stream.time_base)
+        # Absolute presentation time of the window (the video stream may not start at 0).
+        offset = float(self._start_pts * self._time_base)
+        start, end = start_sec + offset, end_sec + offset
+        self._fresh = False  # the next get_frames must seek back
+        try:
+            # Every audio packet is a keyframe: a backward seek lands at or just before start.
+            self._container.seek(max(round(start / time_base), 0), stream=stream, backward=True)
+            # swresample keeps its filter state across frames, so chunk edges leave no clicks.
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+            chunks, first = [], None
+            for frame in self._container.decode(stream):
+                t = float(frame.pts * time_base) if frame.pts is not None else 0.0
+                first = t if first is None else first
+                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+                if t + frame.samples / frame.sample_rate >= end:
+                    break
+            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+        except Exception as err:
+            raise DecodeError(self.path, f"audio: {type(err).__name__}: {err}") from err
+        samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        return _audio_window(samples, first or 0.0, start, end, sample_rate)
+
     def close(self) -> None:
         if self._container is not None:
             self._container.close()
@@ -311,6 +382,23 @@ class TorchCodecVideo(Video):
                 raise DecodeError(self.path, f"{type(err).__name__}: {err}") from err
         frames = {i: batch[k].numpy() for k, i in enumerate(clamped)}
         return _gather([min(int(i), self.num_frames - 1) for i in indices], frames, self.path)
+
+    def get_audio(self, start_sec: float, end_sec: float, sample_rate: int) -> torch.Tensor:
+        from torchcodec.decoders import AudioDecoder
+
+        offset = float(getattr(self._decoder.metadata, "begin_stream_seconds", 0) or 0)
+        start, end = start_sec + offset, end_sec + offset
+        try:
+            decoder = AudioDecoder(self.path, sample_rate=sample_rate, num_channels=1)
+            played = decoder.get_samples_played_in_range(max(start, 0.0), end)
+        except Exception as err:
+            # torchcodec's message for a missing track is generic; PyAV tells which it is.
+            with PyAVVideo(self.path) as video:
+                if not video._container.streams.audio:
+                    raise NoAudioError(self.path, "no audio stream") from None
+            raise DecodeError(self.path, f"audio: {type(err).__name__}: {err}") from err
+        samples = played.data[0].numpy().astype(np.float32, copy=False)
+        return _audio_window(samples, played.pts_seconds, start, end, sample_rate)
 
     def close(self) -> None:
         # torchcodec closes the file when the decoder is released.

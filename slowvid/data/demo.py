@@ -122,6 +122,8 @@ def write_video(
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
     options: dict[str, str] | None = None,
+    audio: np.ndarray | None = None,
+    sample_rate: int = 16000,
 ) -> None:
     """Encode uint8 ``(T, H, W, 3)`` RGB frames into ``path`` with PyAV.
 
@@ -132,6 +134,9 @@ def write_video(
         codec: encoder name (e.g. libx264, libx264rgb, ffv1).
         pix_fmt: pixel format of the encoded stream.
         options: encoder options (e.g. ``{"qp": "0"}`` for lossless x264).
+        audio: optional mono float samples in [-1, 1], starting with the first frame; written
+            as an AAC track.
+        sample_rate: samples per second of ``audio``.
     """
     import av
 
@@ -140,6 +145,8 @@ def write_video(
         stream = out.add_stream(codec, rate=fps, options=options or {})
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = pix_fmt
+        # Every stream must exist before the first packet is muxed.
+        audio_stream = None if audio is None else _add_audio_stream(out, sample_rate)
         for t, img in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts = t
@@ -147,8 +154,33 @@ def write_video(
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+        if audio_stream is not None:
+            _write_audio(out, audio_stream, np.asarray(audio, dtype=np.float32), sample_rate)
     # Rename last, so an interrupted run never leaves a half-written video under the real name.
     os.replace(tmp, path)
+
+
+def _add_audio_stream(out, sample_rate: int):
+    stream = out.add_stream("aac", rate=sample_rate)
+    stream.layout = "mono"
+    return stream
+
+
+def _write_audio(out, stream, samples: np.ndarray, sample_rate: int) -> None:
+    """Encode mono samples into the AAC ``stream`` of the open output container ``out``."""
+    import av
+
+    # AAC takes fixed-size frames; the muxer interleaves them with the video packets.
+    size = stream.frame_size or 1024
+    for i in range(0, len(samples), size):
+        frame = av.AudioFrame.from_ndarray(
+            samples[None, i : i + size], format="fltp", layout="mono"
+        )
+        frame.sample_rate, frame.pts = sample_rate, i
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
 
 
 def _job(args: tuple[str, int, int, str, DemoSpec]) -> None:

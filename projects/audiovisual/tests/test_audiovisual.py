@@ -1,0 +1,142 @@
+"""Audio input, the AVSlowFast model in its three ablation modes, and a tiny training run."""
+
+import logging
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+from audiovisual.dataset import AVKinetics
+from audiovisual.demo import CLASSNAMES, AVDemoSpec, make_av_demo_data
+from audiovisual.spectrogram import LOG_FLOOR, LogMelSpectrogram
+
+from slowvid.config import load_config
+from slowvid.data import build_dataset, collate_clips
+from slowvid.data.decoding import open_video
+from slowvid.data.demo import DemoSpec, write_video
+from slowvid.models import build_model
+
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO_CFG = os.path.join(PROJECT, "configs/AVSLOWFAST_DEMO.yaml")
+RATE = 16000
+LOG_MEL = LogMelSpectrogram(RATE, n_fft=512, win_length=400, hop_length=160, n_mels=64)
+
+
+def _cfg(data_dir: str, *opts: str):
+    return load_config(
+        DEMO_CFG,
+        ["DATA.PATH_TO_DATA_DIR", data_dir, "DATA.PATH_PREFIX", data_dir, *opts],
+    )
+
+
+@pytest.fixture(scope="module")
+def tone_video(tmp_path_factory) -> str:
+    path = str(tmp_path_factory.mktemp("av") / "tone.mp4")
+    t = np.arange(RATE) / RATE
+    write_video(
+        path,
+        np.zeros((30, 32, 32, 3), np.uint8),
+        30,
+        audio=0.4 * np.sin(2 * np.pi * 1500.0 * t),
+        sample_rate=RATE,
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory) -> str:
+    """8 classes x (4 train, 4 val, 1 test) 32-pixel videos, plus one without audio."""
+    out = str(tmp_path_factory.mktemp("demo_av"))
+    video = DemoSpec(train_per_class=4, val_per_class=4, test_per_class=1, size=32, num_frames=20)
+    make_av_demo_data(out, AVDemoSpec(video=video))
+    write_video(os.path.join(out, "mute.mp4"), np.zeros((20, 32, 32, 3), np.uint8), 30)
+    with open(os.path.join(out, "mute.csv"), "w") as f:
+        f.write("mute.mp4 0\n")
+    return out
+
+
+@pytest.mark.timeout(60)
+def test_tone_window_gives_samples_and_peak_mel_band(tone_video):
+    with open_video(tone_video, "pyav") as video:
+        wave = video.get_audio(0.25, 0.75, RATE)
+    assert wave.shape == (8000,)
+    spec = LOG_MEL(wave)
+    assert spec.shape == (LOG_MEL.num_frames(8000), 64) == (51, 64)
+    peak = spec.mean(0).argmax()
+    # The band centred nearest the tone wins; neighbours are ~1 band width away.
+    assert abs(LOG_MEL.centres_hz[peak] - 1500.0) < (
+        LOG_MEL.centres_hz[peak + 1] - LOG_MEL.centres_hz[peak]
+    )
+
+
+@pytest.mark.timeout(60)
+def test_missing_audio_warns_once_and_is_silent(demo_dir, caplog):
+    cfg = _cfg(demo_dir)
+    kwargs = AVKinetics.from_config(cfg, "val")
+    kwargs["split_file"] = os.path.join(demo_dir, "mute.csv")
+    dataset = AVKinetics(**kwargs)
+    with caplog.at_level(logging.WARNING):
+        items = [dataset[0], dataset[0]]
+    warnings = [r for r in caplog.records if "No audio track" in r.getMessage()]
+    assert len(warnings) == 1 and "mute.mp4" in warnings[0].getMessage()
+    spec = items[0]["inputs"][-1]
+    assert spec.shape == (1, 1, 54, 40)
+    assert torch.allclose(spec, torch.full_like(spec, float(np.log(LOG_FLOOR))))
+    # "skip": the file fails like an undecodable one and is reported.
+    skipping = AVKinetics(**{**kwargs, "missing_audio": "skip"})
+    item = skipping[0]
+    assert item["inputs"] is None and item["failed"] == [dataset.paths[0]]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["av", "visual", "audio"])
+def test_forward_backward_in_each_mode(demo_dir, mode):
+    cfg = _cfg(demo_dir, "AVSLOWFAST.MODE", mode, "DATA_LOADER.NUM_WORKERS", "0")
+    batch = collate_clips([build_dataset(cfg, "train")[i] for i in (0, 9)])
+    slow, fast, spec = batch["inputs"]
+    assert slow.shape == (2, 3, 2, 32, 32) and fast.shape == (2, 3, 4, 32, 32)
+    assert spec.shape == (2, 1, 1, 54, 40)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    assert model.mode == mode
+    out = model(batch["inputs"])
+    assert out.shape == (2, len(CLASSNAMES)) and torch.isfinite(out).all()
+    out.sum().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    model.eval()
+    with torch.no_grad():
+        ref = model(batch["inputs"])
+        silent = model([slow, fast, torch.full_like(spec, float(np.log(LOG_FLOOR)))])
+        still = model([torch.zeros_like(slow), torch.zeros_like(fast), spec])
+    # Each mode listens to exactly the inputs it is meant to.
+    assert torch.allclose(ref, silent) == (mode == "visual")
+    assert torch.allclose(ref, still) == (mode == "audio")
+
+
+@pytest.mark.slow  # ~3 s on an idle machine, up to 100 s seen on a loaded one
+@pytest.mark.timeout(240)
+def test_audio_only_training_beats_chance(demo_dir):
+    """The pitch half of the class is learnt. Sound cannot tell the 4 directions apart, so the
+    audio-only ceiling is 1/4 top-1 (chance 1/8; too close to test on 32 videos) but 1 top-4
+    (chance 1/2), and 1 on the pitch itself (chance 1/2)."""
+    torch.manual_seed(0)
+    random.seed(0)  # the clip starts
+    cfg = _cfg(demo_dir, "AVSLOWFAST.MODE", "audio", "DATA_LOADER.NUM_WORKERS", "0")
+    train = collate_clips([build_dataset(cfg, "train")[i] for i in range(32)])
+    val = collate_clips([build_dataset(cfg, "val")[i] for i in range(32)])
+    model = build_model(cfg)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(30):  # full batch: the 32 training spectrograms
+        loss = torch.nn.functional.cross_entropy(model(train["inputs"]), train["label"])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        logits = model(val["inputs"])
+    labels = val["label"]
+    pitch_acc = (logits.argmax(1) % 2 == labels % 2).float().mean().item()
+    top4 = (logits.topk(4).indices == labels[:, None]).any(1).float().mean().item()
+    assert pitch_acc >= 0.85 and top4 >= 0.65, (pitch_acc, top4)
