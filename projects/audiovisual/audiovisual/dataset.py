@@ -20,8 +20,7 @@ import torch
 
 from slowvid.data.datasets import Kinetics
 from slowvid.data.decoding import NoAudioError, open_video
-from slowvid.data.sampling import random_clip_indices, uniform_clip_indices
-from slowvid.data.transforms import pack_pathways
+from slowvid.data.transforms import ClipTransform, pack_pathways
 from slowvid.registry import DATASETS
 
 from .spectrogram import LogMelSpectrogram
@@ -83,19 +82,18 @@ class AVKinetics(Kinetics):
             return torch.zeros(round(self.clip_seconds * rate))
 
     def load_clip(
-        self, video_index: int, temporal_idx: int, spatial_idx: int, rng: random.Random
+        self,
+        video_index: int,
+        temporal_idx: int,
+        spatial_idx: int,
+        rng: random.Random,
+        transform: ClipTransform | None = None,
     ) -> list[torch.Tensor]:
         """The visual pathways of :meth:`ClipDataset.load_clip`, then ``(1, 1, frames, n_mels)``."""
         with open_video(self.paths[video_index], self.decoding_backend) as video:
-            n, fps = video.num_frames, video.fps
-            if temporal_idx == -1:
-                indices = random_clip_indices(self.clip, fps, n, rng)
-            else:
-                indices = uniform_clip_indices(
-                    self.clip, fps, n, temporal_idx, self.num_temporal_views
-                )
+            indices = self.frame_indices(video, temporal_idx, rng)
             frames = video.get_frames(indices)
-            wave = self._audio(video, indices[0] / fps)
-        clip = self.transform(frames, spatial_idx=spatial_idx, rng=rng)
+            wave = self._audio(video, indices[0] / video.fps)
+        clip = (transform or self.transform)(frames, spatial_idx=spatial_idx, rng=rng)
         spec = self.log_mel(wave)[None, None]
         return pack_pathways(clip, self.num_pathways, self.alpha) + [spec]

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from slowvid.data.augment import build_clip_augment, build_random_erasing
-from slowvid.data.decoding import DecodeError, open_video, resolve_backend
+from slowvid.data.decoding import DecodeError, Video, open_video, resolve_backend
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
 from slowvid.data.transforms import ClipTransform, pack_pathways
 
@@ -208,15 +208,16 @@ class ClipDataset(torch.utils.data.Dataset):
             DecodeError: the video cannot be decoded.
         """
         with open_video(self.paths[video_index], self.decoding_backend) as video:
-            n, fps = video.num_frames, video.fps
-            if temporal_idx == -1:
-                indices = random_clip_indices(self.clip, fps, n, rng)
-            else:
-                indices = uniform_clip_indices(
-                    self.clip, fps, n, temporal_idx, self.num_temporal_views
-                )
-            frames = video.get_frames(indices)
+            frames = video.get_frames(self.frame_indices(video, temporal_idx, rng))
         return self.transform_and_pack(frames, spatial_idx, rng, transform)
+
+    def frame_indices(self, video: Video, temporal_idx: int, rng: random.Random) -> list[int]:
+        """The frames of one clip of ``video``: random for ``temporal_idx`` -1, else that view."""
+        if temporal_idx == -1:
+            return random_clip_indices(self.clip, video.fps, video.num_frames, rng)
+        return uniform_clip_indices(
+            self.clip, video.fps, video.num_frames, temporal_idx, self.num_temporal_views
+        )
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict[str, Any]:
         """One item: ``{"inputs", "label", "video_index", "failed"}``; ``index`` may be
