@@ -181,12 +181,16 @@ _C.MODEL.ARCH = "slowfast"
 _C.MODEL.MODEL_NAME = "SlowFast"
 # Number of output classes.
 _C.MODEL.NUM_CLASSES = 400
-# Loss: "cross_entropy", "bce_logit" (multi-label) or "soft_cross_entropy" (mixed targets).
+# Loss: "cross_entropy", "bce_logit" (multi-label), "soft_cross_entropy" (mixed targets) or
+# "multitask_cross_entropy" (sum over MODEL.TASK_NUM_CLASSES; labels (B, num_tasks)).
 _C.MODEL.LOSS_FUNC = "cross_entropy"
 # Dropout before the final projection.
 _C.MODEL.DROPOUT_RATE = 0.5
 # Head class name in HEADS.
 _C.MODEL.HEAD_NAME = "ClassificationHead"
+# Classes of each task of a multi-task head, e.g. [97, 300] (EPIC verb, noun); [] = one task.
+# When set, NUM_CLASSES becomes their sum (the width of the concatenated logits).
+_C.MODEL.TASK_NUM_CLASSES = []
 # Keep 5-D weights in channels-last-3D memory: SlowFast R50 trains 1.6x faster on an H100 and X3D
 # 1.5x faster on CPU, but X3D and MViT run slower on GPU (BENCHMARKS.md); off by default.
 _C.MODEL.CHANNELS_LAST = False
@@ -355,6 +359,19 @@ _C.AVA.KEYFRAME_SECONDS = [902, 1798]
 _C.AVA.FIRST_FRAME_SECOND = 900
 # Frame rate the frames were extracted at.
 _C.AVA.FPS = 30
+
+# ---------------------------------------------------------------------------- #
+# EPIC-Kitchens-55/100 (official annotation csvs; videos or frames under DATA.PATH_PREFIX)
+# ---------------------------------------------------------------------------- #
+_C.EPICKITCHENS = CfgNode()
+# Annotation csv (in DATA.PATH_TO_DATA_DIR) of the training split.
+_C.EPICKITCHENS.TRAIN_LIST = "EPIC_100_train.csv"
+# Annotation csv of the validation split.
+_C.EPICKITCHENS.VAL_LIST = "EPIC_100_validation.csv"
+# Annotation csv of the test split (the public test set has no labels).
+_C.EPICKITCHENS.TEST_LIST = "EPIC_100_validation.csv"
+# "mp4": {participant}/videos/{video_id}.MP4; "frames": {participant}/rgb_frames/{video_id}/.
+_C.EPICKITCHENS.VIDEO_FORMAT = "mp4"
 
 # ---------------------------------------------------------------------------- #
 # Batch norm

@@ -13,6 +13,7 @@ _CHOICES = {
     "AUG.INTERPOLATION": ("bilinear", "bicubic", "nearest"),
     "AUG.RE_MODE": ("const", "rand", "pixel"),
     "DIST_BACKEND": ("auto", "nccl", "gloo"),
+    "EPICKITCHENS.VIDEO_FORMAT": ("mp4", "frames"),
 }
 
 
@@ -73,6 +74,7 @@ def infer_and_check(cfg: CfgNode) -> None:
     if not 0.0 <= data.MAX_FAILED_FRACTION <= 1.0:
         _fail("DATA.MAX_FAILED_FRACTION", "must lie in [0, 1]")
     _check_augment(cfg)
+    _infer_tasks(cfg)
 
     solver = cfg.SOLVER
     if solver.LR_POLICY == "steps_with_relative_lrs":
@@ -110,3 +112,19 @@ def _check_augment(cfg: CfgNode) -> None:
             f"{cfg.MODEL.LOSS_FUNC!r} cannot take the mixed targets of MIXUP.ENABLE; "
             "use soft_cross_entropy (or bce_logit for multi-label data)",
         )
+
+
+def _infer_tasks(cfg: CfgNode) -> None:
+    tasks = cfg.MODEL.TASK_NUM_CLASSES
+    multi_loss = cfg.MODEL.LOSS_FUNC == "multitask_cross_entropy"
+    if multi_loss != bool(tasks):
+        _fail(
+            "MODEL.TASK_NUM_CLASSES",
+            f"{list(tasks)} with MODEL.LOSS_FUNC {cfg.MODEL.LOSS_FUNC!r}: per-task classes "
+            "go with (and only with) multitask_cross_entropy",
+        )
+    if any(k < 1 for k in tasks):
+        _fail("MODEL.TASK_NUM_CLASSES", f"{list(tasks)}; every task needs >= 1 class")
+    if tasks and cfg.MODEL.NUM_CLASSES != sum(tasks):
+        # The head's output is the concatenation of the task logits.
+        cfg.MODEL.NUM_CLASSES = sum(tasks)

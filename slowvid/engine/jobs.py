@@ -168,7 +168,7 @@ def train(cfg: CfgNode) -> dict:
     trainer = Trainer(
         model=model,
         optimizer=optimizer,
-        loss_fn=build_loss(cfg.MODEL.LOSS_FUNC),
+        loss_fn=build_loss(cfg.MODEL.LOSS_FUNC, cfg.MODEL.TASK_NUM_CLASSES),
         loader=train_loader,
         lr_schedule=build_lr_schedule(cfg),
         device=device,

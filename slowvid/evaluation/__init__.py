@@ -1,5 +1,5 @@
 """Evaluation: top-k counting, multi-view ensembling, meters, timers, AVA frame mAP,
-multi-label mAP, confusion matrices."""
+multi-label mAP, multi-task (verb/noun/action) accuracy, confusion matrices."""
 
 from .ava import AvaEvaluator, evaluate_files
 from .classification import (
@@ -12,12 +12,15 @@ from .classification import (
 from .ensemble import ENSEMBLE_METHODS, VideoEnsemble
 from .meters import AverageMeter, EpochTimer, ScalarMeter, format_eta, topk_correct
 from .multilabel import MultiLabelEvaluator
+from .multitask import MultiTaskEvaluator, action_topk_correct
 
 __all__ = [
     "ENSEMBLE_METHODS",
     "AvaEvaluator",
     "AverageMeter",
     "MultiLabelEvaluator",
+    "MultiTaskEvaluator",
+    "action_topk_correct",
     "average_precision",
     "confusion_matrix",
     "mean_average_precision",

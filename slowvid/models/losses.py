@@ -1,10 +1,12 @@
 """Classification losses named by cfg.MODEL.LOSS_FUNC; all take raw logits, mean-reduced."""
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SoftTargetCrossEntropy", "build_loss"]
+__all__ = ["MultiTaskCrossEntropy", "SoftTargetCrossEntropy", "build_loss"]
 
 
 class SoftTargetCrossEntropy(nn.Module):
@@ -22,6 +24,36 @@ class SoftTargetCrossEntropy(nn.Module):
         return torch.sum(-target * F.log_softmax(logits, dim=-1), dim=-1).mean()
 
 
+class MultiTaskCrossEntropy(nn.Module):
+    """Sum over tasks of the mean cross entropy of each task (EPIC verb + noun).
+
+    Args:
+        task_num_classes: classes of each task; the logits are their concatenation.
+
+    Args (forward):
+        logits: (B, sum K_t) task logits side by side, as :class:`MultiTaskHead` returns.
+        target: (B, num_tasks) long class indices, one column per task.
+
+    Returns:
+        Scalar, ``sum_t CE(logits_t, target[:, t])``.
+    """
+
+    def __init__(self, task_num_classes: Sequence[int]):
+        super().__init__()
+        if not task_num_classes:
+            raise ValueError("multitask_cross_entropy needs MODEL.TASK_NUM_CLASSES")
+        self.task_num_classes = tuple(task_num_classes)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if target.dim() != 2 or target.shape[1] != len(self.task_num_classes):
+            raise ValueError(
+                f"multitask labels must be (B, {len(self.task_num_classes)}), "
+                f"got {tuple(target.shape)}"
+            )
+        tasks = torch.split(logits, self.task_num_classes, dim=1)
+        return sum(F.cross_entropy(x, target[:, t]) for t, x in enumerate(tasks))
+
+
 _LOSSES = {
     # targets: (B,) class indices
     "cross_entropy": nn.CrossEntropyLoss,
@@ -29,15 +61,21 @@ _LOSSES = {
     "bce_logit": nn.BCEWithLogitsLoss,
     # targets: (B, num_classes) probabilities
     "soft_cross_entropy": SoftTargetCrossEntropy,
+    # targets: (B, num_tasks) class indices; logits: the tasks' logits concatenated
+    "multitask_cross_entropy": MultiTaskCrossEntropy,
 }
 
 
-def build_loss(name: str) -> nn.Module:
+def build_loss(name: str, task_num_classes: Sequence[int] = ()) -> nn.Module:
     """The loss module called ``name`` (see cfg.MODEL.LOSS_FUNC), with mean reduction.
+
+    ``task_num_classes`` (cfg.MODEL.TASK_NUM_CLASSES) is read by "multitask_cross_entropy" only.
 
     Raises:
         ValueError: for an unknown name, listing the known ones.
     """
     if name not in _LOSSES:
         raise ValueError(f"Unknown MODEL.LOSS_FUNC {name!r}; choose one of {sorted(_LOSSES)}")
+    if name == "multitask_cross_entropy":
+        return MultiTaskCrossEntropy(task_num_classes)
     return _LOSSES[name]()

@@ -3,6 +3,7 @@
 from .ava import Ava
 from .charades import Charades
 from .clip_dataset import ClipDataset
+from .epic_kitchens import EpicKitchens
 from .kinetics import Kinetics, read_split_file
 from .ssv2 import SSv2
 from .ucf_hmdb import HMDB51, UCF101
@@ -13,6 +14,7 @@ __all__ = [
     "UCF101",
     "Charades",
     "ClipDataset",
+    "EpicKitchens",
     "Kinetics",
     "SSv2",
     "read_split_file",

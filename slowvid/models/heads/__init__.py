@@ -1,7 +1,8 @@
 """Output heads; importing this package registers them in ``slowvid.registry.HEADS``."""
 
 from .classification import ClassificationHead
+from .multitask import MultiTaskHead
 from .roi_head import ROIHead
 from .x3d_head import X3DHead
 
-__all__ = ["ClassificationHead", "ROIHead", "X3DHead"]
+__all__ = ["ClassificationHead", "MultiTaskHead", "ROIHead", "X3DHead"]
