@@ -40,6 +40,7 @@ import torch
 from slowvid.data.decoding import open_video
 from slowvid.data.frames import FrameListVideo
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
+from slowvid.data.transforms import ClipTransform
 from slowvid.evaluation import MultiTaskEvaluator
 from slowvid.registry import DATASETS
 
@@ -286,11 +287,16 @@ class EpicKitchens(ClipDataset):
             return video.get_frames(indices)
 
     def load_clip(
-        self, video_index: int, temporal_idx: int, spatial_idx: int, rng: random.Random
+        self,
+        video_index: int,
+        temporal_idx: int,
+        spatial_idx: int,
+        rng: random.Random,
+        transform: ClipTransform | None = None,
     ) -> list[torch.Tensor]:
         """Sample, transform and pack one clip of segment ``video_index``."""
         frames = self.clip_frames(video_index, temporal_idx, rng)
-        return self.transform_and_pack(frames, spatial_idx, rng)
+        return self.transform_and_pack(frames, spatial_idx, rng, transform)
 
     def make_evaluator(self, output_dir: str, tag: str) -> MultiTaskEvaluator:
         """Verb, noun and action top-1/top-5 over this split's segments."""
