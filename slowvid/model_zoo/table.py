@@ -119,12 +119,10 @@ ZOO_CONFIGS: dict[tuple[str, str, str, str], ZooConfig] = {
     ("Charades", "Slow", "R50", "8x8"): ZooConfig(
         "configs/Charades/SLOW_8x8_R50.yaml",
         "train_bn",
-        note="The Charades dataset, multi-label evaluation and mAP are not in core yet.",
     ),
     ("Charades", "SlowFast", "R50", "8x8"): ZooConfig(
         "configs/Charades/SLOWFAST_8x8_R50.yaml",
         "train_bn",
-        note="The Charades dataset, multi-label evaluation and mAP are not in core yet.",
     ),
     ("AVA-v2.2", "Slow", "R50", "4x16"): ZooConfig(
         "configs/AVA/SLOW_4x16_R50.yaml", None, note=_AVA_NOTE.format(dim=2048)
