@@ -231,13 +231,17 @@ def test_items_and_evaluator(epic_dir, tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_short_cpu_run_reports_verb_noun_action(epic_dir, tmp_path):
-    cfg = load_config(EPIC_CFG, tiny_opts(epic_dir, str(tmp_path / "run")))
+    # A cosine decay to 0 ends on a settled model: at a constant LR the last epoch's loss
+    # spikes decided the test (noun top-1 33-100 % over seeds); this passes for seeds 0-4.
+    schedule = {"SOLVER.LR_POLICY": "cosine", "SOLVER.COSINE_END_LR": 0.0}
+    schedule.update({"SOLVER.MAX_EPOCH": 12, "TRAIN.EVAL_PERIOD": 12})
+    cfg = load_config(EPIC_CFG, tiny_opts(epic_dir, str(tmp_path / "run"), **schedule))
     out = engine.train(cfg)
     assert math.isfinite(out["train"]["loss"])
     results = engine.test(cfg)
     print({k: v for k, v in results.items() if k.endswith("acc")})
     assert results["num_videos"] == 6 and results["num_missing"] == 0
     assert set(results) >= {f"{t}_top{k}_acc" for t in ("verb", "noun", "action") for k in (1, 5)}
-    # chance: verb 50 %, noun 33 %, action 17 %; this run gives 100 / 83 / 83
+    # chance: verb 50 %, noun 33 %, action 17 %; seeds 0-4 give 100 / 67-100 / 67-100
     assert results["noun_top1_acc"] >= 50.0 and results["action_top1_acc"] >= 50.0
     torch.manual_seed(0)  # leave no state to other tests
