@@ -6,14 +6,18 @@
 On the same mp4 files and the same sampling (random 16-frame clips at stride 4, 30 fps), with
 the same number of loader workers, it measures clips/s of:
   (a) decode only: seek to a random clip and decode just its frames, nothing else (the floor);
-  (b) slowvid's training loader (decode, short-side jitter 256-320, 224 crop, flip, normalise);
+  (b) slowvid's training loader (decode, short-side jitter 256-320, 224 crop, flip), which
+      sends uint8 clips for the engine to normalise on the device (DATA.NORMALIZE_ON_DEVICE),
+      and (b') the same loader normalising to float in its workers;
   (c) PyTorchVideo's LabeledVideoDataset with the equivalent transforms, when installed.
-and prints (b)/(a) and (b)/(c). The first batch of each (worker start-up) is not timed.
+and prints (b)/(a) and (b)/(c). The first batch of each (worker start-up) is not timed; (a), (b)
+and (b') run interleaved ``--repeats`` times and report medians.
 """
 
 import argparse
 import os
 import random
+import statistics
 import time
 
 import torch
@@ -21,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from slowvid.config import load_config
 from slowvid.data import build_loader, shuffle_loader
+from slowvid.data.build import keep_freed_buffers
 from slowvid.data.datasets.kinetics import read_split_file
 from slowvid.data.decoding import open_video
 from slowvid.data.demo import DemoSpec, make_demo_data
@@ -49,6 +54,10 @@ def _stack(items):
     return torch.stack(items)
 
 
+def _init_worker(worker_id: int) -> None:
+    keep_freed_buffers()
+
+
 def clips_per_second(batches, batch_size: int, total_clips: int) -> float:
     """Rate over everything after the first batch (worker start-up excluded)."""
     iterator = iter(batches)
@@ -69,19 +78,21 @@ def decode_only(paths, args) -> float:
         num_workers=args.workers,
         collate_fn=_stack,
         drop_last=True,
+        worker_init_fn=_init_worker,  # the allocator setting slowvid's workers get
     )
     return clips_per_second(
         (b for _ in range(args.epochs + 1) for b in loader), args.batch, args.clips
     )
 
 
-def slowvid_loader(data_dir, args) -> float:
+def slowvid_loader(data_dir, args, normalize_on_device: bool = True) -> float:
     opts = {
         "DATA.PATH_TO_DATA_DIR": data_dir,
         "DATA.PATH_PREFIX": data_dir,
         "DATA.NUM_FRAMES": CLIP.num_frames,
         "DATA.SAMPLING_RATE": CLIP.sampling_rate,
         "DATA.DECODING_BACKEND": "pyav",
+        "DATA.NORMALIZE_ON_DEVICE": normalize_on_device,
         "DATA_LOADER.NUM_WORKERS": args.workers,
         "TRAIN.BATCH_SIZE": args.batch,
         "NUM_GPUS": 0,
@@ -144,6 +155,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=2, help="passes over the videos timed")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs of (a), (b)")
     parser.add_argument("--per-class", type=int, default=4, help="videos per class (8 classes)")
     parser.add_argument("--size", type=int, default=256, help="frame side of the videos")
     parser.add_argument("--seconds", type=int, default=10, help="length of the videos")
@@ -160,16 +172,32 @@ def main() -> None:
         f"{CLIP.num_frames} frames at stride {CLIP.sampling_rate}, {args.workers} workers, "
         f"batch {args.batch}, {args.clips} clips timed"
     )
-    floor = decode_only(paths, args)
-    print(f"(a) decode only        {floor:7.1f} clips/s")
-    ours = slowvid_loader(args.data, args)
-    print(f"(b) slowvid loader     {ours:7.1f} clips/s   (b)/(a) = {ours / floor:.2f}")
+    # Interleaved repeats, medians: the machine's background load drifts between runs.
+    runs: dict[str, list[float]] = {"a": [], "b": [], "b_float": []}
+    for _ in range(args.repeats):
+        runs["a"].append(decode_only(paths, args))
+        runs["b"].append(slowvid_loader(args.data, args))
+        runs["b_float"].append(slowvid_loader(args.data, args, normalize_on_device=False))
+    floor, ours, ours_float = (statistics.median(runs[k]) for k in ("a", "b", "b_float"))
+    print(f"(a)  decode only        {floor:7.1f} clips/s   runs {_fmt(runs['a'])}")
+    print(
+        f"(b)  slowvid loader     {ours:7.1f} clips/s   (b)/(a) = {ours / floor:.2f}   "
+        f"runs {_fmt(runs['b'])}"
+    )
+    print(
+        f"(b') ... float clips    {ours_float:7.1f} clips/s   (b')/(a) = {ours_float / floor:.2f}  "
+        f"runs {_fmt(runs['b_float'])}  (DATA.NORMALIZE_ON_DEVICE False)"
+    )
     try:
         theirs = pytorchvideo_loader(paths, labels, args)
     except ImportError as err:
-        print(f"(c) PyTorchVideo       unavailable ({err})")
+        print(f"(c)  PyTorchVideo       unavailable ({err})")
         return
-    print(f"(c) PyTorchVideo       {theirs:7.1f} clips/s   (b)/(c) = {ours / theirs:.2f}")
+    print(f"(c)  PyTorchVideo       {theirs:7.1f} clips/s   (b)/(c) = {ours / theirs:.2f}")
+
+
+def _fmt(values: list[float]) -> str:
+    return " ".join(f"{v:.1f}" for v in values)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,10 @@ _C.DATA.TEST_CROP_SIZE = 256
 _C.DATA.MEAN = [0.45, 0.45, 0.45]
 # Per-channel standard deviation (RGB, on [0, 1] pixels).
 _C.DATA.STD = [0.225, 0.225, 0.225]
+# Loader workers send uint8 clips, which the engine normalises on the model's device: a quarter
+# of the bytes between processes and to the GPU, and no float work in the workers. Pipelines
+# with float steps (AUG.*, relative jitter, mixup) send normalised float clips regardless.
+_C.DATA.NORMALIZE_ON_DEVICE = True
 # Input channels of each pathway.
 _C.DATA.INPUT_CHANNEL_NUM = [3, 3]
 # Random horizontal flip in training.

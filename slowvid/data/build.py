@@ -20,11 +20,12 @@ same clips with the same augmentations as epoch ``e`` of an uninterrupted one.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import itertools
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from slowvid.registry import DATASETS
 
 from .augment import MixupCollate, build_mixup
+from .transforms import is_channels_last
 
 __all__ = [
     "EpochRandomSampler",
@@ -187,10 +189,7 @@ def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
     if not good:
         inputs = None
     else:
-        inputs = [
-            torch.cat([x if x.dim() == 5 else x.unsqueeze(0) for x in pathway])
-            for pathway in zip(*(item["inputs"] for item in good))
-        ]
+        inputs = [_batch_clips(pathway) for pathway in zip(*(item["inputs"] for item in good))]
     labels = [item["label"] for item, n in zip(good, copies) for _ in range(n)]
     if labels and isinstance(labels[0], torch.Tensor):
         label = torch.stack(labels)
@@ -205,8 +204,47 @@ def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _batch_clips(clips: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Concatenate ``(C, T, H, W)`` clips or ``(N, C, T, H, W)`` copies into one batch.
+
+    Channels-last clips (uint8 pixels) are batched channels-last too (``channels_last_3d``):
+    a plain cat would move every byte across the channel axis, which the device does for free.
+    """
+    parts = [x if x.dim() == 5 else x.unsqueeze(0) for x in clips]
+    if all(is_channels_last(x) for x in parts):
+        return torch.cat([x.permute(0, 2, 3, 4, 1) for x in parts]).permute(0, 4, 1, 2, 3)
+    return torch.cat(parts)
+
+
 def _mix_seed(*values: int) -> int:
     return int(np.random.SeedSequence([v % (2**32) for v in values]).generate_state(1)[0])
+
+
+# mallopt parameters (malloc.h); 32 MiB is the largest mmap threshold glibc accepts on 64 bit.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEEP_BELOW = 32 * 2**20
+
+
+def keep_freed_buffers() -> bool:
+    """Make glibc keep freed clip-sized buffers for reuse instead of returning them.
+
+    Decoded frames and clips are a few MiB each. By default glibc maps such blocks with mmap and
+    unmaps them when freed, so every clip's buffers are fresh pages the kernel faults in and
+    zeroes one by one: about a third of a loader worker's transform time, measured. Called in
+    each worker, whose heap then stays at its peak (tens of MiB). Returns False where there is
+    no glibc (macOS, musl), which is harmless.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    kept = libc.mallopt(_M_MMAP_THRESHOLD, _KEEP_BELOW)
+    return bool(kept and libc.mallopt(_M_TRIM_THRESHOLD, 4 * _KEEP_BELOW))
+
+
+def _init_worker(worker_id: int, *, seed: int, rank: int) -> None:
+    keep_freed_buffers()
+    _seed_worker(worker_id, seed=seed, rank=rank)
 
 
 def _seed_worker(worker_id: int, *, seed: int, rank: int) -> None:
@@ -293,7 +331,7 @@ def build_loader(cfg, split: str) -> DataLoader:
         num_workers=num_workers,
         collate_fn=collate_fn,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
-        worker_init_fn=functools.partial(_seed_worker, seed=cfg.RNG_SEED, rank=rank),
+        worker_init_fn=functools.partial(_init_worker, seed=cfg.RNG_SEED, rank=rank),
         generator=torch.Generator().manual_seed(_mix_seed(cfg.RNG_SEED, rank, 0)),
         **batching,
     )

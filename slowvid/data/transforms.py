@@ -1,14 +1,19 @@
-"""Spatial transforms on float clips ``(C, T, H, W)``, and packing clips into pathways.
+"""Spatial transforms on clips ``(C, T, H, W)``, and packing clips into pathways.
 
-Decoders give uint8 ``(T, H, W, 3)``; :func:`to_float_clip` converts once to float
-``(C, T, H, W)`` on [0, 1], and everything after works on that layout. Every transform applies
-the same geometry to all frames of a clip. Resizing is bilinear without antialiasing
-(``align_corners=False``), everywhere, so training and testing see the same resampling.
+Decoders give uint8 ``(T, H, W, 3)``. Resizing and cropping stay in uint8 (4x less memory
+traffic than float); :func:`to_float_clip` converts once to float ``(C, T, H, W)`` on [0, 1]
+for the steps that need float. Every transform applies the same geometry to all frames of a
+clip. Resizing is bilinear without antialiasing (``align_corners=False``), everywhere, so
+training and testing see the same resampling.
 
 :class:`ClipTransform` strings the steps together the way PySlowFast does:
 
     train: random short side in [min, max] -> random square crop -> optional flip -> normalise
     test:  short side = crop size -> crop at left/top, centre or right/bottom -> normalise
+
+With ``uint8_output`` the last step, normalising, is left to the engine, which does it on the
+model's device (:class:`slowvid.engine.inputs.PixelNorm`): loader workers then send uint8 clips,
+a quarter of the bytes, and spend no time on float arithmetic.
 
 With the augmentations of ``slowvid.data.augment`` switched on, training becomes (timm's order,
 which augments the small crop rather than the full frame):
@@ -30,10 +35,14 @@ import torch.nn.functional as F
 __all__ = [
     "ClipTransform",
     "horizontal_flip",
+    "is_channels_last",
     "normalize",
+    "normalize_uint8",
     "pack_pathways",
     "random_crop",
     "random_resized_crop",
+    "random_scale_crop",
+    "resized_crop",
     "random_short_side_scale",
     "scale_frames",
     "short_side_scale",
@@ -43,10 +52,20 @@ __all__ = [
 
 
 def to_float_clip(frames: torch.Tensor) -> torch.Tensor:
-    """uint8 ``(T, H, W, C)`` -> float32 ``(C, T, H, W)`` on [0, 1]."""
+    """uint8 ``(T, H, W, C)`` -> contiguous float32 ``(C, T, H, W)`` on [0, 1]."""
     if frames.dtype != torch.uint8 or frames.dim() != 4:
         raise ValueError(f"expected uint8 (T, H, W, C), got {frames.dtype} {tuple(frames.shape)}")
-    return frames.permute(3, 0, 1, 2).float().div_(255.0)
+    return _unit_float(frames.permute(3, 0, 1, 2))
+
+
+def _unit_float(clip: torch.Tensor) -> torch.Tensor:
+    """A uint8 ``(C, T, H, W)`` view of any strides -> contiguous float on [0, 1]; float
+    clips pass through. (``.float()`` would keep a permuted view's strides, which makes every
+    later step several times slower.)"""
+    if clip.dtype != torch.uint8:
+        return clip
+    out = torch.empty(clip.shape, dtype=torch.float32)
+    return out.copy_(clip).div_(255.0)
 
 
 def _short_side_shape(h: int, w: int, size: int) -> tuple[int, int]:
@@ -121,7 +140,7 @@ def random_resized_crop(
     """Inception-style crop: a random area fraction and aspect ratio, resized to ``size``.
 
     Args:
-        clip: float ``(C, T, H, W)``.
+        clip: ``(C, T, H, W)``, uint8 or float.
         size: output side.
         scale: ``(min, max)`` crop area as a fraction of the frame.
         aspect: ``(min, max)`` crop width / height, drawn log-uniformly.
@@ -129,8 +148,8 @@ def random_resized_crop(
         interpolation: "bilinear", "bicubic" or "nearest".
 
     Returns:
-        ``(C, T, size, size)``; after 10 failed draws, the largest centred crop whose aspect
-        lies in ``aspect`` (as torchvision).
+        ``(C, T, size, size)`` of the clip's dtype; after 10 failed draws, the largest centred
+        crop whose aspect lies in ``aspect`` (as torchvision).
     """
     _, _, h, w = clip.shape
     log_ratio = (math.log(aspect[0]), math.log(aspect[1]))
@@ -150,12 +169,67 @@ def random_resized_crop(
         else:
             cw, ch = w, h
         y, x = (h - ch) // 2, (w - cw) // 2
-    crop = clip[:, :, y : y + ch, x : x + cw].transpose(0, 1)
+    return resized_crop(clip, y, x, ch, cw, size, interpolation)
+
+
+def random_scale_crop(
+    clip: torch.Tensor, min_scale: int, max_scale: int, size: int, rng: random.Random
+) -> torch.Tensor:
+    """Short-side scale jitter and a random square crop, done as one resize of the crop.
+
+    PySlowFast resizes the whole frame to a random short side in ``[min_scale, max_scale]``
+    and crops ``size`` from it. Here the crop's window is drawn in the frame as it is (side
+    ``size * short side / scale``, rounded) and only that window is resized: the same
+    distribution of scales and positions, with a third to half of the interpolation work.
+    Like torchvision's resized crops, the window's border pixels are not blended with pixels
+    outside it. The rng draws are those of :func:`random_short_side_scale` + :func:`random_crop`.
+
+    Args:
+        clip: ``(C, T, H, W)``, uint8 or float.
+
+    Returns:
+        ``(C, T, size, size)`` of the clip's dtype.
+    """
+    _, _, h, w = clip.shape
+    scale = rng.randint(min_scale, max_scale)
+    side = round(size * min(h, w) / scale)
+    if scale < size or side > min(h, w):
+        raise ValueError(f"crop {size} larger than a frame scaled to short side {scale}")
+    top, left = rng.randint(0, h - side), rng.randint(0, w - side)
+    return resized_crop(clip, top, left, side, side, size)
+
+
+def resized_crop(
+    clip: torch.Tensor,
+    top: int,
+    left: int,
+    height: int,
+    width: int,
+    size: int,
+    interpolation: str = "bilinear",
+) -> torch.Tensor:
+    """The ``height x width`` window at ``(top, left)`` of every frame, resized to a square.
+
+    Args:
+        clip: ``(C, T, H, W)``; uint8 is resized as uint8 (rounded, saturating), float as
+            float (bicubic clamped to [0, 1]).
+        size: output side.
+        interpolation: "bilinear", "bicubic" or "nearest"; no antialiasing.
+
+    Returns:
+        ``(C, T, size, size)``, in the clip's memory layout.
+    """
+    window = clip[:, :, top : top + height, left : left + width]
+    if (height, width) == (size, size):
+        return window
     align = None if interpolation == "nearest" else False
-    out = F.interpolate(crop, size=(size, size), mode=interpolation, align_corners=align)
-    if interpolation == "bicubic":
+    # Frames become the batch dimension of a 2-D resize.
+    out = F.interpolate(
+        window.transpose(0, 1), size=(size, size), mode=interpolation, align_corners=align
+    ).transpose(0, 1)
+    if interpolation == "bicubic" and out.is_floating_point():
         out = out.clamp_(0.0, 1.0)  # bicubic overshoots at edges
-    return out.transpose(0, 1)
+    return out
 
 
 def horizontal_flip(clip: torch.Tensor, prob: float, rng: random.Random) -> torch.Tensor:
@@ -186,10 +260,28 @@ def uniform_crop(clip: torch.Tensor, size: int, spatial_idx: int) -> torch.Tenso
 
 
 def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """``(clip - mean) / std`` per channel, for a clip on [0, 1]."""
-    mean_t = torch.as_tensor(mean, dtype=clip.dtype).view(-1, 1, 1, 1)
-    std_t = torch.as_tensor(std, dtype=clip.dtype).view(-1, 1, 1, 1)
-    return (clip - mean_t) / std_t
+    """``(clip - mean) / std`` per channel, for a float clip on [0, 1] (channels 4th from
+    last: ``(C, T, H, W)`` or a batch of them)."""
+    out = clip.clone(memory_format=torch.contiguous_format)
+    return _scale_shift_(out, [1.0 / s for s in std], [-m / s for m, s in zip(mean, std)])
+
+
+def normalize_uint8(
+    clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]
+) -> torch.Tensor:
+    """:func:`normalize` of uint8 pixels on [0, 255], to contiguous float32."""
+    out = clip.to(torch.float32, memory_format=torch.contiguous_format)
+    scale = [1.0 / (255.0 * s) for s in std]
+    return _scale_shift_(out, scale, [-m / s for m, s in zip(mean, std)])
+
+
+def _scale_shift_(clip: torch.Tensor, scale: Sequence[float], shift: Sequence[float]):
+    """``clip * scale + shift`` per channel, in place (out-of-place broadcasting is several
+    times slower on CPU)."""
+    shape = (-1, 1, 1, 1)
+    scale_t = torch.tensor(scale, dtype=clip.dtype, device=clip.device).view(shape)
+    shift_t = torch.tensor(shift, dtype=clip.dtype, device=clip.device).view(shape)
+    return clip.mul_(scale_t).add_(shift_t)
 
 
 @dataclass(frozen=True)
@@ -211,6 +303,9 @@ class ClipTransform:
             jitter), training only.
         erase: ``erase(clip, rng)`` on the normalised clip (random erasing), training only.
         num_samples: augmented copies made of each decoded clip in training.
+        uint8_output: return the uint8 crop and leave normalising to the engine (on the
+            model's device); only for pipelines without float steps (``augment`` and
+            ``erase`` work on float clips).
     """
 
     training: bool
@@ -225,6 +320,18 @@ class ClipTransform:
     augment: Callable[[torch.Tensor, random.Random], torch.Tensor] | None = None
     erase: Callable[[torch.Tensor, random.Random], torch.Tensor] | None = None
     num_samples: int = 1
+    uint8_output: bool = False
+
+    def __post_init__(self):
+        if self.uint8_output and self.has_float_steps:
+            raise ValueError(
+                "uint8_output needs a pipeline without float steps; this one has augment or erase"
+            )
+
+    @property
+    def has_float_steps(self) -> bool:
+        """Whether some training step works on float clips (so the loader must send float)."""
+        return self.training and bool(self.augment or self.erase)
 
     def __call__(
         self, frames: torch.Tensor, *, spatial_idx: int = 1, rng: random.Random | None = None
@@ -237,14 +344,17 @@ class ClipTransform:
             rng: randomness, required in training.
 
         Returns:
-            float ``(3, T, crop_size, crop_size)``.
+            ``(3, T, crop_size, crop_size)``: contiguous float, normalised; or with
+            ``uint8_output`` the uint8 pixels, stored channels-last (see
+            :func:`is_channels_last`), as the decoder gave them.
         """
         if self.training:
             if rng is None:
                 raise ValueError("a training transform needs an rng")
+            pixels = frames.permute(3, 0, 1, 2)  # uint8 all the way to the crop
             if self.jitter_scales_relative:
                 clip = random_resized_crop(
-                    to_float_clip(frames),
+                    pixels,
                     self.crop_size,
                     self.jitter_scales_relative,
                     self.jitter_aspect_relative,
@@ -252,22 +362,35 @@ class ClipTransform:
                     self.interpolation,
                 )
             else:
-                # Scale and crop the uint8 frames (the rng draws of random_short_side_scale and
-                # random_crop, in their order); only the crop is converted to float.
-                frames = scale_frames(frames, rng.randint(*self.jitter_scales))
-                clip = random_crop(frames.permute(3, 0, 1, 2), self.crop_size, rng)
-                clip = clip.float().div_(255.0)
+                clip = random_scale_crop(pixels, *self.jitter_scales, self.crop_size, rng)
             if self.random_flip:
                 clip = horizontal_flip(clip, 0.5, rng)
             if self.augment is not None:
-                clip = self.augment(clip, rng)
+                clip = self.augment(_unit_float(clip), rng)
         else:
-            clip = to_float_clip(scale_frames(frames, self.crop_size))
+            clip = scale_frames(frames, self.crop_size).permute(3, 0, 1, 2)
             clip = uniform_crop(clip, self.crop_size, spatial_idx)
-        clip = normalize(clip, self.mean, self.std)
+        if self.uint8_output:
+            return _compact_channels_last(clip)
+        if clip.dtype == torch.uint8:
+            clip = normalize_uint8(clip, self.mean, self.std)
+        else:
+            clip = normalize(clip, self.mean, self.std)
         if self.training and self.erase is not None:
             clip = self.erase(clip, rng)
         return clip.contiguous()
+
+
+def is_channels_last(clip: torch.Tensor) -> bool:
+    """Whether a ``(C, T, H, W)`` clip (or a batch of them) is stored as ``(T, H, W, C)``,
+    the decoder's layout, which uint8 clips keep: turning it into ``(C, T, H, W)`` memory
+    costs a strided copy best left to the device."""
+    return clip.dim() >= 4 and clip.stride(-4) == 1 and clip.shape[-4] > 1
+
+
+def _compact_channels_last(clip: torch.Tensor) -> torch.Tensor:
+    """A ``(C, T, H, W)`` view of ``(T, H, W, C)`` memory, copied into its own storage."""
+    return clip.permute(1, 2, 3, 0).contiguous().permute(3, 0, 1, 2)
 
 
 def pack_pathways(clip: torch.Tensor, num_pathways: int, alpha: int) -> list[torch.Tensor]:
@@ -290,4 +413,6 @@ def pack_pathways(clip: torch.Tensor, num_pathways: int, alpha: int) -> list[tor
     if t // alpha < 1:
         raise ValueError(f"a clip of {t} frames is too short for alpha {alpha}")
     idx = torch.linspace(0, t - 1, t // alpha).long()
+    if is_channels_last(clip):  # select whole (H, W, C) frames, keeping the layout
+        return [clip.permute(1, 2, 3, 0).index_select(0, idx).permute(3, 0, 1, 2), clip]
     return [clip.index_select(1, idx), clip]

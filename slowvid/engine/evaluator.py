@@ -17,11 +17,9 @@ from slowvid.evaluation import (
     per_class_accuracy,
 )
 
+from .inputs import PixelNorm, to_device
+
 logger = logging.getLogger(__name__)
-
-
-def to_device(inputs: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
-    return [x.to(device, non_blocking=True) for x in inputs]
 
 
 @torch.no_grad()
@@ -32,8 +30,12 @@ def predict_views(
     *,
     multi_label: bool = False,
     log_period: int = 10,
+    pixel_norm: PixelNorm | None = None,
 ) -> dict:
     """Run ``model`` on this rank's share of the views.
+
+    Args:
+        pixel_norm: normalises uint8 clips on ``device`` (needed when the loader sends them).
 
     Returns:
         dict with ``video_index`` LongTensor(N), ``probs`` FloatTensor(N, K) (softmax, or
@@ -46,7 +48,7 @@ def predict_views(
         failed.extend(batch["failed"])
         if batch["inputs"] is None:
             continue
-        logits = model(to_device(batch["inputs"], device)).float()
+        logits = model(to_device(batch["inputs"], device, pixel_norm)).float()
         probs.append((logits.sigmoid() if multi_label else logits.softmax(dim=-1)).cpu())
         video_index.append(batch["video_index"])
         labels.append(batch["label"])
@@ -112,12 +114,14 @@ def run_dataset_evaluator(
     device: torch.device,
     evaluator,
     log_period: int = 10,
+    pixel_norm: PixelNorm | None = None,
 ) -> dict:
     """Feed ``model(inputs, *extra_inputs)`` of every batch to ``evaluator``.
 
     Args:
         evaluator: has ``process(batch, outputs)`` and ``finalize() -> dict`` (which gathers
             over ranks itself), as made by the dataset's ``make_evaluator``.
+        pixel_norm: normalises uint8 clips on ``device`` (needed when the loader sends them).
 
     Returns:
         ``finalize()``'s metrics plus ``failed_views`` and ``failed_paths`` over all ranks.
@@ -129,7 +133,8 @@ def run_dataset_evaluator(
         failed.extend(batch["failed"])
         if batch["inputs"] is not None:
             extra = to_device(batch.get("extra_inputs", []), device)
-            evaluator.process(batch, model(to_device(batch["inputs"], device), *extra).float())
+            inputs = to_device(batch["inputs"], device, pixel_norm)
+            evaluator.process(batch, model(inputs, *extra).float())
         if (it + 1) % log_period == 0 or it + 1 == num_iters:
             eta = (time.perf_counter() - start) / (it + 1) * (num_iters - it - 1)
             logger.info("eval iter %d/%d  eta %s", it + 1, num_iters, format_eta(eta))

@@ -18,6 +18,7 @@ from slowvid.utils.logging import TensorboardWriter, log_json_stats
 
 from .evaluator import class_metrics, gather_and_ensemble, predict_views, run_dataset_evaluator
 from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
+from .inputs import PixelNorm
 from .multigrid import LongCycleLoader, apply_long_cycle
 from .precise_bn import PreciseBN
 from .preempt import StopCheckpoint, rank_rng_state
@@ -42,12 +43,19 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
     make_evaluator = getattr(loader.dataset, "make_evaluator", None)
     if make_evaluator is not None:
         evaluator = make_evaluator(cfg.OUTPUT_DIR, f"{tag}_{step}")
-        results = run_dataset_evaluator(model, loader, device, evaluator, cfg.LOG_PERIOD)
+        results = run_dataset_evaluator(
+            model, loader, device, evaluator, cfg.LOG_PERIOD, PixelNorm.from_config(cfg)
+        )
         ensemble = None
     else:
         multi_label = cfg.MODEL.LOSS_FUNC == "bce_logit"
         views = predict_views(
-            model, loader, device, multi_label=multi_label, log_period=cfg.LOG_PERIOD
+            model,
+            loader,
+            device,
+            multi_label=multi_label,
+            log_period=cfg.LOG_PERIOD,
+            pixel_norm=PixelNorm.from_config(cfg),
         )
         results, ensemble = gather_and_ensemble(
             views,
@@ -186,6 +194,7 @@ def train(cfg: CfgNode) -> dict:
         clip_grad_l2norm=cfg.SOLVER.CLIP_GRAD_L2NORM,
         start_iter=int(resumed.get("iter", 0)),
         resume_rng_state=rank_rng_state(resumed),
+        pixel_norm=PixelNorm.from_config(cfg),
     )
     if "scaler_state" in resumed and trainer.scaler.is_enabled():
         trainer.scaler.load_state_dict(resumed["scaler_state"])

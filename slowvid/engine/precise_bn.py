@@ -17,8 +17,8 @@ from fvcore.nn.precise_bn import get_bn_modules, update_bn_stats
 from slowvid.distributed import comm
 from slowvid.layers import AllReduceBatchNorm
 
-from .evaluator import to_device
 from .hooks import HookBase
+from .inputs import to_device
 from .setup import unwrap_model
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class PreciseBN(HookBase):
         model = unwrap_model(trainer.model)
         batches = (
             (
-                to_device(batch["inputs"], trainer.device),
+                to_device(batch["inputs"], trainer.device, trainer.pixel_norm),
                 *to_device(batch.get("extra_inputs", []), trainer.device),
             )
             for batch in trainer.loader

@@ -25,8 +25,8 @@ from slowvid.evaluation import ScalarMeter, format_eta, topk_correct
 from slowvid.solver import set_lr
 from slowvid.utils.logging import log_json_stats
 
-from .evaluator import to_device
 from .hooks import HookBase
+from .inputs import PixelNorm, to_device
 from .setup import epoch_seed, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ class Trainer:
         start_iter: batches of ``start_epoch`` already trained (resuming a mid-epoch
             checkpoint); they are loaded again and dropped, not trained on.
         resume_rng_state: RNG states (``get_rng_state()``) restored after those batches.
+        pixel_norm: normalises uint8 clips on ``device`` (needed when the loader sends them,
+            see DATA.NORMALIZE_ON_DEVICE).
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class Trainer:
         clip_grad_l2norm: float = 0.0,
         start_iter: int = 0,
         resume_rng_state: dict | None = None,
+        pixel_norm: PixelNorm | None = None,
     ):
         self.model = model
         self.optimizer = optimizer
@@ -110,6 +113,7 @@ class Trainer:
         self.clip_grad_l2norm = clip_grad_l2norm
         self.start_iter = start_iter
         self.resume_rng_state = resume_rng_state
+        self.pixel_norm = pixel_norm
         # fp16 needs loss scaling; bf16 (the CPU's autocast type) has fp32's range and does not.
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=mixed_precision and device.type == "cuda"
@@ -158,7 +162,8 @@ class Trainer:
             # Tensors beyond the clips (e.g. AVA's boxes) are passed on positionally.
             extra = to_device(batch.get("extra_inputs", []), self.device)
             with self._autocast():
-                logits = self.model(to_device(batch["inputs"], self.device), *extra)
+                inputs = to_device(batch["inputs"], self.device, self.pixel_norm)
+                logits = self.model(inputs, *extra)
             loss = self.loss_fn(logits.float(), labels)
             if not torch.isfinite(loss):
                 raise FloatingPointError(

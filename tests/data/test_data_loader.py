@@ -1,11 +1,15 @@
 """Loaders: batch shapes with workers, failed-sample collation, sharding, epoch seeding."""
 
+import platform
+import sys
+
 import pytest
 import torch
 from synthetic import data_cfg
 
 from slowvid.data import build_loader, collate_clips, shuffle_loader
-from slowvid.data.build import EpochRandomSampler, ShardSampler
+from slowvid.data.build import EpochRandomSampler, ShardSampler, keep_freed_buffers
+from slowvid.engine.inputs import PixelNorm
 
 
 @pytest.mark.timeout(60)
@@ -84,3 +88,44 @@ def test_batch_smaller_than_world_is_an_error(demo_dir, monkeypatch):
         build_loader(data_cfg(demo_dir, **{"TEST.BATCH_SIZE": 2}), "test")
     loader = build_loader(data_cfg(demo_dir, **{"TEST.BATCH_SIZE": 8}), "test")
     assert loader.batch_size == 2 and list(loader.sampler) == list(range(1, 48, 4))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_uint8_batches_normalise_to_the_float_batches(demo_dir, split):
+    def first_batch(**opts):
+        cfg = data_cfg(demo_dir, **{"DATA.RANDOM_FLIP": True, **opts})
+        loader = build_loader(cfg, split)
+        shuffle_loader(loader, 0)
+        return cfg, next(iter(loader))
+
+    cfg, pixels = first_batch()
+    _, floats = first_batch(**{"DATA.NORMALIZE_ON_DEVICE": False})
+    assert torch.equal(pixels["video_index"], floats["video_index"])
+    for p, f in zip(pixels["inputs"], floats["inputs"], strict=True):
+        assert p.dtype == torch.uint8 and p.is_contiguous(memory_format=torch.channels_last_3d)
+        assert f.dtype == torch.float32 and f.shape == p.shape
+        assert torch.allclose(PixelNorm.from_config(cfg)(p), f, atol=1e-6)
+
+
+@pytest.mark.timeout(60)
+def test_mixup_and_augmentation_keep_float_batches(demo_dir):
+    for opts in ({"MIXUP.ENABLE": True}, {"AUG.ENABLE": True, "AUG.AA_TYPE": "rand-m9-n2"}):
+        cfg = data_cfg(demo_dir, **{"MODEL.NUM_CLASSES": 8, **opts})
+        loader = build_loader(cfg, "train")
+        shuffle_loader(loader, 0)
+        assert next(iter(loader))["inputs"][0].dtype == torch.float32, opts
+
+
+def test_collate_batches_channels_last_clips_channels_last():
+    clips = [torch.randint(0, 256, (4, 5, 6, 3), dtype=torch.uint8).permute(3, 0, 1, 2)] * 2
+    items = [{"inputs": [c], "label": 0, "video_index": 0, "failed": []} for c in clips]
+    (batch,) = collate_clips(items)["inputs"]
+    assert batch.is_contiguous(memory_format=torch.channels_last_3d)
+    assert torch.equal(batch, torch.stack(clips))
+
+
+def test_keep_freed_buffers_on_glibc():
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert keep_freed_buffers()

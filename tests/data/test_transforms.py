@@ -7,9 +7,12 @@ import torch
 
 from slowvid.data.transforms import (
     ClipTransform,
+    is_channels_last,
     normalize,
+    normalize_uint8,
     pack_pathways,
     random_crop,
+    random_scale_crop,
     short_side_scale,
     to_float_clip,
     uniform_crop,
@@ -108,3 +111,67 @@ def test_pack_pathways_single():
     assert out is clip
     with pytest.raises(ValueError):
         pack_pathways(clip, 3, 4)
+
+
+MEAN, STD = (0.45, 0.40, 0.35), (0.225, 0.25, 0.2)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_uint8_output_normalised_equals_float_output(training):
+    frames = torch.randint(0, 256, (6, 48, 70, 3), dtype=torch.uint8)
+    kwargs = dict(training=training, jitter_scales=(40, 60), crop_size=32, mean=MEAN, std=STD)
+    pixels = ClipTransform(uint8_output=True, **kwargs)(frames, rng=random.Random(3))
+    clip = ClipTransform(**kwargs)(frames, rng=random.Random(3))
+    assert pixels.dtype == torch.uint8 and pixels.shape == clip.shape == (3, 6, 32, 32)
+    assert is_channels_last(pixels) and clip.is_contiguous()
+    assert torch.allclose(normalize_uint8(pixels, MEAN, STD), clip, atol=1e-6)
+
+
+def test_uint8_output_refuses_float_steps():
+    with pytest.raises(ValueError, match="float steps"):
+        ClipTransform(training=True, uint8_output=True, augment=lambda clip, rng: clip)
+    # A test transform has no augmentation, so the flag is always allowed there.
+    assert not ClipTransform(training=False, augment=lambda clip, rng: clip).has_float_steps
+
+
+def test_normalize_uint8_matches_normalize():
+    pixels = torch.randint(0, 256, (2, 3, 4, 5, 6), dtype=torch.uint8)
+    expected = normalize(pixels.float() / 255, MEAN, STD)
+    assert torch.allclose(normalize_uint8(pixels, MEAN, STD), expected, atol=1e-6)
+
+
+def test_random_scale_crop_geometry():
+    # On a linear ramp, bilinear resampling is exact away from the window's border, so every
+    # interior output pixel must sit where "scale the frame, then crop" would put it.
+    clip = coord_clip(60, 90, t=2)
+    for seed in range(5):
+        out = random_scale_crop(clip, 64, 120, 32, random.Random(seed))
+        assert out.shape == (1, 2, 32, 32) and torch.equal(out[:, 0], out[:, 1])
+        rng = random.Random(seed)
+        scale = rng.randint(64, 120)
+        side = round(32 * 60 / scale)
+        top, left = rng.randint(0, 60 - side), rng.randint(0, 90 - side)
+        step = side / 32
+        i = torch.arange(1, 31, dtype=torch.float32)
+        xs = left + (i + 0.5) * step - 0.5
+        ys = top + (i + 0.5) * step - 0.5
+        assert torch.allclose(out[0, 0, 15, 1:31], xs + 1000 * ys[14], atol=1e-2)
+        assert torch.allclose(out[0, 0, 1:31, 15], xs[14] + 1000 * ys, atol=1e-2)
+
+
+def test_random_scale_crop_at_native_scale_is_a_plain_crop():
+    frames = torch.randint(0, 256, (3, 40, 50, 3), dtype=torch.uint8).permute(3, 0, 1, 2)
+    out = random_scale_crop(frames, 40, 40, 24, random.Random(0))
+    rng = random.Random(0)
+    rng.randint(40, 40)
+    top, left = rng.randint(0, 40 - 24), rng.randint(0, 50 - 24)
+    assert torch.equal(out, frames[:, :, top : top + 24, left : left + 24])
+    with pytest.raises(ValueError, match="larger than"):
+        random_scale_crop(frames, 20, 20, 24, random.Random(0))
+
+
+def test_pack_pathways_keeps_channels_last_layout():
+    pixels = torch.randint(0, 256, (8, 6, 6, 3), dtype=torch.uint8).permute(3, 0, 1, 2)
+    slow, fast = pack_pathways(pixels, 2, 4)
+    assert is_channels_last(slow) and fast is pixels
+    assert torch.equal(slow, pixels.contiguous().index_select(1, torch.tensor([0, 7])))

@@ -15,6 +15,7 @@ from slowvid.config import load_config
 from slowvid.data import build_dataset, collate_clips
 from slowvid.data.decoding import open_video
 from slowvid.data.demo import DemoSpec, write_video
+from slowvid.engine.inputs import PixelNorm, to_device
 from slowvid.models import build_model
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,20 +95,21 @@ def test_missing_audio_warns_once_and_is_silent(demo_dir, caplog):
 def test_forward_backward_in_each_mode(demo_dir, mode):
     cfg = _cfg(demo_dir, "AVSLOWFAST.MODE", mode, "DATA_LOADER.NUM_WORKERS", "0")
     batch = collate_clips([build_dataset(cfg, "train")[i] for i in (0, 9)])
-    slow, fast, spec = batch["inputs"]
+    inputs = to_device(batch["inputs"], torch.device("cpu"), PixelNorm.from_config(cfg))
+    slow, fast, spec = inputs
     assert slow.shape == (2, 3, 2, 32, 32) and fast.shape == (2, 3, 4, 32, 32)
     assert spec.shape == (2, 1, 1, 54, 40)
     torch.manual_seed(0)
     model = build_model(cfg)
     assert model.mode == mode
-    out = model(batch["inputs"])
+    out = model(inputs)
     assert out.shape == (2, len(CLASSNAMES)) and torch.isfinite(out).all()
     out.sum().backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
     model.eval()
     with torch.no_grad():
-        ref = model(batch["inputs"])
+        ref = model(inputs)
         silent = model([slow, fast, torch.full_like(spec, float(np.log(LOG_FLOOR)))])
         still = model([torch.zeros_like(slow), torch.zeros_like(fast), spec])
     # Each mode listens to exactly the inputs it is meant to.
@@ -126,6 +128,8 @@ def test_audio_only_training_beats_chance(demo_dir):
     cfg = _cfg(demo_dir, "AVSLOWFAST.MODE", "audio", "DATA_LOADER.NUM_WORKERS", "0")
     train = collate_clips([build_dataset(cfg, "train")[i] for i in range(32)])
     val = collate_clips([build_dataset(cfg, "val")[i] for i in range(32)])
+    norm, cpu = PixelNorm.from_config(cfg), torch.device("cpu")
+    train["inputs"], val["inputs"] = (to_device(b["inputs"], cpu, norm) for b in (train, val))
     model = build_model(cfg)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     for _ in range(30):  # full batch: the 32 training spectrograms

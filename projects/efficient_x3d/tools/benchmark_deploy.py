@@ -28,6 +28,7 @@ from efficient_x3d import ClipModel, export_float, fuse_conv_bn, quantize_int8  
 from slowvid.checkpoint import load_checkpoint  # noqa: E402
 from slowvid.config import load_config  # noqa: E402
 from slowvid.data import build_loader, shuffle_loader  # noqa: E402
+from slowvid.engine.inputs import PixelNorm, to_device  # noqa: E402
 from slowvid.models import build_model  # noqa: E402
 
 
@@ -35,8 +36,9 @@ def clips_of(cfg, split: str):
     """Single clips (B=1 batches) of ``split`` with test-time transforms, in order."""
     loader = build_loader(cfg, split)
     shuffle_loader(loader, 0)
+    norm = PixelNorm.from_config(cfg)
     for batch in loader:
-        yield from batch["inputs"][0].split(1)
+        yield from to_device(batch["inputs"], torch.device("cpu"), norm)[0].split(1)
 
 
 @torch.inference_mode()

@@ -114,6 +114,9 @@ class ClipDataset(torch.utils.data.Dataset):
             random_flip=d.RANDOM_FLIP,
             **(augment_kwargs(cfg) if training else {}),
         )
+        mixes = training and cfg.MIXUP.ENABLE  # mixup blends float clips in the collate
+        if d.NORMALIZE_ON_DEVICE and not transform.has_float_steps and not mixes:
+            transform = dataclasses.replace(transform, uint8_output=True)
         return {
             "training": training,
             "clip": ClipSpec(d.NUM_FRAMES, d.SAMPLING_RATE, float(d.TARGET_FPS)),
@@ -167,7 +170,8 @@ class ClipDataset(torch.utils.data.Dataset):
         dataset's own).
 
         Returns:
-            One float ``(C, T, H, W)`` tensor per pathway, or ``(N, C, T, H, W)`` holding
+            One ``(C, T, H, W)`` tensor per pathway (float, or uint8 pixels when the
+            transform leaves normalising to the engine), or ``(N, C, T, H, W)`` holding
             ``N = transform.num_samples`` augmented copies in training (AUG.NUM_SAMPLE).
         """
         transform = transform or self.transform
@@ -202,7 +206,7 @@ class ClipDataset(torch.utils.data.Dataset):
             transform: replaces the dataset's transform for this clip.
 
         Returns:
-            One float ``(C, T, H, W)`` tensor per pathway.
+            One ``(C, T, H, W)`` tensor per pathway, as :meth:`transform_and_pack`.
 
         Raises:
             DecodeError: the video cannot be decoded.
@@ -223,7 +227,7 @@ class ClipDataset(torch.utils.data.Dataset):
         """One item: ``{"inputs", "label", "video_index", "failed"}``; ``index`` may be
         ``(index, crop_size)`` to train this item at another crop.
 
-        ``inputs`` is a list of float ``(C, T, H, W)`` tensors (one per pathway), or None
+        ``inputs`` is a list of ``(C, T, H, W)`` tensors (one per pathway), or None
         when the item failed; ``failed`` lists the paths that could not be decoded.
         """
         # A private generator drawn from the (per-worker seeded) module state keeps the
