@@ -17,6 +17,7 @@ from slowvid.checkpoint import find_latest_checkpoint, read_checkpoint
 from slowvid.config import load_config
 from slowvid.data import collate_clips
 from slowvid.engine import Trainer
+from slowvid.engine.inputs import PixelNorm
 from slowvid.engine.precise_bn import PreciseBN, average_bn_stats_across_ranks, combine_bn_stats
 
 
@@ -101,7 +102,10 @@ def test_combined_bn_stats_equal_those_of_all_data():
 
 def test_precise_bn_sets_the_true_statistics_of_the_batches():
     model = nn.Sequential(nn.Conv3d(3, 4, 1), nn.BatchNorm3d(4, momentum=0.1))
-    batches = [{"inputs": [torch.randn(2, 3, 2, 4, 4) + 3.0]} for _ in range(4)]
+    # uint8 clips, as the loader sends them: the hook must normalise them like training does.
+    pixels = [torch.randint(100, 256, (2, 3, 2, 4, 4), dtype=torch.uint8) for _ in range(4)]
+    batches = [{"inputs": [p]} for p in pixels]
+    norm = PixelNorm(mean=(0.2, 0.3, 0.4), std=(0.25, 0.25, 0.25))
     hook = PreciseBN(period=1, num_batches=4)
 
     class Wrapper(nn.Module):  # the hook calls model(list_of_pathways)
@@ -113,11 +117,16 @@ def test_precise_bn_sets_the_true_statistics_of_the_batches():
             return self.net(inputs[0])
 
     hook.trainer = SimpleNamespace(
-        epoch=0, max_epoch=1, model=Wrapper(), loader=batches, device=torch.device("cpu")
+        epoch=0,
+        max_epoch=1,
+        model=Wrapper(),
+        loader=batches,
+        device=torch.device("cpu"),
+        pixel_norm=norm,
     )
     hook.after_epoch()
     with torch.no_grad():
-        feats = torch.cat([model[0](b["inputs"][0]) for b in batches])
+        feats = torch.cat([model[0](norm(p)) for p in pixels])
     per_channel = feats.transpose(0, 1).flatten(1)
     torch.testing.assert_close(model[1].running_mean, per_channel.mean(1), rtol=1e-4, atol=1e-5)
     # per-batch (unbiased) variances averaged: within 2% of the population variance here
