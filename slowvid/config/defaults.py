@@ -378,6 +378,20 @@ _C.EPICKITCHENS.TEST_LIST = "EPIC_100_validation.csv"
 _C.EPICKITCHENS.VIDEO_FORMAT = "mp4"
 
 # ---------------------------------------------------------------------------- #
+# Something-Something V2 (json annotations in DATA.PATH_TO_DATA_DIR; videos or frames under
+# DATA.PATH_PREFIX)
+# ---------------------------------------------------------------------------- #
+_C.SSV2 = CfgNode()
+# "webm": the published {id}.webm; "frames": {id}/{id}_{:06d}.jpg listed in PySlowFast's
+# frame lists train.csv / val.csv (in DATA.PATH_TO_DATA_DIR).
+_C.SSV2.VIDEO_FORMAT = "webm"
+# Rate (frames per second) the "frames" were extracted at; 30 in PySlowFast's layout.
+_C.SSV2.FRAME_FPS = 30.0
+# "segments": one frame from each of DATA.NUM_FRAMES equal segments of the whole video (random
+# in training, middle in testing; SAMPLING_RATE unused); "clip": Kinetics-like clips.
+_C.SSV2.SAMPLING = "segments"
+
+# ---------------------------------------------------------------------------- #
 # Batch norm
 # ---------------------------------------------------------------------------- #
 _C.BN = CfgNode()

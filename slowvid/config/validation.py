@@ -14,6 +14,8 @@ _CHOICES = {
     "AUG.RE_MODE": ("const", "rand", "pixel"),
     "DIST_BACKEND": ("auto", "nccl", "gloo"),
     "EPICKITCHENS.VIDEO_FORMAT": ("mp4", "frames"),
+    "SSV2.VIDEO_FORMAT": ("webm", "frames"),
+    "SSV2.SAMPLING": ("segments", "clip"),
 }
 
 
@@ -73,6 +75,8 @@ def infer_and_check(cfg: CfgNode) -> None:
         )
     if not 0.0 <= data.MAX_FAILED_FRACTION <= 1.0:
         _fail("DATA.MAX_FAILED_FRACTION", "must lie in [0, 1]")
+    if cfg.SSV2.FRAME_FPS <= 0:
+        _fail("SSV2.FRAME_FPS", f"must be positive, got {cfg.SSV2.FRAME_FPS}")
     _check_augment(cfg)
     _infer_tasks(cfg)
 

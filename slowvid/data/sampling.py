@@ -9,6 +9,10 @@ Training takes one clip at a random start; testing takes clip ``k`` of ``num_cli
 starts are spaced evenly from the first possible start to the last (a single test clip is
 the centre one). Videos shorter than a clip repeat their last frame.
 
+:func:`segment_indices` is the other scheme, for sets whose actions fill the whole video
+(PySlowFast's and the published SSv2 recipes): the video is cut into ``num_frames`` equal
+segments and one frame is taken from each, so a clip always spans the whole video.
+
 All functions are pure: randomness comes from the ``random.Random`` or ``torch.Generator``
 passed in.
 """
@@ -27,6 +31,7 @@ __all__ = [
     "clip_start",
     "clip_stride",
     "random_clip_indices",
+    "segment_indices",
     "uniform_clip_indices",
 ]
 
@@ -153,3 +158,54 @@ def uniform_clip_indices(
     span = spec.num_frames * clip_stride(spec, fps)
     start = clip_start(num_video_frames, span, clip_idx=clip_idx, num_clips=num_clips)
     return clip_indices(start, spec, fps, num_video_frames)
+
+
+def segment_indices(
+    num_video_frames: int,
+    num_segments: int,
+    segment_idx: int = -1,
+    num_views: int = 1,
+    rng: Rng | None = None,
+) -> list[int]:
+    """One frame from each of ``num_segments`` equal segments spanning the whole video.
+
+    Frame positions ``[0, num_video_frames - 1]`` are cut into ``num_segments`` equal spans;
+    segment ``i`` holds the frames from ``round(i * s)`` to ``round((i + 1) * s)``, both
+    included, with ``s = (num_video_frames - 1) / num_segments`` and ties rounded to even (as
+    numpy), so neighbouring segments share their boundary frame. These are PySlowFast's SSv2
+    segments, which keeps its released SSv2 checkpoints evaluating on the frames they were
+    tested on. Videos with fewer frames than segments repeat frames.
+
+    Args:
+        num_video_frames: frames in the video.
+        num_segments: segments, i.e. frames in the clip.
+        segment_idx: -1 for a uniformly random frame of each segment (training); else view
+            ``k`` of ``num_views`` takes, in every segment, the frame at ``(2k + 1) / (2 *
+            num_views)`` of its span, rounded down: the middle frame for a single view (as
+            PySlowFast), views spread evenly inside the segments for several.
+        num_views: test views per video.
+        rng: ``random.Random`` or ``torch.Generator``, needed when ``segment_idx`` is -1.
+
+    Returns:
+        ``num_segments`` non-decreasing frame indices in ``[0, num_video_frames)``.
+
+    Raises:
+        ValueError: no segments, a random draw without ``rng``, or ``segment_idx`` outside
+            ``[0, num_views)``.
+    """
+    if num_segments < 1:
+        raise ValueError(f"num_segments must be >= 1, got {num_segments}")
+    if segment_idx == -1 and rng is None:
+        raise ValueError("random segment frames (segment_idx=-1) need an rng")
+    if segment_idx != -1 and not 0 <= segment_idx < num_views:
+        raise ValueError(f"segment_idx {segment_idx} outside [0, {num_views})")
+    step = max(num_video_frames - 1, 0) / num_segments
+    indices = []
+    for i in range(num_segments):
+        first, last = round(step * i), round(step * (i + 1))
+        if segment_idx == -1:
+            indices.append(first + _randint(rng, last - first))
+        else:
+            # Integer arithmetic: for one view this is PySlowFast's (first + last) // 2.
+            indices.append(first + (last - first) * (2 * segment_idx + 1) // (2 * num_views))
+    return indices

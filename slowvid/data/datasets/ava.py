@@ -30,7 +30,7 @@ import torch
 
 from slowvid.data.box_transforms import DetectionTransform
 from slowvid.data.decoding import DecodeError
-from slowvid.data.frames import FrameListVideo
+from slowvid.data.frames import FrameListVideo, read_frame_list
 from slowvid.data.sampling import ClipSpec, clip_stride
 from slowvid.data.transforms import pack_pathways
 from slowvid.evaluation.ava import AvaEvaluator
@@ -76,24 +76,16 @@ class AvaEvalFiles:
 
 
 def read_frame_lists(paths: list[str], frame_dir: str) -> tuple[list[str], list[list[str]]]:
-    """Video ids and, per video, its frame files in list order.
+    """Video ids and, per video, its frame files in list order, over all ``paths``
+    (:func:`~slowvid.data.frames.read_frame_list`, labels column unread).
 
     Raises:
         ValueError: a line has not 5 fields; the message names the file and line.
     """
     frames: dict[str, list[str]] = {}
     for path in paths:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                fields = line.split()
-                if lineno == 1 or not fields:
-                    continue  # header
-                if len(fields) != 5:
-                    raise ValueError(
-                        f"{path}:{lineno}: expected 5 fields 'original_vido_id video_idx "
-                        f"frame_id path labels', got {len(fields)} in {line.strip()!r}"
-                    )
-                frames.setdefault(fields[0], []).append(os.path.join(frame_dir, fields[3]))
+        for name, video in read_frame_list(path, frame_dir).items():
+            frames.setdefault(name, []).extend(video.frames)
     if not frames:
         raise ValueError(f"no frames listed in {paths}")
     return list(frames), list(frames.values())

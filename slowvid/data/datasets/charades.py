@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import os
 import random
-from collections import OrderedDict
 from typing import Any
 
 import torch
 
-from slowvid.data.frames import FrameListVideo
-from slowvid.data.transforms import ClipTransform
+from slowvid.data.decoding import Video
+from slowvid.data.frames import FrameListVideo, read_frame_list
 from slowvid.evaluation import MultiLabelEvaluator
 from slowvid.registry import DATASETS
 
@@ -37,13 +36,11 @@ from .clip_dataset import ClipDataset
 
 __all__ = ["Charades", "charades_clip_indices", "read_charades_frame_list"]
 
-HEADER = "original_vido_id video_id frame_id path labels"
-
 
 def read_charades_frame_list(
     path: str, frame_dir: str, num_classes: int
 ) -> tuple[list[str], list[list[str]], list[set[int]]]:
-    """Read a frame list.
+    """Read a frame list (:func:`~slowvid.data.frames.read_frame_list`) with its labels.
 
     Args:
         path: ``train.csv`` or ``val.csv``.
@@ -58,30 +55,9 @@ def read_charades_frame_list(
         ValueError: a line without 5 fields, or a label that is not an integer in range; the
             message names the file and the 1-based line number.
     """
-    videos: OrderedDict[str, tuple[list[str], set[int]]] = OrderedDict()
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            fields = line.split()
-            if not fields or (lineno == 1 and " ".join(fields) == HEADER):
-                continue
-            if len(fields) != 5:
-                raise ValueError(
-                    f"{path}:{lineno}: expected 5 fields ({HEADER}), got {len(fields)}: {line!r}"
-                )
-            frames, labels = videos.setdefault(fields[0], ([], set()))
-            frames.append(os.path.join(frame_dir, fields[3]))
-            for item in fields[4].strip('"').split(","):
-                if not item:
-                    continue
-                if not item.isdigit() or int(item) >= num_classes:
-                    raise ValueError(
-                        f"{path}:{lineno}: label {item!r} is not a class in [0, {num_classes})"
-                    )
-                labels.add(int(item))
-    if not videos:
-        raise ValueError(f"{path}: no frames listed")
+    videos = read_frame_list(path, frame_dir, num_classes)
     names = list(videos)
-    return names, [videos[n][0] for n in names], [videos[n][1] for n in names]
+    return names, [videos[n].frames for n in names], [videos[n].labels for n in names]
 
 
 def charades_clip_indices(
@@ -173,17 +149,13 @@ class Charades(ClipDataset):
             **kwargs,
         }
 
-    def load_clip(
-        self,
-        video_index: int,
-        temporal_idx: int,
-        spatial_idx: int,
-        rng: random.Random,
-        transform: ClipTransform | None = None,
-    ) -> list[torch.Tensor]:
-        """Read, transform and pack one clip from the video's frame files."""
-        video = FrameListVideo(self.frame_paths[video_index], fps=self.fps)
-        indices = charades_clip_indices(
+    def video_at(self, video_index: int) -> FrameListVideo:
+        """The video's frame files (read only when its clip's frames are asked for)."""
+        return FrameListVideo(self.frame_paths[video_index], fps=self.fps)
+
+    def frame_indices(self, video: Video, temporal_idx: int, rng: random.Random) -> list[int]:
+        """PySlowFast's Charades windows (:func:`charades_clip_indices`)."""
+        return charades_clip_indices(
             video.num_frames,
             self.clip.num_frames,
             self.clip.sampling_rate,
@@ -191,7 +163,6 @@ class Charades(ClipDataset):
             self.num_temporal_views,
             rng,
         )
-        return self.transform_and_pack(video.get_frames(indices), spatial_idx, rng, transform)
 
     def make_evaluator(self, output_dir: str, tag: str) -> MultiLabelEvaluator:
         """Video-level mAP over this split (the engine calls it for val and test)."""

@@ -2,9 +2,11 @@
 
 :class:`ClipDataset` turns a list of ``(video path, integer label)`` pairs into items: it
 decodes, samples, transforms and packs clips, and handles videos that fail to decode. A data
-set (Kinetics, SSv2, UCF101, HMDB51) subclasses it only to read its own annotation files into
+set (Kinetics, SSv2, UCF101, HMDB51) subclasses it to read its own annotation files into
 that list, and reads the config in ``from_config``, which extends
-:meth:`ClipDataset.from_config`.
+:meth:`ClipDataset.from_config`. Two hooks change how a clip is read without touching the
+failure handling: :meth:`ClipDataset.video_at` (frame folders instead of files, as Charades
+and SSv2 frames) and :meth:`ClipDataset.frame_indices` (another temporal sampling).
 """
 
 from __future__ import annotations
@@ -211,9 +213,18 @@ class ClipDataset(torch.utils.data.Dataset):
         Raises:
             DecodeError: the video cannot be decoded.
         """
-        with open_video(self.paths[video_index], self.decoding_backend) as video:
+        with self.video_at(video_index) as video:
             frames = video.get_frames(self.frame_indices(video, temporal_idx, rng))
         return self.transform_and_pack(frames, spatial_idx, rng, transform)
+
+    def video_at(self, video_index: int) -> Video:
+        """Open video ``video_index`` (its file; subclasses reading frame folders return a
+        :class:`~slowvid.data.frames.FrameListVideo`).
+
+        Raises:
+            DecodeError: the video cannot be opened.
+        """
+        return open_video(self.paths[video_index], self.decoding_backend)
 
     def frame_indices(self, video: Video, temporal_idx: int, rng: random.Random) -> list[int]:
         """The frames of one clip of ``video``: random for ``temporal_idx`` -1, else that view."""
