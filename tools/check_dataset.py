@@ -41,6 +41,7 @@ def main(argv=None) -> int:
             dataset.decoding_backend,
             args.workers,
             progress=bar.update,
+            video_at=getattr(dataset, "video_at", None),
         )
     print(report.summary())
     print("videos per label:", report.label_counts())

@@ -3,19 +3,21 @@
 Every listed video is opened and the frames of its centre clip decoded (so a file whose header
 reads fine but whose stream is broken is caught too); its length is compared with the span of
 one clip. Works for every :class:`~slowvid.data.datasets.clip_dataset.ClipDataset` (Kinetics,
-SSv2, UCF101, HMDB51, ...), which all list ``paths`` and ``labels``.
+SSv2, UCF101, HMDB51, ...), which all list ``paths`` and ``labels``; datasets of frame folders
+(SSv2 or EPIC frames, Charades) are opened through their ``video_at``.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .decoding import DecodeError, open_video
+from .decoding import DecodeError, Video, open_video
 from .sampling import ClipSpec, clip_stride, uniform_clip_indices
 
 __all__ = ["DatasetReport", "VideoCheck", "check_video", "check_videos", "write_clean_list"]
@@ -70,10 +72,17 @@ class DatasetReport:
         return "\n".join(lines)
 
 
-def check_video(path: str, label: int, clip: ClipSpec, backend: str = "auto") -> VideoCheck:
-    """Open ``path``, decode its centre clip and compare its length with one clip's span."""
+def check_video(
+    path: str,
+    label: int,
+    clip: ClipSpec,
+    backend: str = "auto",
+    opener: Callable[[], Video] | None = None,
+) -> VideoCheck:
+    """Open ``path`` (with ``opener`` when given, e.g. a frame folder), decode its centre clip
+    and compare its length with one clip's span."""
     try:
-        with open_video(path, backend) as video:
+        with opener() if opener is not None else open_video(path, backend) as video:
             span = math.ceil((clip.num_frames - 1) * clip_stride(clip, video.fps)) + 1
             video.get_frames(uniform_clip_indices(clip, video.fps, video.num_frames, 0, 1))
             if video.num_frames < span:
@@ -91,6 +100,7 @@ def check_videos(
     backend: str = "auto",
     num_workers: int = 4,
     progress: Callable[[int], object] | None = None,
+    video_at: Callable[[int], Video] | None = None,
 ) -> DatasetReport:
     """:func:`check_video` on every video, ``num_workers`` at a time (decoding releases the GIL).
 
@@ -101,19 +111,24 @@ def check_videos(
         backend: decoding backend, as ``DATA.DECODING_BACKEND``.
         num_workers: videos checked concurrently.
         progress: called with 1 after each video (e.g. a tqdm bar's ``update``).
+        video_at: opens video ``i`` (a dataset's ``video_at``); by default ``paths[i]`` is
+            opened as a file.
 
     Returns:
         The checks in list order.
     """
 
-    def one(item: tuple[str, int]) -> VideoCheck:
-        result = check_video(item[0], item[1], clip, backend)
+    def one(index: int) -> VideoCheck:
+        opener = functools.partial(video_at, index) if video_at is not None else None
+        result = check_video(paths[index], labels[index], clip, backend, opener)
         if progress is not None:
             progress(1)
         return result
 
+    if len(paths) != len(labels):
+        raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
     with ThreadPoolExecutor(max_workers=max(num_workers, 1)) as pool:
-        return DatasetReport(list(pool.map(one, zip(paths, labels, strict=True))))
+        return DatasetReport(list(pool.map(one, range(len(paths)))))
 
 
 def write_clean_list(

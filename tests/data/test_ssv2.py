@@ -17,10 +17,11 @@ from synthetic import data_cfg
 
 from slowvid.config import infer_and_check
 from slowvid.data import build_dataset
+from slowvid.data.checking import check_videos
 from slowvid.data.datasets import ClipDataset
 from slowvid.data.datasets.ssv2 import SSv2, read_ssv2_labels
 from slowvid.data.demo import DemoSpec, render_video, write_video
-from slowvid.data.sampling import segment_indices
+from slowvid.data.sampling import segment_indices, uniform_clip_indices
 
 LABELS = {
     "Holding something next to something": "1",
@@ -384,3 +385,18 @@ def _frames_kwargs(data_dir, split, frame_list):
     kwargs = SSv2.from_config(frames_cfg(data_dir), split)
     kwargs["frame_list"] = frame_list
     return kwargs
+
+
+@pytest.mark.timeout(60)
+def test_check_dataset_reads_frame_folders(ssv2_frames_dir, tmp_path):
+    prefix = str(tmp_path / "frames")
+    shutil.copytree(os.path.join(ssv2_frames_dir, "frames"), prefix)
+    train = build_dataset(frames_cfg(ssv2_frames_dir, prefix), "train")
+    centre = uniform_clip_indices(train.clip, 30.0, train.video_at(2).num_frames, 0, 1)
+    missing = train.video_at(2).paths[centre[len(centre) // 2]]
+    os.remove(missing)
+    report = check_videos(
+        train.paths, train.labels, train.clip, num_workers=2, video_at=train.video_at
+    )
+    assert [c.problem for c in report.checks] == ["", "", "unreadable", ""]
+    assert missing in report.checks[2].detail
