@@ -30,6 +30,7 @@ from slowvid.data.datasets.kinetics import read_split_file
 from slowvid.data.decoding import open_video
 from slowvid.data.demo import DemoSpec, make_demo_data
 from slowvid.data.sampling import ClipSpec, clip_stride, random_clip_indices
+from slowvid.data.transforms import ClipTransform
 from slowvid.utils.pytorchvideo_compat import import_pytorchvideo
 
 CLIP = ClipSpec(num_frames=16, sampling_rate=4, target_fps=30)
@@ -149,6 +150,22 @@ def pytorchvideo_loader(paths, labels, args) -> float:
     )
 
 
+def transform_ms(paths, repeats: int = 20) -> dict[str, float]:
+    """Milliseconds per clip, in this process: decoding one, and the training transform of
+    the decoded frames sending uint8 or float clips."""
+    rng = random.Random(0)
+    start = time.perf_counter()
+    clips = [DecodeOnly(paths)[i % len(paths)] for i in range(repeats)]
+    out = {"decode": (time.perf_counter() - start) / repeats}
+    for name, uint8 in (("transform uint8", True), ("transform float", False)):
+        transform = ClipTransform(training=True, uint8_output=uint8)
+        start = time.perf_counter()
+        for frames in clips:
+            transform(frames, rng=rng)
+        out[name] = (time.perf_counter() - start) / repeats
+    return {k: 1000 * v for k, v in out.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="data/bench")
@@ -172,6 +189,9 @@ def main() -> None:
         f"{CLIP.num_frames} frames at stride {CLIP.sampling_rate}, {args.workers} workers, "
         f"batch {args.batch}, {args.clips} clips timed"
     )
+    keep_freed_buffers()  # as in the workers
+    per_clip = transform_ms(paths)
+    print("per clip, one process: " + ", ".join(f"{k} {v:.1f} ms" for k, v in per_clip.items()))
     # Interleaved repeats, medians: the machine's background load drifts between runs.
     runs: dict[str, list[float]] = {"a": [], "b": [], "b_float": []}
     for _ in range(args.repeats):
