@@ -39,14 +39,15 @@ CLIP = ClipSpec(num_frames=16, sampling_rate=4, target_fps=30)
 class DecodeOnly(Dataset):
     """Decodes one random clip of each video and returns its raw frames."""
 
-    def __init__(self, paths: list[str]):
+    def __init__(self, paths: list[str], backend: str = "pyav"):
         self.paths = paths
+        self.backend = backend
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        with open_video(self.paths[index], "pyav") as video:
+        with open_video(self.paths[index], self.backend) as video:
             rng = random.Random(random.getrandbits(64))
             return video.get_frames(random_clip_indices(CLIP, video.fps, video.num_frames, rng))
 
@@ -73,7 +74,7 @@ def clips_per_second(batches, batch_size: int, total_clips: int) -> float:
 
 def decode_only(paths, args) -> float:
     loader = DataLoader(
-        DecodeOnly(paths),
+        DecodeOnly(paths, args.backend),
         batch_size=args.batch,
         shuffle=True,
         num_workers=args.workers,
@@ -92,7 +93,7 @@ def slowvid_loader(data_dir, args, normalize_on_device: bool = True) -> float:
         "DATA.PATH_PREFIX": data_dir,
         "DATA.NUM_FRAMES": CLIP.num_frames,
         "DATA.SAMPLING_RATE": CLIP.sampling_rate,
-        "DATA.DECODING_BACKEND": "pyav",
+        "DATA.DECODING_BACKEND": args.backend,
         "DATA.NORMALIZE_ON_DEVICE": normalize_on_device,
         "DATA_LOADER.NUM_WORKERS": args.workers,
         "TRAIN.BATCH_SIZE": args.batch,
@@ -150,12 +151,12 @@ def pytorchvideo_loader(paths, labels, args) -> float:
     )
 
 
-def transform_ms(paths, repeats: int = 20) -> dict[str, float]:
+def transform_ms(paths, backend: str, repeats: int = 20) -> dict[str, float]:
     """Milliseconds per clip, in this process: decoding one, and the training transform of
     the decoded frames sending uint8 or float clips."""
     rng = random.Random(0)
     start = time.perf_counter()
-    clips = [DecodeOnly(paths)[i % len(paths)] for i in range(repeats)]
+    clips = [DecodeOnly(paths, backend)[i % len(paths)] for i in range(repeats)]
     out = {"decode": (time.perf_counter() - start) / repeats}
     for name, uint8 in (("transform uint8", True), ("transform float", False)):
         transform = ClipTransform(training=True, uint8_output=uint8)
@@ -172,6 +173,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=4, help="passes over the videos timed")
+    parser.add_argument(
+        "--backend",
+        default="pyav",
+        choices=["pyav", "torchcodec"],
+        help="decoder of (a) and (b); PyTorchVideo's (c) always uses PyAV",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of (a), (b)")
     parser.add_argument("--per-class", type=int, default=4, help="videos per class (8 classes)")
     parser.add_argument("--size", type=int, default=256, help="frame side of the videos")
@@ -187,10 +194,10 @@ def main() -> None:
     print(
         f"{len(paths)} videos ({args.seconds} s, {args.size} px), clips of "
         f"{CLIP.num_frames} frames at stride {CLIP.sampling_rate}, {args.workers} workers, "
-        f"batch {args.batch}, {args.clips} clips timed"
+        f"batch {args.batch}, {args.clips} clips timed, {args.backend} decoding"
     )
     keep_freed_buffers()  # as in the workers
-    per_clip = transform_ms(paths)
+    per_clip = transform_ms(paths, args.backend)
     print("per clip, one process: " + ", ".join(f"{k} {v:.1f} ms" for k, v in per_clip.items()))
     # Interleaved repeats, medians: the machine's background load drifts between runs.
     runs: dict[str, list[float]] = {"a": [], "b": [], "b_float": []}
