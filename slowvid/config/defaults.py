@@ -126,6 +126,14 @@ _C.DATA.DECODING_BACKEND = "auto"
 _C.DATA.MAX_FAILED_FRACTION = 0.1
 # Tries to draw a decodable replacement for a failed training video.
 _C.DATA.NUM_RETRIES = 10
+# "video": each listed path is a file decoded by DECODING_BACKEND; "frames": each listed path,
+# its video extension (.mp4, .avi, .webm, .mkv, ...) stripped, is a folder of frames.
+_C.DATA.VIDEO_FORMAT = "video"
+# File name of frame n (1-based) in a "frames" folder, as FRAME_TEMPLATE.format(n); frames are
+# found by number, not by listing *.jpg (a gap is an error, flow_x_* files are ignored).
+_C.DATA.FRAME_TEMPLATE = "img_{:05d}.jpg"
+# Rate (frames per second) the "frames" were extracted at; TARGET_FPS resamples from it.
+_C.DATA.FRAME_FPS = 30.0
 
 # ---------------------------------------------------------------------------- #
 # Augmentation (training only; the same op, magnitude, crop and box for every frame of a clip)

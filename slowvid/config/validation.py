@@ -8,6 +8,7 @@ _CHOICES = {
     "SOLVER.LR_POLICY": ("cosine", "steps_with_relative_lrs", "constant"),
     "SOLVER.OPTIMIZING_METHOD": ("sgd", "adamw"),
     "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav"),
+    "DATA.VIDEO_FORMAT": ("video", "frames"),
     "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm"),
     "TEST.ENSEMBLE_METHOD": ("sum", "max"),
     "AUG.INTERPOLATION": ("bilinear", "bicubic", "nearest"),
@@ -75,6 +76,9 @@ def infer_and_check(cfg: CfgNode) -> None:
         )
     if not 0.0 <= data.MAX_FAILED_FRACTION <= 1.0:
         _fail("DATA.MAX_FAILED_FRACTION", "must lie in [0, 1]")
+    if data.FRAME_FPS <= 0:
+        _fail("DATA.FRAME_FPS", f"must be positive, got {data.FRAME_FPS}")
+    _check_frame_template(data.FRAME_TEMPLATE)
     if cfg.SSV2.FRAME_FPS <= 0:
         _fail("SSV2.FRAME_FPS", f"must be positive, got {cfg.SSV2.FRAME_FPS}")
     _check_augment(cfg)
@@ -99,6 +103,20 @@ def infer_and_check(cfg: CfgNode) -> None:
         )
     if len(cfg.MULTIGRID.SHORT_CYCLE_FACTORS) != 2:
         _fail("MULTIGRID.SHORT_CYCLE_FACTORS", "needs two crop factors")
+
+
+def _check_frame_template(template: str) -> None:
+    """One ``{}`` field formatting the frame number into a file name (not a path)."""
+    try:
+        names = {template.format(1), template.format(2)}
+    except (ValueError, IndexError, KeyError) as err:
+        _fail("DATA.FRAME_TEMPLATE", f"{template!r} does not format a frame number: {err}")
+    if len(names) != 2 or "/" in template:
+        _fail(
+            "DATA.FRAME_TEMPLATE",
+            f"{template!r} must be a file name with one '{{}}' field for the frame number, "
+            "e.g. 'img_{:05d}.jpg'",
+        )
 
 
 def _check_augment(cfg: CfgNode) -> None:

@@ -1,8 +1,11 @@
 """Synthetic frames and a tiny-clip config shared by the data tests and their fixtures."""
 
+import os
+
 import numpy as np
 
 from slowvid.config import get_cfg
+from slowvid.data.decoding import open_video
 
 NUM_INDEX_FRAMES = 90
 INDEX_GOP = 10
@@ -41,3 +44,17 @@ def data_cfg(data_dir: str, **overrides):
         node, leaf = key.split(".")
         setattr(cfg[node], leaf, value)
     return cfg
+
+
+def extract_frames(video: str, folder: str, template: str = "img_{:05d}.jpg") -> np.ndarray:
+    """Write every frame of ``video`` into ``folder`` as jpgs numbered from 1 (what
+    ``ffmpeg -i video folder/img_%05d.jpg`` does); returns the decoded frames (T, H, W, 3)."""
+    import cv2
+
+    os.makedirs(folder, exist_ok=True)
+    with open_video(video) as v:
+        frames = v.get_frames(range(v.num_frames)).numpy()
+    for n, frame in enumerate(frames, start=1):
+        path = os.path.join(folder, template.format(n))
+        cv2.imwrite(path, frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return frames

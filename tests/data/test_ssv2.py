@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from synthetic import data_cfg
+from synthetic import data_cfg, extract_frames
 
 from slowvid.config import infer_and_check
 from slowvid.data import build_dataset
@@ -400,3 +400,30 @@ def test_check_dataset_reads_frame_folders(ssv2_frames_dir, tmp_path):
     )
     assert [c.problem for c in report.checks] == ["", "", "unreadable", ""]
     assert missing in report.checks[2].detail
+
+
+@pytest.mark.timeout(60)
+def test_rawframes_through_the_core_frame_folders(ssv2_dir, tmp_path):
+    """MMAction2's SSv2 rawframes ({id}/img_00001.jpg, no list): SSV2.VIDEO_FORMAT "webm" with
+    DATA.VIDEO_FORMAT "frames"; the segments of a folder are those of its webm."""
+    webms = os.path.join(ssv2_dir, "20bn-something-something-v2")
+    for vid, *_ in TRAIN:
+        extract_frames(os.path.join(webms, f"{vid}.webm"), str(tmp_path / vid))
+    keys = {
+        "DATA.VIDEO_FORMAT": "frames",
+        "DATA.FRAME_FPS": 12.0,
+        "DATA.PATH_PREFIX": str(tmp_path),
+    }
+    frames = build_dataset(ssv2_cfg(ssv2_dir, **keys), "train")
+    videos = build_dataset(ssv2_cfg(ssv2_dir), "train")
+    assert frames.video_format == "webm" and frames.labels == videos.labels
+    assert frames.paths == [str(tmp_path / vid) for vid, *_ in TRAIN]
+    for index in range(len(TRAIN)):
+        random.seed(index)
+        a = frames[index]
+        random.seed(index)
+        b = videos[index]
+        assert a["failed"] == [] and a["label"] == b["label"]
+        assert (a["inputs"][1].float() - b["inputs"][1].float()).abs().mean() < 4.0
+    with pytest.raises(ValueError, match="exclude each other"):
+        build_dataset(frames_cfg(ssv2_dir, **keys), "train")

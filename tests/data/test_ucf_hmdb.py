@@ -6,7 +6,8 @@ import random
 
 import numpy as np
 import pytest
-from synthetic import data_cfg
+import torch
+from synthetic import data_cfg, extract_frames
 
 from slowvid.data import build_dataset
 from slowvid.data.datasets import HMDB51, UCF101, ClipDataset
@@ -209,3 +210,52 @@ def test_direct_construction(hmdb_dir):
         **clip,
     )
     assert ds.num_videos == 3 and ds.paths[0].startswith("brush_hair/")
+
+
+def with_rawframes(root: str, videos: str) -> str:
+    """``{root}/rawframes``: every ``{class}/{video}.avi`` under ``{root}/{videos}`` extracted to
+    ``{class}/{video}/img_00001.jpg ...`` at its own 25 fps (MMAction2's rawframes layout)."""
+    out = os.path.join(root, "rawframes")
+    if not os.path.isdir(out):
+        for name in sorted(os.listdir(os.path.join(root, videos))):
+            for avi in sorted(os.listdir(os.path.join(root, videos, name))):
+                folder = os.path.join(out, name, avi[: -len(".avi")])
+                extract_frames(os.path.join(root, videos, name, avi), folder)
+    return out
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "make_cfg, fixture, videos",
+    [(ucf_cfg, "ucf_dir", "UCF-101"), (hmdb_cfg, "hmdb_dir", "hmdb51_org")],
+)
+def test_frame_folders_read_like_the_videos(request, make_cfg, fixture, videos):
+    root = request.getfixturevalue(fixture)
+    raw = with_rawframes(root, videos)
+    frames_keys = {"DATA.VIDEO_FORMAT": "frames", "DATA.FRAME_FPS": 25.0, "DATA.PATH_PREFIX": raw}
+    one_path = {"DATA.INPUT_CHANNEL_NUM": [3]}
+    for split in ("train", "test"):
+        from_videos = build_dataset(make_cfg(root, **one_path), split)
+        from_frames = build_dataset(make_cfg(root, **one_path, **frames_keys), split)
+        # Split-file names class/v_X_gNN_cNN.avi are the folders class/v_X_gNN_cNN/.
+        assert relative(from_frames, raw) == [
+            p[: -len(".avi")] for p in relative(from_videos, os.path.join(root, videos))
+        ]
+        assert from_frames.labels == from_videos.labels
+        for index in range(from_frames.num_videos):
+            with from_videos.video_at(index) as video, from_frames.video_at(index) as folder:
+                assert (folder.num_frames, folder.fps) == (video.num_frames, video.fps) == (20, 25)
+                decoded = video.get_frames(range(20)).float()
+                jpegs = folder.get_frames(range(20)).float()
+            dist = (jpegs[:, None] - decoded[None]).abs().mean(dim=(2, 3, 4))
+            # Each jpeg is closest to the decoded frame of its index (ties: repeated frames).
+            assert torch.equal(dist.diagonal(), dist.min(dim=1).values) and dist.max() > 4.0
+            assert dist.diagonal().max() < 4.0
+        for index in range(0, len(from_frames), 5):
+            random.seed(index)
+            a = from_frames[index]
+            random.seed(index)
+            b = from_videos[index]
+            assert (a["label"], a["video_index"], a["failed"]) == (b["label"], b["video_index"], [])
+            assert a["inputs"][0].shape == b["inputs"][0].shape
+            assert (a["inputs"][0].float() - b["inputs"][0].float()).abs().mean() < 4.0

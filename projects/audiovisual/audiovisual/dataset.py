@@ -42,6 +42,8 @@ class AVKinetics(Kinetics):
         **kwargs: the arguments of :class:`Kinetics`.
     """
 
+    frame_folders_supported = False  # the audio comes from the video files
+
     def __init__(self, *, log_mel: LogMelSpectrogram, missing_audio: str = "silence", **kwargs):
         if missing_audio not in MISSING_CHOICES:
             raise ValueError(f"missing_audio must be one of {MISSING_CHOICES}: {missing_audio!r}")

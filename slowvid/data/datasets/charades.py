@@ -111,6 +111,8 @@ class Charades(ClipDataset):
             ``labels``.
     """
 
+    frame_folders_supported = False  # always frames, from the frame lists
+
     def __init__(
         self,
         *,

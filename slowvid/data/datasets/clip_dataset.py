@@ -5,8 +5,13 @@ decodes, samples, transforms and packs clips, and handles videos that fail to de
 set (Kinetics, SSv2, UCF101, HMDB51) subclasses it to read its own annotation files into
 that list, and reads the config in ``from_config``, which extends
 :meth:`ClipDataset.from_config`. Two hooks change how a clip is read without touching the
-failure handling: :meth:`ClipDataset.video_at` (frame folders instead of files, as Charades
+failure handling: :meth:`ClipDataset.video_at` (frame lists instead of files, as Charades
 and SSv2 frames) and :meth:`ClipDataset.frame_indices` (another temporal sampling).
+
+Every clip dataset can also read its videos as folders of numbered frames instead of files
+(DATA.VIDEO_FORMAT "frames", :class:`~slowvid.data.frames.FrameFolders`): each listed path,
+its video extension stripped, names a folder, so Kinetics, UCF101 and HMDB51 read MMAction2's
+rawframes with their usual split files.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import torch
 
 from slowvid.data.augment import build_clip_augment, build_random_erasing
 from slowvid.data.decoding import DecodeError, Video, open_video, resolve_backend
+from slowvid.data.frames import FrameFolders
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
 from slowvid.data.transforms import ClipTransform, pack_pathways
 
@@ -45,8 +51,14 @@ class ClipDataset(torch.utils.data.Dataset):
     Randomness comes from the ``random`` module, which the data loader seeds per worker.
     Not registered: it is built through its subclasses.
 
+    With ``frame_folders``, ``paths`` become the frame folders (video extensions stripped),
+    so logs, ``failed`` and dataset checks name folders. A folder's frame count is found from
+    its listing the first time the video is read and cached (per loader worker): a folder
+    changed during a run is not listed again. Subclasses that read their own frame layout or
+    need the files themselves set ``frame_folders_supported`` False.
+
     Args:
-        paths: one video file per video.
+        paths: one video file per video (or its frame folder).
         labels: class index of each video.
         training: random clips (True) or evenly spaced views (False).
         clip: frames per clip, stride and target frame rate.
@@ -57,7 +69,18 @@ class ClipDataset(torch.utils.data.Dataset):
         num_spatial_crops: 1 (centre) or 3 (left/top, centre, right/bottom) when evaluating.
         num_retries: replacement videos tried after a failure in training.
         decoding_backend: "auto", "pyav" or "torchcodec".
+        frame_folders: read each video from the frame folder its path names instead of
+            decoding the file (None: decode the files); built from DATA.VIDEO_FORMAT,
+            FRAME_TEMPLATE and FRAME_FPS as one argument because SSv2 and EPIC-Kitchens
+            already take a ``video_format`` (and SSv2 a ``frame_fps``) of their own.
+
+    Raises:
+        ValueError: inconsistent arguments, or ``frame_folders`` given to a subclass whose
+            ``frame_folders_supported`` is False.
     """
+
+    # False in subclasses that read their own frame layout or need the video files (audio).
+    frame_folders_supported = True
 
     def __init__(
         self,
@@ -73,7 +96,13 @@ class ClipDataset(torch.utils.data.Dataset):
         num_spatial_crops: int = 1,
         num_retries: int = 10,
         decoding_backend: str = "auto",
+        frame_folders: FrameFolders | None = None,
     ):
+        if frame_folders is not None and not self.frame_folders_supported:
+            raise ValueError(
+                f"{type(self).__name__} cannot read frame folders (DATA.VIDEO_FORMAT 'frames'); "
+                "it reads its own frame layout or needs the video files"
+            )
         if transform.training != training:
             raise ValueError(f"transform.training={transform.training} but training={training}")
         if num_spatial_crops not in (1, 3):
@@ -82,7 +111,12 @@ class ClipDataset(torch.utils.data.Dataset):
             raise ValueError(f"num_temporal_views must be >= 1, got {num_temporal_views}")
         if len(paths) != len(labels):
             raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
+        self.frame_folders = frame_folders
+        if frame_folders is not None:
+            paths = [frame_folders.folder_of(p) for p in paths]
         self.paths = list(paths)
+        # Video index -> frame count of its folder, filled as videos are first read.
+        self._frame_counts: dict[int, int] = {}
         self.labels = list(labels)
         self.training = training
         self.clip = clip
@@ -129,6 +163,11 @@ class ClipDataset(torch.utils.data.Dataset):
             "num_spatial_crops": cfg.TEST.NUM_SPATIAL_CROPS if split == "test" else 1,
             "num_retries": d.NUM_RETRIES,
             "decoding_backend": d.DECODING_BACKEND,
+            "frame_folders": (
+                FrameFolders(d.FRAME_TEMPLATE, float(d.FRAME_FPS))
+                if d.VIDEO_FORMAT == "frames"
+                else None
+            ),
         }
 
     @property
@@ -218,13 +257,22 @@ class ClipDataset(torch.utils.data.Dataset):
         return self.transform_and_pack(frames, spatial_idx, rng, transform)
 
     def video_at(self, video_index: int) -> Video:
-        """Open video ``video_index`` (its file; subclasses reading frame folders return a
-        :class:`~slowvid.data.frames.FrameListVideo`).
+        """Open video ``video_index``: its file, or with ``frame_folders`` its frame folder as
+        a :class:`~slowvid.data.frames.FrameListVideo` (no image is read until the clip's
+        frames are asked for). Subclasses with their own frame lists override this.
 
         Raises:
-            DecodeError: the video cannot be opened.
+            DecodeError: the file cannot be opened, or the folder is missing, empty or lacks
+                a frame (the folder named).
         """
-        return open_video(self.paths[video_index], self.decoding_backend)
+        if self.frame_folders is None:
+            return open_video(self.paths[video_index], self.decoding_backend)
+        folder = self.paths[video_index]
+        count = self._frame_counts.get(video_index)
+        if count is None:
+            count = self.frame_folders.count_frames(folder)
+            self._frame_counts[video_index] = count
+        return self.frame_folders.video(folder, count)
 
     def frame_indices(self, video: Video, temporal_idx: int, rng: random.Random) -> list[int]:
         """The frames of one clip of ``video``: random for ``temporal_idx`` -1, else that view."""

@@ -213,6 +213,8 @@ class EpicKitchens(ClipDataset):
             ``labels``.
     """
 
+    frame_folders_supported = False  # EPICKITCHENS.VIDEO_FORMAT picks its own frame layout
+
     def __init__(
         self,
         *,

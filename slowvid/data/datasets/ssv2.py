@@ -20,6 +20,10 @@ and the videos in DATA.PATH_PREFIX in one of two layouts (SSV2.VIDEO_FORMAT):
   not read. A json id with no frames in the list is an error; listed videos the json lacks
   are ignored.
 
+MMAction2's rawframes (``{id}/img_{:05d}.jpg``, no frame list) are read like any clip data set's
+frame folders: SSV2.VIDEO_FORMAT "webm" with DATA.VIDEO_FORMAT "frames" (and DATA.FRAME_FPS),
+``{id}.webm`` then naming the folder ``{id}/``. The two "frames" settings exclude each other.
+
 A video's class is its ``template`` with the square brackets removed, looked up in the labels
 file (174 classes). The published test set has no labels, so "val" and "test" both read the
 validation file (and the frames of ``val.csv``).
@@ -201,8 +205,9 @@ class SSv2(ClipDataset):
             ...), all but ``paths`` and ``labels``.
 
     Raises:
-        ValueError: an unknown ``video_format`` or ``sampling``, a malformed annotation file
-            or frame list, or (for "frames") a video of ``split_file`` with no listed frames.
+        ValueError: an unknown ``video_format`` or ``sampling``, "frames" together with the
+            core ``frame_folders``, a malformed annotation file or frame list, or (for
+            "frames") a video of ``split_file`` with no listed frames.
     """
 
     def __init__(
@@ -225,6 +230,13 @@ class SSv2(ClipDataset):
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         if video_format == "frames" and not frame_list:
             raise ValueError("video_format 'frames' needs a frame_list")
+        if video_format == "frames" and kwargs.get("frame_folders") is not None:
+            # Two frame layouts for one set: the frame lists would silently win.
+            raise ValueError(
+                "SSv2 video_format 'frames' (SSV2.VIDEO_FORMAT, PySlowFast frame lists) and "
+                "frame_folders (DATA.VIDEO_FORMAT 'frames', rawframes folders) exclude each "
+                "other; for rawframes keep SSV2.VIDEO_FORMAT 'webm'"
+            )
         if transform.random_flip:
             logger.info("SSv2: horizontal flips switched off (classes name left and right)")
             transform = dataclasses.replace(transform, random_flip=False)
@@ -263,8 +275,9 @@ class SSv2(ClipDataset):
         }
 
     def video_at(self, video_index: int) -> Video:
-        """The webm file, or a :class:`~slowvid.data.frames.FrameListVideo` of the listed
-        frames (no file is read until the clip's frames are asked for)."""
+        """The webm file (or its frame folder, with ``frame_folders``), or a
+        :class:`~slowvid.data.frames.FrameListVideo` of the listed frames (no file is read
+        until the clip's frames are asked for)."""
         if self.video_format == "frames":
             return FrameListVideo(self.frame_paths[video_index], fps=self.frame_fps)
         return super().video_at(video_index)
