@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from slowvid.data.datasets import Kinetics
-from slowvid.data.decoding import NoAudioError, open_video
+from slowvid.data.decoding import NoAudioError
 from slowvid.data.transforms import ClipTransform, pack_pathways
 from slowvid.registry import DATASETS
 
@@ -92,7 +92,7 @@ class AVKinetics(Kinetics):
         transform: ClipTransform | None = None,
     ) -> list[torch.Tensor]:
         """The visual pathways of :meth:`ClipDataset.load_clip`, then ``(1, 1, frames, n_mels)``."""
-        with open_video(self.paths[video_index], self.decoding_backend) as video:
+        with self.video_at(video_index) as video:
             indices = self.frame_indices(video, temporal_idx, rng)
             frames = video.get_frames(indices)
             wave = self._audio(video, indices[0] / video.fps)
