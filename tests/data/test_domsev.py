@@ -15,6 +15,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from synthetic import LOSSLESS_X264, lossless_options, read_index_rows, write_index_rows
 
 from slowvid import engine
 from slowvid.config import load_config
@@ -30,7 +31,7 @@ from slowvid.data.demo import write_video
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SLOW_CFG = os.path.join(REPO, "configs/DoMSEV/SLOW_8x8_R50.yaml")
 FRAMES_CFG = os.path.join(REPO, "configs/DoMSEV/C2D_1x1_R50_FRAMES.yaml")
-FPS, SIZE, STRIPE = 10, 32, 6
+FPS, SIZE = 10, 32
 ACTIVITIES = {1: "walking", 2: "running", 3: "standing", 5: "driving"}
 COLOURS = {1: (220, 40, 40), 2: (40, 200, 40), 3: (40, 60, 230), 5: (230, 220, 40)}
 GREY = (128, 128, 128)
@@ -68,15 +69,8 @@ def render(segments, num_frames):
         for first, last, label in segments:  # later segments paint over: PyTorchVideo's rule
             if first <= i <= last:
                 colour = COLOURS[label]
-        frames[i, :-STRIPE] = colour
-        frames[i, -STRIPE:] = (i % 256, i // 256, 0)
-    return frames
-
-
-def frame_index(frames: torch.Tensor) -> list[int]:
-    """The indices written in the bottom rows of decoded ``(T, H, W, 3)`` frames."""
-    px = frames[:, -STRIPE // 2, SIZE // 2].long()
-    return (px[:, 0] + 256 * px[:, 1]).tolist()
+        frames[i] = colour
+    return write_index_rows(frames)
 
 
 def write_domsev(root: str, encoded: bool) -> None:
@@ -104,9 +98,8 @@ def write_domsev(root: str, encoded: bool) -> None:
                 os.path.join(root, "videos", f"{video_id}.mp4"),
                 frames,
                 FPS,
-                codec="libx264rgb",
-                pix_fmt="rgb24",
-                options={"qp": "0", "threads": "1", "g": "20"},
+                options=lossless_options(gop=20),
+                **LOSSLESS_X264,
             )
             manifest.append(f"{video_id},videos/{video_id}.mp4")
         else:
@@ -244,7 +237,8 @@ def test_clips_lie_inside_their_segment(domsev_dirs, tmp_path, storage):
             assert data.labels[i] == label and data[i * data.views_per_video]["label"] == label
             for view in views:
                 with data.video_at(i) as video:
-                    decoded = frame_index(video.get_frames(data.frame_indices(video, view, rng)))
+                    clip = video.get_frames(data.frame_indices(video, view, rng))
+                decoded = read_index_rows(clip)
                 # never a gap frame, never one of another segment but a shared edge frame
                 assert all(first <= k <= last for k in decoded), (split, i, decoded)
                 if last - first + 1 < 7:  # shorter than a clip: its last frame repeats
@@ -262,7 +256,7 @@ def test_shared_edge_frame_goes_with_each_segments_label(domsev_dirs):
     clips = []
     for i, view in ((1, 1), (2, 0)):
         with data.video_at(i) as video:
-            clips.append(frame_index(video.get_frames(data.frame_indices(video, view, rng))))
+            clips.append(read_index_rows(video.get_frames(data.frame_indices(video, view, rng))))
     assert clips[0][-1] == 26 and clips[1][0] == 26
     assert (data.labels[1], data.labels[2]) == (2, 3)
 
