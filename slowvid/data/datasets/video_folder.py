@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 # Files make_splits.py and users put in the root beside the class folders.
 _ROOT_FILES = {"train.csv", "val.csv", "test.csv", CLASS_NAMES_FILE}
+_REPORTED: set[tuple[str, str]] = set()
 
 
 @dataclass
@@ -180,7 +181,9 @@ def prepare_splits(
         return root
     scan = scan_video_folder(root)
     for message in scan.skipped:
-        logger.warning("VideoFolder: skipping %s", message)
+        if (split_dir, message) not in _REPORTED:  # once per run, not once per split
+            _REPORTED.add((split_dir, message))
+            logger.warning("VideoFolder: skipping %s", message)
     if os.path.isfile(os.path.join(split_dir, "val.csv")):
         listed = set()
         for name in ("train.csv", "val.csv"):
