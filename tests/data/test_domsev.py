@@ -33,6 +33,7 @@ SLOW_CFG = os.path.join(REPO, "configs/DoMSEV/SLOW_8x8_R50.yaml")
 FRAMES_CFG = os.path.join(REPO, "configs/DoMSEV/C2D_1x1_R50_FRAMES.yaml")
 FPS, SIZE = 10, 32
 ACTIVITIES = {1: "walking", 2: "running", 3: "standing", 5: "driving"}
+ENVIRONMENTS = {1: "indoor", 4: "urban"}
 COLOURS = {1: (220, 40, 40), 2: (40, 200, 40), 3: (40, 60, 230), 5: (230, 220, 40)}
 GREY = (128, 128, 128)
 # Per video: (gap before, segment length, label); a negative gap overlaps the previous segment.
@@ -88,6 +89,7 @@ def write_domsev(root: str, encoded: bool) -> None:
             "max_frame_number,file_extension"
         ]
     labels = [LABEL_HEADER]
+    environment = [LABEL_HEADER]  # each segment's environment: indoor (1) or urban (4)
     for video_id, layout in LAYOUTS.items():
         segments, n = plan(layout)
         frames = render(segments, n)
@@ -115,10 +117,13 @@ def write_domsev(root: str, encoded: bool) -> None:
                 f"{video_id},{first / FPS},{(last + 1) / FPS},{first + 1},{last + 1},{label},"
                 f"{ACTIVITIES[label]}"
             )
+            place = 1 if label in (3, 5) else 4
+            environment.append(labels[-1].rsplit(",", 2)[0] + f",{place},{ENVIRONMENTS[place]}")
     for name, lines in (
         ("video_info.csv", info),
         ("video_data_manifest.csv", manifest),
         ("activity_labels.csv", labels),
+        ("environment_labels.csv", environment),
     ):
         with open(os.path.join(root, name), "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -209,6 +214,15 @@ def test_bad_input_is_named(domsev_dirs, tmp_path):
     cfg = load_config(SLOW_CFG, tiny_opts(root, "unused", **{"MODEL.NUM_CLASSES": 5}))
     with pytest.raises(ValueError, match="MODEL.NUM_CLASSES: 5, but DOMSEV.LABEL_TYPE 'activity'"):
         DoMSEV.from_config(cfg, "train")
+
+
+def test_label_type_picks_the_labels_file(domsev_dirs):
+    opts = {"DOMSEV.LABEL_TYPE": "environment", "MODEL.NUM_CLASSES": 5}
+    cfg = load_config(SLOW_CFG, tiny_opts(domsev_dirs["mp4"], "unused", **opts))
+    data = DoMSEV(**DoMSEV.from_config(cfg, "train"))
+    activity = [label for v in SPLITS["train"] for _, _, label in plan(LAYOUTS[v])[0]]
+    assert data.labels == [1 if a in (3, 5) else 4 for a in activity]
+    assert data.class_names == ["none", "indoor", "nature", "crowded_environment", "urban"]
 
 
 def test_segment_frames_follow_pytorchvideo(domsev_dirs):
