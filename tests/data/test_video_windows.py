@@ -14,7 +14,13 @@ import random
 
 import numpy as np
 import pytest
-from synthetic import LOSSLESS_X264, lossless_options, read_index_rows, write_index_rows
+from synthetic import (
+    LOSSLESS_X264,
+    extract_frames,
+    lossless_options,
+    read_index_rows,
+    write_index_rows,
+)
 
 from slowvid import engine
 from slowvid.config import load_config
@@ -163,6 +169,25 @@ def test_clips_stay_inside_and_decoding_seeks(windows_dir, tmp_path):
                 if len(frames) < 7:  # 25.0-25.35 s: 4 frames, shorter than a clip
                     assert got[-1] == frames[-1] and got.count(frames[-1]) >= 2
     assert deepest > 20 * GOP  # without seeking, that clip alone would decode > 500 frames
+
+
+def test_frame_folders_read_the_same_windows(windows_dir, tmp_path):
+    """DATA.VIDEO_FORMAT frames: ``long/c.mp4`` names the folder ``long/c`` of png frames."""
+    prefix = tmp_path / "frames"
+    extract_frames(os.path.join(windows_dir, "long/c.mp4"), str(prefix / "long/c"), "f{:04d}.png")
+    frames = {"DATA.VIDEO_FORMAT": "frames", "DATA.FRAME_FPS": float(FPS)}
+    frames.update({"DATA.FRAME_TEMPLATE": "f{:04d}.png", "DATA.PATH_PREFIX": str(prefix)})
+    cfg = load_config(CFG, tiny_opts(windows_dir, str(tmp_path), **frames))
+    data = VideoWindows(**VideoWindows.from_config(cfg, "test"))
+    video_cfg = load_config(CFG, tiny_opts(windows_dir, str(tmp_path)))
+    videos = VideoWindows(**VideoWindows.from_config(video_cfg, "test"))
+    for i, (start, end, _) in enumerate(WINDOWS["long/c.mp4"]):
+        clips = []
+        for dataset in (data, videos):
+            with dataset.video_at(i) as segment:
+                clip = segment.get_frames(dataset.frame_indices(segment, 1, None))
+            clips.append(read_index_rows(clip))
+        assert clips[0] == clips[1] and set(clips[0]) <= set(shown(start, end))
 
 
 def test_window_past_the_end_is_a_named_failure(windows_dir, tmp_path):
