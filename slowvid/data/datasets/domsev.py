@@ -57,7 +57,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from slowvid.data.decoding import Video
+from slowvid.data.decoding import DecodeError, Video
 from slowvid.data.frames import FrameListVideo
 from slowvid.data.video_segment import VideoSegment
 from slowvid.registry import DATASETS
@@ -430,18 +430,25 @@ class DoMSEV(ClipDataset):
         return {**_domsev_config(cfg, split), **super().from_config(cfg, split)}
 
     def video_at(self, video_index: int) -> Video:
-        """The segment's frames (:func:`segment_frame_range`) of its video (the encoded file,
-        or the frame files at video_info's fps) as a video of their own, so clips are drawn
-        inside the segment."""
+        """The segment's frames (:func:`segment_frame_range`) as a video of their own, so clips
+        are drawn inside the segment: a stretch of the encoded file, or the segment's frame
+        files at video_info's fps (only those are listed, however long the video)."""
         seg = self.segments[video_index]
         entry = self.entries[seg.video_id]
         if isinstance(entry, EncodedVideoEntry):
             video = super().video_at(video_index)
-        else:
-            numbers = range(entry.min_frame_number, entry.max_frame_number + 1)
-            paths = [entry.frame_path(n, self.path_prefix) for n in numbers]
-            video = FrameListVideo(paths, self.infos[entry.video_id].fps)
-        return VideoSegment(video, *segment_frame_range(seg, video.fps))
+            return VideoSegment(video, *segment_frame_range(seg, video.fps))
+        fps = self.infos[seg.video_id].fps
+        first, last = segment_frame_range(seg, fps)
+        if first >= entry.num_frames:
+            raise DecodeError(
+                self.paths[video_index],
+                f"segment at {seg.start_time} s starts after its {entry.num_frames} frames",
+            )
+        last = min(last, entry.num_frames - 1)  # a segment running past the end is cut there
+        numbers = range(entry.min_frame_number + first, entry.min_frame_number + last + 1)
+        paths = [entry.frame_path(n, self.path_prefix) for n in numbers]
+        return FrameListVideo(paths, fps)
 
 
 @DATASETS.register()
