@@ -164,6 +164,10 @@ def test_make_splits_files_are_read_by_video_folder(folder, tmp_path):
     test = VideoFolder(**VideoFolder.from_config(cfg, "test"))
     assert len(test.paths) == 3 and test.class_names == sorted(CLASSES)
     assert not os.path.exists(tmp_path / "run" / "splits")  # the root's files were used
+    os.remove(os.path.join(root, "classnames.json"))  # split files alone: labels are checked
+    cfg = load_config(DEMO_CFG, tiny_opts(root, str(tmp_path / "run"), **{"MODEL.NUM_CLASSES": 2}))
+    with pytest.raises(ValueError, match=r"test.csv: label 2 but MODEL.NUM_CLASSES is 2"):
+        VideoFolder(**VideoFolder.from_config(cfg, "test"))
 
 
 @pytest.mark.slow

@@ -260,12 +260,17 @@ class VideoFolder(Kinetics):
         super().__init__(split_file=split_file, path_prefix=root, separator=separator, **kwargs)
         if directory == split_dir:
             self.class_names = read_class_names(names_file)
-        count = len(self.class_names) if self.class_names else max(self.labels) + 1
-        if num_classes is not None and count != num_classes:
-            names = f" ({', '.join(self.class_names)})" if self.class_names else ""
+        if num_classes is None:
+            return
+        if self.class_names and len(self.class_names) != num_classes:
+            count = len(self.class_names)
             raise ValueError(
-                f"{root} has {count} classes{names} but MODEL.NUM_CLASSES is {num_classes}; "
-                f"set MODEL.NUM_CLASSES {count}"
+                f"{root} has {count} classes ({', '.join(self.class_names)}) but "
+                f"MODEL.NUM_CLASSES is {num_classes}; set MODEL.NUM_CLASSES {count}"
+            )
+        if max(self.labels) >= num_classes:  # split files without a names file
+            raise ValueError(
+                f"{split_file}: label {max(self.labels)} but MODEL.NUM_CLASSES is {num_classes}"
             )
 
     @staticmethod
