@@ -82,6 +82,8 @@ def test_stratified_split_is_deterministic_per_class():
     grown = videos + [("c0/v10.mp4", 0)]
     assert len(set(stratified_split(grown, 0.2)[1]) - set(held)) <= 1  # adding moves few
     assert stratified_split(videos, 0.0) == (videos, [])
+    with pytest.raises(ValueError, match=r"DATA.VAL_FRACTION: 1.0; must lie in \[0, 1\)"):
+        load_config(DEMO_CFG, ["DATA.VAL_FRACTION", "1.0"])
 
 
 def tiny_opts(root: str, output_dir: str, **overrides) -> list[str]:
