@@ -91,6 +91,8 @@ _C.DATA.PATH_PREFIX = ""
 _C.DATA.PATH_LABEL_SEPARATOR = " "
 # Official train/test split (1, 2 or 3) read by UCF101 and HMDB51.
 _C.DATA.SPLIT = 1
+# VideoFolder without split files: share of each class's videos held out for val and test.
+_C.DATA.VAL_FRACTION = 0.2
 # Frames per clip fed to the network (the fast pathway for SlowFast).
 _C.DATA.NUM_FRAMES = 8
 # Temporal stride between sampled frames, counted at TARGET_FPS.
@@ -399,6 +401,14 @@ _C.SSV2.FRAME_FPS = 30.0
 # "segments": one frame from each of DATA.NUM_FRAMES equal segments of the whole video (random
 # in training, middle in testing; SAMPLING_RATE unused); "clip": Kinetics-like clips.
 _C.SSV2.SAMPLING = "segments"
+
+# ---------------------------------------------------------------------------- #
+# DoMSEV (PyTorchVideo's csv layout in DATA.PATH_TO_DATA_DIR; see data/datasets/domsev.py)
+# ---------------------------------------------------------------------------- #
+_C.DOMSEV = CfgNode()
+# Label family of the segments, read from {LABEL_TYPE}_labels.csv: "environment" (5 classes),
+# "activity" (13) or "attention" (3).
+_C.DOMSEV.LABEL_TYPE = "activity"
 
 # ---------------------------------------------------------------------------- #
 # Batch norm
