@@ -30,6 +30,10 @@ _C.OUTPUT_DIR = "./output"
 _C.RNG_SEED = 1
 # Iterations between two console/json log lines.
 _C.LOG_PERIOD = 10
+# Folder under projects/ whose package every process of the run imports (registering its parts)
+# before building anything; "" for none. Set by --project, by this key in a yaml, or by the
+# yaml's own place under projects/<name>/.
+_C.PROJECT = ""
 
 # ---------------------------------------------------------------------------- #
 # Training
@@ -49,7 +53,9 @@ _C.TRAIN.CHECKPOINT_PERIOD = 10
 _C.TRAIN.AUTO_RESUME = True
 # Checkpoint to initialise the model from when there is nothing to resume ("" for none).
 _C.TRAIN.CHECKPOINT_FILE_PATH = ""
-# Format of TRAIN.CHECKPOINT_FILE_PATH: "pytorch" (slowvid or PySlowFast .pyth) or "auto".
+# Format of TRAIN.CHECKPOINT_FILE_PATH, as in PySlowFast: "pytorch" (a torch file: slowvid,
+# PySlowFast .pyth, PyTorchVideo, MMAction2, torchvision; the layout is detected from its keys)
+# or "caffe2" (a Caffe2 blob pickle, PySlowFast's .pkl model zoo, whatever the file's name).
 _C.TRAIN.CHECKPOINT_TYPE = "pytorch"
 # Extra training hooks by class name in HOOKS (projects add theirs this way).
 _C.TRAIN.HOOKS = []

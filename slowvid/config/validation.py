@@ -14,6 +14,7 @@ _CHOICES = {
     "AUG.INTERPOLATION": ("bilinear", "bicubic", "nearest"),
     "AUG.RE_MODE": ("const", "rand", "pixel"),
     "DIST_BACKEND": ("auto", "nccl", "gloo"),
+    "TRAIN.CHECKPOINT_TYPE": ("pytorch", "caffe2"),
     "EPICKITCHENS.VIDEO_FORMAT": ("mp4", "frames"),
     "SSV2.VIDEO_FORMAT": ("webm", "frames"),
     "SSV2.SAMPLING": ("segments", "clip"),

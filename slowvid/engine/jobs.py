@@ -119,7 +119,11 @@ def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
             )
             return state
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
-        load_checkpoint(cfg.TRAIN.CHECKPOINT_FILE_PATH, unwrap_model(model))
+        load_checkpoint(
+            cfg.TRAIN.CHECKPOINT_FILE_PATH,
+            unwrap_model(model),
+            checkpoint_type=cfg.TRAIN.CHECKPOINT_TYPE,
+        )
         logger.info("initialised the model from %s", cfg.TRAIN.CHECKPOINT_FILE_PATH)
     return {"epoch": 0}
 

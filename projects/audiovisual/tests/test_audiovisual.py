@@ -1,5 +1,7 @@
 """Audio input, the AVSlowFast model in its three ablation modes, and a tiny training run."""
 
+import importlib.util
+import json
 import logging
 import os
 import random
@@ -19,6 +21,7 @@ from slowvid.engine.inputs import PixelNorm, to_device
 from slowvid.models import build_model
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(PROJECT))
 DEMO_CFG = os.path.join(PROJECT, "configs/AVSLOWFAST_DEMO.yaml")
 RATE = 16000
 LOG_MEL = LogMelSpectrogram(RATE, n_fft=512, win_length=400, hop_length=160, n_mels=64)
@@ -156,3 +159,30 @@ def test_audio_only_training_learns_the_pitch_half(demo_dir):
         on_heard_pitch,
         top1,
     )
+
+
+def _run_net():
+    spec = importlib.util.spec_from_file_location("run_net", os.path.join(REPO, "tools/run_net.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_demo_command_trains_and_tests_on_two_processes(demo_dir, tmp_path, monkeypatch):
+    """The demo command with NUM_CPU_PROCESSES 2: both spawned workers must find AVKinetics
+    and AVSlowFast, which only the project's import registers."""
+    out = str(tmp_path / "run")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # one thread per worker on the shared cores
+    argv = ["--cfg", DEMO_CFG, "NUM_CPU_PROCESSES", "2", "OUTPUT_DIR", out]
+    argv += ["DATA.PATH_TO_DATA_DIR", demo_dir, "DATA.PATH_PREFIX", demo_dir]
+    argv += ["RESNET.WIDTH_PER_GROUP", "4", "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0"]
+    argv += ["DATA_LOADER.NUM_WORKERS", "0", "TENSORBOARD.ENABLE", "False"]
+    assert _run_net().main(argv) == 0
+    with open(os.path.join(out, "stats.jsonl")) as f:
+        stats = [json.loads(line) for line in f]
+    [epoch] = [s for s in stats if s["_type"] == "train_epoch"]
+    [test] = [s for s in stats if s["_type"] == "test"]
+    assert epoch["samples"] == 32 and os.path.isfile(os.path.join(out, "logs", "log_rank1.txt"))
+    assert test["num_videos"] == 8 and test["num_missing"] == 0
