@@ -1,11 +1,15 @@
 """Every config key the core uses, each with a one-line meaning.
 
 Keys follow PySlowFast where the concept is the same, so a PySlowFast yaml reads the same here.
-Research projects add their own nodes through ``add_config(cfg)`` (see ``projects/``); they never
-add keys to this file.
+PySlowFast's keys that slowvid has no feature behind are added at the end from the table in
+``pyslowfast_keys.py`` (a value that switches such a feature on is refused), and defaults that
+differ from PySlowFast's are listed there too. Research projects add their own nodes through
+``add_config(cfg)`` (see ``projects/``); they never add keys to this file.
 """
 
 from fvcore.common.config import CfgNode
+
+from .pyslowfast import add_foreign_keys
 
 _C = CfgNode()
 
@@ -30,6 +34,8 @@ _C.OUTPUT_DIR = "./output"
 _C.RNG_SEED = 1
 # Iterations between two console/json log lines.
 _C.LOG_PERIOD = 10
+# Log the model's modules, parameter count and GFLOPs of one training view before each job.
+_C.LOG_MODEL_INFO = True
 # Folder under projects/ whose package every process of the run imports (registering its parts)
 # before building anything; "" for none. Set by --project, by this key in a yaml, or by the
 # yaml's own place under projects/<name>/.
@@ -57,6 +63,15 @@ _C.TRAIN.CHECKPOINT_FILE_PATH = ""
 # PySlowFast .pyth, PyTorchVideo, MMAction2, torchvision; the layout is detected from its keys)
 # or "caffe2" (a Caffe2 blob pickle, PySlowFast's .pkl model zoo, whatever the file's name).
 _C.TRAIN.CHECKPOINT_TYPE = "pytorch"
+# Start from epoch 0 with a fresh optimizer when initialising from CHECKPOINT_FILE_PATH; False
+# continues from the epoch (and optimizer state) stored in it, as PySlowFast's default does.
+_C.TRAIN.CHECKPOINT_EPOCH_RESET = True
+# Inflate 2-D (4-D tensor) convolutions of CHECKPOINT_FILE_PATH to the model's 3-D kernels:
+# repeated over time and divided by its length (I3D's inflation).
+_C.TRAIN.CHECKPOINT_INFLATE = False
+# Substrings removed (first occurrence) from every name of CHECKPOINT_FILE_PATH, and of resumed
+# checkpoints, before loading, e.g. ["backbone."].
+_C.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = []
 # Extra training hooks by class name in HOOKS (projects add theirs this way).
 _C.TRAIN.HOOKS = []
 # Autocast the forward pass: bf16 on the CPU, fp16 with a gradient scaler on CUDA.
@@ -76,6 +91,8 @@ _C.TEST.DATASET = "Kinetics"
 _C.TEST.BATCH_SIZE = 8
 # Checkpoint to test; "" uses the newest one in OUTPUT_DIR, else the model as trained.
 _C.TEST.CHECKPOINT_FILE_PATH = ""
+# Format of TEST.CHECKPOINT_FILE_PATH: "pytorch" or "caffe2" (as TRAIN.CHECKPOINT_TYPE).
+_C.TEST.CHECKPOINT_TYPE = "pytorch"
 # Temporal clips per video, uniformly spaced.
 _C.TEST.NUM_ENSEMBLE_VIEWS = 10
 # Spatial crops per clip (1: centre; 3: left/top, centre, right/bottom).
@@ -105,8 +122,13 @@ _C.DATA.NUM_FRAMES = 8
 _C.DATA.SAMPLING_RATE = 8
 # Frame rate the clip is sampled at; videos at other rates are resampled in time.
 _C.DATA.TARGET_FPS = 30
+# Test clip k of n starts at k * floor(free / (n - 1)) frames (the centre for n = 1), so the
+# clips reach both ends of the video; False starts it at free * k / n (never at the end).
+_C.DATA.USE_OFFSET_SAMPLING = True
 # Range of the random shorter-side size in training, [min, max] pixels.
 _C.DATA.TRAIN_JITTER_SCALES = [256, 320]
+# Draw that size as 1 / uniform(1 / max, 1 / min) (more small scales) instead of uniformly.
+_C.DATA.INV_UNIFORM_SAMPLE = False
 # Side of the square random crop in training.
 _C.DATA.TRAIN_CROP_SIZE = 224
 # Side of the square crops in testing; the shorter side is resized to it first.
@@ -121,6 +143,12 @@ _C.DATA.STD = [0.225, 0.225, 0.225]
 _C.DATA.NORMALIZE_ON_DEVICE = True
 # Input channels of each pathway.
 _C.DATA.INPUT_CHANNEL_NUM = [3, 3]
+# Feed the network BGR: the channels of the normalised clip are reversed (Caffe2 models).
+_C.DATA.REVERSE_INPUT_CHANNEL = False
+# Several labels per video: evaluation scores views with MODEL.HEAD_ACT and reports mAP.
+_C.DATA.MULTI_LABEL = False
+# ImageNet evaluation: the shorter side is resized to TEST_CROP_SIZE / IN_VAL_CROP_RATIO first.
+_C.DATA.IN_VAL_CROP_RATIO = 0.875
 # Random horizontal flip in training.
 _C.DATA.RANDOM_FLIP = True
 # [min, max] area fraction of an inception-style random resized crop in training, e.g.
@@ -129,7 +157,8 @@ _C.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
 # [min, max] width / height of that random resized crop; [] means [0.75, 1.3333].
 _C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
 # Video decoder: "auto" ($SLOWVID_DECODING_BACKEND if set, else torchcodec when it loads, else
-# PyAV), "torchcodec" or "pyav".
+# PyAV), "torchcodec" or "pyav"; PySlowFast's "torchvision" (deprecated there) decodes with
+# torchcodec, with one warning.
 _C.DATA.DECODING_BACKEND = "auto"
 # Fraction of videos in an epoch that may fail to decode before the run stops.
 _C.DATA.MAX_FAILED_FRACTION = 0.1
@@ -196,7 +225,8 @@ _C.DATA_LOADER.PIN_MEMORY = True
 # Model
 # ---------------------------------------------------------------------------- #
 _C.MODEL = CfgNode()
-# Architecture within the family: c2d, i3d, slow or slowfast (sets temporal kernels).
+# Architecture within the family: 2d, c2d, i3d, slow or slowfast (sets temporal kernels), x3d,
+# mvit, csn, r2plus1d.
 _C.MODEL.ARCH = "slowfast"
 # Model class name in MODELS (e.g. ResNet, SlowFast).
 _C.MODEL.MODEL_NAME = "SlowFast"
@@ -207,8 +237,22 @@ _C.MODEL.NUM_CLASSES = 400
 _C.MODEL.LOSS_FUNC = "cross_entropy"
 # Dropout before the final projection.
 _C.MODEL.DROPOUT_RATE = 0.5
-# Head class name in HEADS.
-_C.MODEL.HEAD_NAME = "ClassificationHead"
+# Head class name in HEADS; "" = the architecture's own (X3DHead for X3D, ROIHead for
+# detection, else ClassificationHead).
+_C.MODEL.HEAD_NAME = ""
+# Activation turning the head's logits into scores for evaluation: "softmax", "sigmoid" or
+# "none"; "" = sigmoid with LOSS_FUNC bce / bce_logit, else softmax. LOSS_FUNC "bce" trains on
+# the sigmoid (PySlowFast's detection head applies HEAD_ACT in training too).
+_C.MODEL.HEAD_ACT = ""
+# Standard deviation of the classifier's initial weights.
+_C.MODEL.FC_INIT_STD = 0.01
+# Architectures fed one pathway; MODEL.ARCH must be in one of these two lists.
+_C.MODEL.SINGLE_PATHWAY_ARCH = [
+    "2d", "c2d", "c2d_nopool", "i3d", "i3d_nopool", "slow", "x3d", "mvit", "maskmvit", "vit",
+    "csn", "r2plus1d",
+]  # fmt: skip
+# Architectures fed two pathways (slow, fast).
+_C.MODEL.MULTI_PATHWAY_ARCH = ["slowfast"]
 # Classes of each task of a multi-task head, e.g. [97, 300] (EPIC verb, noun); [] = one task.
 # When set, NUM_CLASSES becomes their sum (the width of the concatenated logits).
 _C.MODEL.TASK_NUM_CLASSES = []
@@ -222,6 +266,11 @@ _C.MODEL.CHANNELS_LAST = False
 _C.RESNET = CfgNode()
 # Depth: 18, 50, 101 or 152 (bottleneck blocks throughout, as PySlowFast).
 _C.RESNET.DEPTH = 50
+# Residual block: "bottleneck_transform" (ResNet, SlowFast), "x3d_transform" (X3D), or "" for
+# the model's own.
+_C.RESNET.TRANS_FUNC = ""
+# In-place ReLUs (less memory, same results).
+_C.RESNET.INPLACE_RELU = True
 # Groups of the 3x3 convolution (1 for ResNet, 32 for ResNeXt).
 _C.RESNET.NUM_GROUPS = 1
 # Channels per group in the first stage; the bottleneck width is NUM_GROUPS * WIDTH_PER_GROUP.
@@ -249,6 +298,9 @@ _C.NONLOCAL.LOCATION = []
 _C.NONLOCAL.POOL = []
 # "softmax" (embedded Gaussian) or "dot_product".
 _C.NONLOCAL.INSTANTIATION = "softmax"
+# Per stage, per pathway: the non-local blocks attend within this many equal chunks of time,
+# e.g. [[1], [1], [2], [1]]; [] = 1 everywhere.
+_C.NONLOCAL.GROUP = []
 
 # ---------------------------------------------------------------------------- #
 # SlowFast
@@ -339,6 +391,11 @@ _C.MVIT.DIM_MUL_IN_ATT = False
 _C.DETECTION = CfgNode()
 # Backbone class name in MODELS that ActionDetector wraps (ResNet or SlowFast).
 _C.DETECTION.BACKBONE = "SlowFast"
+# Detect: MODEL.MODEL_NAME becomes the backbone of an ActionDetector (boxes + ROIHead), as
+# PySlowFast's AVA yamls ask; with MODEL_NAME ActionDetector, DETECTION.BACKBONE names it.
+_C.DETECTION.ENABLE = False
+# The ROIAlign scale is 1 / this (input pixels per feature pixel); 0 takes the backbone's stride.
+_C.DETECTION.SPATIAL_SCALE_FACTOR = 0
 # Output side (pixels of the feature map) of the ROIAlign per box.
 _C.DETECTION.ROI_XFORM_RESOLUTION = 7
 # ROIAlign samples per bin side; 0 = adaptive, ceil(box side / resolution), as detectron2.
@@ -420,8 +477,13 @@ _C.DOMSEV.LABEL_TYPE = "activity"
 # Batch norm
 # ---------------------------------------------------------------------------- #
 _C.BN = CfgNode()
-# Normalization: "batchnorm" or "sync_batchnorm" (statistics over all processes).
+# Normalization: "batchnorm" or "sync_batchnorm" (statistics over processes; see below).
 _C.BN.NORM_TYPE = "batchnorm"
+# sync_batchnorm: processes of one machine whose statistics are pooled, in consecutive groups
+# of this many (1 = no pooling); 0 = all of the machine's. None with GLOBAL_SYNC.
+_C.BN.NUM_SYNC_DEVICES = 0
+# sync_batchnorm: pool the statistics of every process on every machine (NUM_SYNC_DEVICES None).
+_C.BN.GLOBAL_SYNC = False
 # Epsilon of BatchNorm.
 _C.BN.EPSILON = 1e-5
 # Momentum of BatchNorm's running statistics.
@@ -457,16 +519,21 @@ _C.MULTIGRID.DEFAULT_S = 0
 _C.SOLVER = CfgNode()
 # Optimizer: "sgd" or "adamw".
 _C.SOLVER.OPTIMIZING_METHOD = "sgd"
-# Learning rate for the whole batch TRAIN.BATCH_SIZE (no automatic scaling).
+# Learning rate for the whole batch TRAIN.BATCH_SIZE (scaled only by BASE_LR_SCALE_NUM_SHARDS).
 _C.SOLVER.BASE_LR = 0.1
+# Multiply BASE_LR, WARMUP_START_LR and COSINE_END_LR by NUM_SHARDS (recipes written for one
+# machine whose batch grows with the machines).
+_C.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False
 # Schedule: "cosine", "steps_with_relative_lrs" or "constant".
 _C.SOLVER.LR_POLICY = "cosine"
 # Final learning rate of the cosine schedule.
 _C.SOLVER.COSINE_END_LR = 0.0
 # Epochs where the steps schedule changes rate (the first entry is 0).
 _C.SOLVER.STEPS = []
-# Multipliers of BASE_LR for each interval of STEPS.
+# Multipliers of BASE_LR for each interval of STEPS (entries past len(STEPS) are not reached).
 _C.SOLVER.LRS = []
+# MULTIGRID.LONG_CYCLE: PySlowFast takes step i's multiplier as GAMMA ** i; LRS must agree.
+_C.SOLVER.GAMMA = 0.1
 # Epochs to train.
 _C.SOLVER.MAX_EPOCH = 300
 # SGD momentum.
@@ -496,6 +563,10 @@ _C.TENSORBOARD = CfgNode()
 _C.TENSORBOARD.ENABLE = True
 # Event directory; "" means OUTPUT_DIR/tensorboard.
 _C.TENSORBOARD.LOG_DIR = ""
+
+
+# PySlowFast's keys whose features slowvid lacks (refused when switched on).
+add_foreign_keys(_C)
 
 
 def get_cfg() -> CfgNode:

@@ -11,24 +11,53 @@ from torch import nn
 
 from slowvid.registry import HEADS, MODELS
 
-__all__ = ["build_head", "build_model", "build_norm"]
+__all__ = [
+    "DETECTOR",
+    "build_activation",
+    "build_head",
+    "build_model",
+    "build_norm",
+    "check_trans_func",
+]
+
+
+# The model that DETECTION.ENABLE wraps around MODEL.MODEL_NAME (models/detector.py).
+DETECTOR = "ActionDetector"
 
 
 def build_model(cfg) -> nn.Module:
-    """The model named by cfg.MODEL.MODEL_NAME, on the CPU, in training mode."""
-    cls = MODELS.get(cfg.MODEL.MODEL_NAME)
+    """The model named by cfg.MODEL.MODEL_NAME, on the CPU, in training mode; with
+    DETECTION.ENABLE, an ActionDetector whose backbone it is (PySlowFast's AVA yamls)."""
+    cls = MODELS.get(DETECTOR if cfg.DETECTION.ENABLE else cfg.MODEL.MODEL_NAME)
     return cls(**cls.from_config(cfg))
 
 
-def build_head(cfg, dim_in: Sequence[int]) -> nn.Module:
-    """The head named by cfg.MODEL.HEAD_NAME.
+def build_head(cfg, dim_in: Sequence[int], default: str = "ClassificationHead") -> nn.Module:
+    """The head named by cfg.MODEL.HEAD_NAME, or the architecture's own (``default``) when
+    that is "".
 
     Args:
         cfg: the run's config.
         dim_in: channels of each pathway's features, computed by the backbone.
+        default: the head the architecture uses (X3DHead for X3D, as PySlowFast builds it).
     """
-    cls = HEADS.get(cfg.MODEL.HEAD_NAME)
+    cls = HEADS.get(cfg.MODEL.HEAD_NAME or default)
     return cls(**cls.from_config(cfg, dim_in=dim_in))
+
+
+def build_activation(cfg) -> Callable[[], nn.Module]:
+    """The ReLU of the ResNet family's blocks (in place per RESNET.INPLACE_RELU)."""
+    return functools.partial(nn.ReLU, inplace=cfg.RESNET.INPLACE_RELU)
+
+
+def check_trans_func(cfg, block: str, model: str) -> None:
+    """RESNET.TRANS_FUNC must be "" or the block ``model`` is built of (PySlowFast picks the
+    residual transform by this key; slowvid's models each have one)."""
+    if cfg.RESNET.TRANS_FUNC not in ("", block):
+        raise ValueError(
+            f"RESNET.TRANS_FUNC {cfg.RESNET.TRANS_FUNC!r}: {model} is built of {block!r} "
+            "blocks in slowvid; set that or leave the key empty"
+        )
 
 
 def build_norm(cfg) -> Callable[[int], nn.Module]:

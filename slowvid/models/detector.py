@@ -5,6 +5,7 @@ Any backbone in MODELS that exposes ``forward_features``, ``feature_dims`` and
 ``feature_stride`` works (ResNet/Slow, SlowFast).
 """
 
+import logging
 from collections.abc import Sequence
 
 import torch
@@ -13,6 +14,8 @@ from torch import nn
 from slowvid.registry import HEADS, MODELS
 
 __all__ = ["ActionDetector"]
+
+logger = logging.getLogger(__name__)
 
 
 @MODELS.register()
@@ -40,8 +43,13 @@ class ActionDetector(nn.Module):
 
     @classmethod
     def from_config(cls, cfg) -> dict:
-        """Builds DETECTION.BACKBONE from the same cfg, then MODEL.HEAD_NAME on its features."""
-        name = cfg.DETECTION.BACKBONE
+        """Builds the backbone from the same cfg, then MODEL.HEAD_NAME (default ROIHead) on its
+        features. The backbone is MODEL.MODEL_NAME (DETECTION.ENABLE, PySlowFast's way), or
+        DETECTION.BACKBONE when MODEL_NAME is ActionDetector itself. The ROIAlign scale is
+        1 / DETECTION.SPATIAL_SCALE_FACTOR, or 1 / the backbone's stride when that is 0."""
+        name = cfg.MODEL.MODEL_NAME
+        if name == cls.__name__:
+            name = cfg.DETECTION.BACKBONE
         if name == cls.__name__:
             raise ValueError("DETECTION.BACKBONE cannot be ActionDetector itself")
         backbone_cls = MODELS.get(name)
@@ -49,18 +57,28 @@ class ActionDetector(nn.Module):
         backbone_cfg.defrost()
         # The backbone's own head is built as a classifier and then dropped.
         backbone_cfg.MODEL.HEAD_NAME = "ClassificationHead"
+        backbone_cfg.DETECTION.ENABLE = False
         kwargs = backbone_cls.from_config(backbone_cfg)
         kwargs["head"] = nn.Identity()
         backbone = backbone_cls(**kwargs)
         stride = getattr(backbone, "feature_stride", None)
         if stride is None:
             raise ValueError(
-                f"DETECTION.BACKBONE {name!r} does not expose feature_stride; "
+                f"detection backbone {name!r} does not expose feature_stride; "
                 "use ResNet or SlowFast"
             )
-        head_cls = HEADS.get(cfg.MODEL.HEAD_NAME)
+        factor = cfg.DETECTION.SPATIAL_SCALE_FACTOR or stride
+        if factor != stride:
+            logger.warning(
+                "DETECTION.SPATIAL_SCALE_FACTOR %s differs from the backbone's stride %s: boxes "
+                "are pooled at scale 1/%s, as asked",
+                factor,
+                stride,
+                factor,
+            )
+        head_cls = HEADS.get(cfg.MODEL.HEAD_NAME or "ROIHead")
         head = head_cls(
-            **head_cls.from_config(cfg, dim_in=backbone.feature_dims, spatial_scale=1.0 / stride)
+            **head_cls.from_config(cfg, dim_in=backbone.feature_dims, spatial_scale=1.0 / factor)
         )
         return {"backbone": backbone, "head": head}
 

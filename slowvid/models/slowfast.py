@@ -14,7 +14,7 @@ from torch import nn
 from slowvid.registry import MODELS
 
 from .blocks import FuseFastToSlow, PathwaySpec, init_weights
-from .build import build_head, build_norm
+from .build import build_activation, build_head, build_norm, check_trans_func
 from .resnet3d import ARCH_KERNELS, make_pathway_modules, pathway_from_config, pathway_stride
 
 __all__ = ["SlowFast"]
@@ -44,6 +44,7 @@ class SlowFast(nn.Module):
         norm: builds a normalisation layer from a channel count.
         activation: builds an activation layer.
         zero_init_final_norm: start each residual branch's last norm at zero.
+        fc_init_std: standard deviation of the classifier's initial weights.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class SlowFast(nn.Module):
         norm: Callable[[int], nn.Module] = nn.BatchNorm3d,
         activation: Callable[[], nn.Module] = nn.ReLU,
         zero_init_final_norm: bool = True,
+        fc_init_std: float = 0.01,
     ):
         super().__init__()
         self.alpha = alpha
@@ -78,11 +80,13 @@ class SlowFast(nn.Module):
         self.feature_dims = [slow.stages[-1].dim_out, fast.stages[-1].dim_out]
         # Both pathways share their spatial strides; the slow one's is the network's.
         self.feature_stride = pathway_stride(slow)
-        init_weights(self, zero_init_final_norm=zero_init_final_norm)
+        init_weights(self, zero_init_final_norm=zero_init_final_norm, fc_std=fc_init_std)
 
     @classmethod
     def from_config(cls, cfg) -> dict:
-        """Reads MODEL.ARCH, RESNET.*, SLOWFAST.*, DATA.INPUT_CHANNEL_NUM, BN.*, head keys."""
+        """Reads MODEL.ARCH, RESNET.*, NONLOCAL.*, SLOWFAST.*, DATA.INPUT_CHANNEL_NUM, BN.*,
+        MODEL.FC_INIT_STD and the head's keys."""
+        check_trans_func(cfg, "bottleneck_transform", "SlowFast")
         arch = cfg.MODEL.ARCH
         if arch not in ARCH_KERNELS or len(ARCH_KERNELS[arch]) != 2:
             two = sorted(a for a, k in ARCH_KERNELS.items() if len(k) == 2)
@@ -101,7 +105,9 @@ class SlowFast(nn.Module):
             "fusion_kernel_sz": sf.FUSION_KERNEL_SZ,
             "head": build_head(cfg, dim_in=[slow.stages[-1].dim_out, fast.stages[-1].dim_out]),
             "norm": build_norm(cfg),
+            "activation": build_activation(cfg),
             "zero_init_final_norm": cfg.RESNET.ZERO_INIT_FINAL_BN,
+            "fc_init_std": cfg.MODEL.FC_INIT_STD,
         }
 
     def forward_features(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:

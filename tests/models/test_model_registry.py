@@ -16,6 +16,13 @@ TINY_ARCHS = {
     "CSN": ["csn"],
     "R2Plus1D": ["r2plus1d"],
     "MViT": ["mvit"],
+    # PySlowFast's names of the same networks (slowvid/models/ptv_models.py).
+    "PTVResNet": ["slow"],
+    "PTVSlowFast": ["slowfast"],
+    "PTVX3D": ["x3d"],
+    "PTVCSN": ["csn"],
+    "PTVR2plus1D": ["r2plus1d"],
+    "PTVMViT": ["mvit"],
 }
 # Core models only: projects registered by other tests check their own models. Detectors
 # (forward(inputs, boxes)) have their contract test in tests/models/test_detector.py.
@@ -46,7 +53,7 @@ def tiny_cfg(make_cfg, name, arch, **overrides):
 
 def tiny_clip(name, batch=2, size=32):
     # Fast path 8 frames, slow path 8 / alpha.
-    if name == "SlowFast":
+    if name in ("SlowFast", "PTVSlowFast"):
         return [torch.randn(batch, 3, 2, size, size), torch.randn(batch, 3, 8, size, size)]
     return [torch.randn(batch, 3, 8, size, size)]
 
