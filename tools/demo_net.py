@@ -168,7 +168,12 @@ def main(argv=None) -> int:
     names = class_names(args, cfg)
     person_boxes = read_person_boxes(args.boxes) if args.boxes else {}
     d = cfg.DATA
-    common = dict(crop_size=d.TEST_CROP_SIZE, mean=tuple(d.MEAN), std=tuple(d.STD))
+    common = dict(
+        crop_size=d.TEST_CROP_SIZE,
+        mean=tuple(d.MEAN),
+        std=tuple(d.STD),
+        reverse_channels=d.REVERSE_INPUT_CHANNEL,
+    )
     transform = (DetectionTransform if detect else ClipTransform)(training=False, **common)
     spec = ClipSpec(d.NUM_FRAMES, d.SAMPLING_RATE, float(d.TARGET_FPS))
     writer = None

@@ -149,6 +149,16 @@ _C.DATA.REVERSE_INPUT_CHANNEL = False
 _C.DATA.MULTI_LABEL = False
 # ImageNet evaluation: the shorter side is resized to TEST_CROP_SIZE / IN_VAL_CROP_RATIO first.
 _C.DATA.IN_VAL_CROP_RATIO = 0.875
+# ImageNet: a folder of {split}.json lists ({"im_path", "class"}) read instead of the folders.
+_C.DATA.PATH_TO_PRELOAD_IMDB = ""
+# Eigenvalues of the RGB covariance for PCA lighting noise (ImageNet training without AUG).
+_C.DATA.TRAIN_PCA_EIGVAL = [0.225, 0.224, 0.229]
+# Its eigenvectors, one per column.
+_C.DATA.TRAIN_PCA_EIGVEC = [
+    [-0.5675, 0.7192, 0.4009],
+    [-0.5808, -0.0045, -0.814],
+    [-0.5836, -0.6948, 0.4203],
+]
 # Random horizontal flip in training.
 _C.DATA.RANDOM_FLIP = True
 # [min, max] area fraction of an inception-style random resized crop in training, e.g.
@@ -517,7 +527,7 @@ _C.MULTIGRID.DEFAULT_S = 0
 # Solver
 # ---------------------------------------------------------------------------- #
 _C.SOLVER = CfgNode()
-# Optimizer: "sgd" or "adamw".
+# Optimizer: "sgd", "adam" or "adamw".
 _C.SOLVER.OPTIMIZING_METHOD = "sgd"
 # Learning rate for the whole batch TRAIN.BATCH_SIZE (scaled only by BASE_LR_SCALE_NUM_SHARDS).
 _C.SOLVER.BASE_LR = 0.1

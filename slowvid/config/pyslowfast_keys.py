@@ -212,17 +212,6 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
     "MODEL.FROZEN_BN": _f(False, "freezes the batch-norm statistics while training"),
     "MODEL.FP16_ALLREDUCE": _f(False, "compresses the gradient all-reduce to fp16"),
     # ---- Data ----------------------------------------------------------------------------------
-    "DATA.TRAIN_PCA_EIGVAL": _g(
-        [0.225, 0.224, 0.229],
-        "eigenvalues of the PCA lighting jitter",
-        "AVA.TRAIN_USE_COLOR_AUGMENTATION",
-    ),
-    "DATA.TRAIN_PCA_EIGVEC": _g(
-        [[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.814], [-0.5836, -0.6948, 0.4203]],
-        "eigenvectors of the PCA lighting jitter",
-        "AVA.TRAIN_USE_COLOR_AUGMENTATION",
-    ),
-    "DATA.PATH_TO_PRELOAD_IMDB": _f("", "reads ImageNet's file list from a json dump"),
     "DATA.TRAIN_JITTER_MOTION_SHIFT": _f(False, "shifts the crop over time (motion jitter)"),
     "DATA.TRAIN_JITTER_FPS": _f(0.0, "jitters TARGET_FPS upwards by up to this much"),
     "DATA.DECODING_SHORT_SIZE": _g(256, "a decoding resize PySlowFast does not use", NEVER_READ),

@@ -10,7 +10,7 @@ from .pyslowfast import foreign_value_problems
 
 _CHOICES = {
     "SOLVER.LR_POLICY": ("cosine", "steps_with_relative_lrs", "constant"),
-    "SOLVER.OPTIMIZING_METHOD": ("sgd", "adamw"),
+    "SOLVER.OPTIMIZING_METHOD": ("sgd", "adam", "adamw"),
     "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav", "torchvision"),
     "MODEL.HEAD_ACT": ("", "softmax", "sigmoid", "none"),
     "RESNET.TRANS_FUNC": ("", "bottleneck_transform", "x3d_transform"),
@@ -175,6 +175,17 @@ def _check_model(cfg: CfgNode) -> None:
         _fail(
             "MODEL.LOSS_FUNC",
             f"'bce' takes the sigmoid of the logits; MODEL.HEAD_ACT is {model.HEAD_ACT!r}",
+        )
+    if cfg.DATA.MULTI_LABEL and act != "sigmoid":
+        _fail(
+            "DATA.MULTI_LABEL",
+            f"scores classes independently (mAP); MODEL.HEAD_ACT {model.HEAD_ACT!r} is not sigmoid",
+        )
+    if model.LOSS_FUNC == "multi_mse" and not cfg.MASK.ENABLE:
+        _fail(
+            "MODEL.LOSS_FUNC",
+            "'multi_mse' compares the several predictions of a masked model (PySlowFast's "
+            f"MaskMViT, MASK.ENABLE) with their targets; {model.MODEL_NAME} outputs logits",
         )
     datasets = {cfg.TRAIN.DATASET.lower(), cfg.TEST.DATASET.lower()}
     if datasets & set(_SIGMOID_EVALUATED) and act != "sigmoid":

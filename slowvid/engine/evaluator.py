@@ -21,6 +21,13 @@ from .inputs import PixelNorm, to_device
 
 logger = logging.getLogger(__name__)
 
+# MODEL.HEAD_ACT -> logits (N, K) to the view scores that are ensembled.
+SCORE_ACTIVATIONS = {
+    "softmax": lambda logits: logits.softmax(dim=-1),
+    "sigmoid": torch.sigmoid,
+    "none": lambda logits: logits,
+}
+
 
 @torch.no_grad()
 def predict_views(
@@ -28,19 +35,23 @@ def predict_views(
     loader: DataLoader,
     device: torch.device,
     *,
-    multi_label: bool = False,
+    activation: str = "softmax",
     log_period: int = 10,
     pixel_norm: PixelNorm | None = None,
 ) -> dict:
     """Run ``model`` on this rank's share of the views.
 
     Args:
+        activation: turns each view's logits into the scores that are ensembled: "softmax",
+            "sigmoid" or "none" (MODEL.HEAD_ACT).
         pixel_norm: normalises uint8 clips on ``device`` (needed when the loader sends them).
 
     Returns:
-        dict with ``video_index`` LongTensor(N), ``probs`` FloatTensor(N, K) (softmax, or
-        sigmoid when ``multi_label``), ``labels`` Tensor(N) and ``failed`` list of paths.
+        dict with ``video_index`` LongTensor(N), ``probs`` FloatTensor(N, K) (the activated
+        scores), ``labels`` Tensor(N) and ``failed`` list of paths.
     """
+    if activation not in SCORE_ACTIVATIONS:
+        raise ValueError(f"MODEL.HEAD_ACT {activation!r} is not one of {sorted(SCORE_ACTIVATIONS)}")
     model.eval()
     video_index, probs, labels, failed = [], [], [], []
     start, num_iters = time.perf_counter(), len(loader)
@@ -49,7 +60,7 @@ def predict_views(
         if batch["inputs"] is None:
             continue
         logits = model(to_device(batch["inputs"], device, pixel_norm)).float()
-        probs.append((logits.sigmoid() if multi_label else logits.softmax(dim=-1)).cpu())
+        probs.append(SCORE_ACTIVATIONS[activation](logits).cpu())
         video_index.append(batch["video_index"])
         labels.append(batch["label"])
         if (it + 1) % log_period == 0 or it + 1 == num_iters:

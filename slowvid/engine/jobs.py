@@ -9,10 +9,12 @@ import torch
 from fvcore.common.config import CfgNode
 
 from slowvid.checkpoint import find_latest_checkpoint, load_checkpoint
+from slowvid.config import head_activation
 from slowvid.data import build_loader
 from slowvid.distributed import comm, preemption
-from slowvid.evaluation import render_confusion_matrix
-from slowvid.models import build_loss, build_model, count_parameters
+from slowvid.evaluation import MultiLabelEvaluator, render_confusion_matrix
+from slowvid.model_zoo.table import test_view_shapes
+from slowvid.models import build_loss, build_model, count_parameters, meta_gflops_by_operator
 from slowvid.solver import build_lr_schedule, build_optimizer
 from slowvid.utils.logging import TensorboardWriter, log_json_stats
 
@@ -47,6 +49,13 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
     any other by multi-view ensembling (``results["ensemble"]`` is then set, else None).
     """
     make_evaluator = getattr(loader.dataset, "make_evaluator", None)
+    if make_evaluator is None and cfg.DATA.MULTI_LABEL:
+        # PySlowFast's DATA.MULTI_LABEL: multi-hot labels, views pooled and scored by mAP.
+        def make_evaluator(output_dir, tag):
+            return MultiLabelEvaluator(
+                loader.dataset.num_videos, cfg.MODEL.NUM_CLASSES, cfg.TEST.ENSEMBLE_METHOD
+            )
+
     if make_evaluator is not None:
         evaluator = make_evaluator(cfg.OUTPUT_DIR, f"{tag}_{step}")
         results = run_dataset_evaluator(
@@ -54,12 +63,12 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
         )
         ensemble = None
     else:
-        multi_label = cfg.MODEL.LOSS_FUNC == "bce_logit"
+        activation = head_activation(cfg)
         views = predict_views(
             model,
             loader,
             device,
-            multi_label=multi_label,
+            activation=activation,
             log_period=cfg.LOG_PERIOD,
             pixel_norm=PixelNorm.from_config(cfg),
         )
@@ -69,7 +78,7 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
             num_classes=cfg.MODEL.NUM_CLASSES,
             method=cfg.TEST.ENSEMBLE_METHOD,
         )
-        if not multi_label:
+        if activation != "sigmoid":
             per_class, cm = class_metrics(ensemble)
             results.update(per_class)
             if tag == "test" and tensorboard is not None and comm.is_main_process():
@@ -100,17 +109,50 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
     return results
 
 
+def log_model_info(model: torch.nn.Module, cfg: CfgNode) -> None:
+    """The parameter count; with LOG_MODEL_INFO also the modules and the GFLOPs of one test
+    view (counted on a meta-device copy, so in no time), as PySlowFast logs them."""
+    logger.info(
+        "%s (%s): %.2f M parameters",
+        cfg.MODEL.MODEL_NAME,
+        cfg.MODEL.ARCH,
+        count_parameters(model) / 1e6,
+    )
+    if not cfg.LOG_MODEL_INFO or not comm.is_main_process():
+        return
+    logger.info("Model:\n%s", model)
+    if getattr(model, "takes_boxes", False):
+        return  # a detector's cost depends on its boxes
+    view = [torch.empty(shape, device="meta") for shape in test_view_shapes(cfg)]
+    try:
+        with torch.device("meta"):
+            meta_model = build_model(cfg).eval()
+        gflops = sum(meta_gflops_by_operator(meta_model, view).values())
+    except Exception as err:  # noqa: BLE001  (a count for the log must not stop the run)
+        logger.warning("GFLOPs not counted: %s: %s", type(err).__name__, err)
+        return
+    logger.info("GFLOPs of one test view %s: %.2f", [tuple(v.shape) for v in view], gflops)
+
+
 def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
     """Load the newest checkpoint of this run, else the initial weights.
 
     Returns:
         the resumed checkpoint (``epoch`` = epochs done, optional ``scaler_state``), or
-        ``{"epoch": 0}`` for a new run.
+        ``{"epoch": 0}`` for a new run. Without TRAIN.CHECKPOINT_EPOCH_RESET the initial
+        checkpoint is continued as PySlowFast does: from its epoch, with its optimizer state
+        when it is slowvid's (a PySlowFast file stores the index of its last epoch).
     """
-    if cfg.TRAIN.AUTO_RESUME:
+    t = cfg.TRAIN
+    if t.AUTO_RESUME:
         latest = find_latest_checkpoint(cfg.OUTPUT_DIR)
         if latest:
-            state = load_checkpoint(latest, unwrap_model(model), optimizer)
+            state = load_checkpoint(
+                latest,
+                unwrap_model(model),
+                optimizer,
+                clear_name_pattern=t.CHECKPOINT_CLEAR_NAME_PATTERN,
+            )
             logger.info(
                 "resumed from %s (epoch %d, iteration %d)",
                 latest,
@@ -118,13 +160,22 @@ def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
                 state.get("iter", 0),
             )
             return state
-    if cfg.TRAIN.CHECKPOINT_FILE_PATH:
-        load_checkpoint(
-            cfg.TRAIN.CHECKPOINT_FILE_PATH,
+    if t.CHECKPOINT_FILE_PATH:
+        state = load_checkpoint(
+            t.CHECKPOINT_FILE_PATH,
             unwrap_model(model),
-            checkpoint_type=cfg.TRAIN.CHECKPOINT_TYPE,
+            None if t.CHECKPOINT_EPOCH_RESET else optimizer,
+            checkpoint_type=t.CHECKPOINT_TYPE,
+            inflate=t.CHECKPOINT_INFLATE,
+            clear_name_pattern=t.CHECKPOINT_CLEAR_NAME_PATTERN,
         )
-        logger.info("initialised the model from %s", cfg.TRAIN.CHECKPOINT_FILE_PATH)
+        logger.info("initialised the model from %s", t.CHECKPOINT_FILE_PATH)
+        if not t.CHECKPOINT_EPOCH_RESET and "epoch" in state:
+            done = int(state["epoch"]) + (0 if state["format"] == "slowvid" else 1)
+            logger.info(
+                "continuing from its epoch (TRAIN.CHECKPOINT_EPOCH_RESET False): %d done", done
+            )
+            return {**state, "epoch": done}
     return {"epoch": 0}
 
 
@@ -133,12 +184,7 @@ def train(cfg: CfgNode) -> dict:
     cfg, long_cycle = apply_long_cycle(cfg)  # multigrid rewrites the solver's epochs and LRs
     device = setup_job(cfg, "train")
     model = build_model(cfg)
-    logger.info(
-        "%s (%s): %.2f M parameters",
-        cfg.MODEL.MODEL_NAME,
-        cfg.MODEL.ARCH,
-        count_parameters(model) / 1e6,
-    )
+    log_model_info(model, cfg)
     optimizer = build_optimizer(model, cfg)  # before wrapping: groups are built on the bare module
     resumed = _resume_or_initialise(cfg, model, optimizer)
     start_epoch = int(resumed["epoch"])
@@ -225,9 +271,15 @@ def test(cfg: CfgNode) -> dict:
     """Multi-view test of the checkpoint named by TEST.CHECKPOINT_FILE_PATH or the newest one."""
     device = setup_job(cfg, "test")
     model = build_model(cfg)
-    path = cfg.TEST.CHECKPOINT_FILE_PATH or find_latest_checkpoint(cfg.OUTPUT_DIR)
+    log_model_info(model, cfg)
+    # PySlowFast's order: the test checkpoint, this run's newest, the initial one.
+    path, kind = cfg.TEST.CHECKPOINT_FILE_PATH, cfg.TEST.CHECKPOINT_TYPE
+    if not path:
+        path, kind = find_latest_checkpoint(cfg.OUTPUT_DIR), "pytorch"
+    if not path:
+        path, kind = cfg.TRAIN.CHECKPOINT_FILE_PATH, cfg.TRAIN.CHECKPOINT_TYPE
     if path:
-        load_checkpoint(path, model)
+        load_checkpoint(path, model, checkpoint_type=kind)
         logger.info("testing %s", path)
     else:
         logger.warning(

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .lr_schedule import shard_lr_scale
+
 __all__ = ["OPTIMIZING_METHODS", "build_optimizer", "make_optimizer", "split_norm_params"]
 
 # Values accepted by ``SOLVER.OPTIMIZING_METHOD``.
-OPTIMIZING_METHODS = ("sgd", "adamw")
+OPTIMIZING_METHODS = ("sgd", "adam", "adamw")
 
 _NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
@@ -64,14 +66,15 @@ def make_optimizer(
 
     Args:
         model (nn.Module): the model, possibly wrapped in DistributedDataParallel.
-        method (str): "sgd" or "adamw".
+        method (str): "sgd", "adam" (weight decay added to the gradient) or "adamw"
+            (decoupled weight decay).
         base_lr (float): initial learning rate (the schedule overwrites it every iteration).
         momentum (float): SGD momentum.
         weight_decay (float): weight decay of non-normalisation parameters.
         bn_weight_decay (float): weight decay of BatchNorm/GroupNorm/LayerNorm parameters.
         nesterov (bool): Nesterov momentum for SGD.
         dampening (float): SGD dampening.
-        betas (Sequence[float]): AdamW's two beta coefficients.
+        betas (Sequence[float]): Adam's / AdamW's two beta coefficients.
 
     Returns:
         torch.optim.Optimizer: groups are ``[non-norm, norm]``; empty groups are left out.
@@ -97,10 +100,11 @@ def make_optimizer(
         return torch.optim.SGD(
             groups, lr=base_lr, momentum=momentum, dampening=dampening, nesterov=nesterov
         )
-    if method == "adamw":
+    if method in ("adam", "adamw"):
         if len(betas) != 2:
             raise ValueError(f"SOLVER.BETAS must have two values, got {list(betas)}")
-        return torch.optim.AdamW(groups, lr=base_lr, betas=(float(betas[0]), float(betas[1])))
+        adam = torch.optim.Adam if method == "adam" else torch.optim.AdamW
+        return adam(groups, lr=base_lr, betas=(float(betas[0]), float(betas[1])))
     raise ValueError(
         f"Unknown SOLVER.OPTIMIZING_METHOD {method!r}; "
         f"valid choices: {', '.join(OPTIMIZING_METHODS)}"
@@ -113,7 +117,7 @@ def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
     return make_optimizer(
         model,
         method=s.OPTIMIZING_METHOD,
-        base_lr=s.BASE_LR,
+        base_lr=s.BASE_LR * shard_lr_scale(cfg),
         momentum=s.MOMENTUM,
         weight_decay=s.WEIGHT_DECAY,
         bn_weight_decay=cfg.BN.WEIGHT_DECAY,

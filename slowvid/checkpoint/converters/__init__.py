@@ -6,10 +6,14 @@ Formats are :class:`~.rules.CheckpointFormat` subclasses registered in
 ============  ==============================================================================
 caffe2        PySlowFast's Caffe2 ``.pkl`` blobs (ResNet / SlowFast family)
 mmaction2     MMAction2 ``state_dict`` (``backbone.*``, ``cls_head.*``)
+ptv-wrapped   PySlowFast's PTV* models (PyTorchVideo's under ``model.``)
 pytorchvideo  PyTorchVideo hub models (``blocks.N.res_blocks...``, ``cls_positional_encoding``)
 pyslowfast    PySlowFast ``.pyth`` (``s2.pathway0_res0.branch2.a``, ``patch_embed.proj``)
 imagenet      torchvision 2D ResNets, inflated to 3D
 ============  ==============================================================================
+
+Into an ``ActionDetector`` every format (and a slowvid classifier's own names) maps its network
+under ``backbone.``: PySlowFast's AVA checkpoints and Kinetics checkpoints to fine-tune from.
 
 A project adds a format by registering a subclass from its own package. Each core format is one
 file holding its rename table as data; :mod:`.rules` is the engine. The result is checked against
@@ -18,17 +22,24 @@ tensor in one error.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from torch import nn
 
 from slowvid.registry import CHECKPOINT_FORMATS
 
-from ..model_state import extract_model_state
-from . import caffe2, imagenet, mmaction2, pyslowfast, pytorchvideo  # noqa: F401  (registration)
+from ..model_state import extract_model_state, is_head_key
+from . import (  # noqa: F401  (registration)
+    caffe2,
+    imagenet,
+    mmaction2,
+    ptv_wrapped,
+    pyslowfast,
+    pytorchvideo,
+)
 from .caffe2 import blobs_to_tensors, read_caffe2_pickle
-from .rules import CheckpointFormat, Conversion
+from .rules import BACKBONE, CheckpointFormat, Conversion
 
 __all__ = [
     "CheckpointFormat",
@@ -59,6 +70,20 @@ def checkpoint_format(name: str) -> CheckpointFormat:
     return formats[name]
 
 
+def _classifier_into_detector(
+    state: Mapping[str, Any], model_keys: Iterable[str]
+) -> dict[str, Any] | None:
+    """A slowvid classifier's state under a detector's names (its network under ``backbone.``,
+    its head on the detector's head, where the loader reports it as skipped), or None when
+    ``state`` is not that."""
+    model_keys = set(model_keys)
+    if not any(k.startswith(BACKBONE) for k in model_keys):
+        return None
+    renamed = {(BACKBONE + k if BACKBONE + k in model_keys else k): v for k, v in state.items()}
+    outside = [k for k in renamed if k not in model_keys and not is_head_key(k)]
+    return None if outside or renamed.keys() == state.keys() else renamed
+
+
 def convert_checkpoint(
     checkpoint: Mapping[str, Any], model: nn.Module, *, path: str = "", source: str | None = None
 ) -> Conversion:
@@ -85,6 +110,10 @@ def convert_checkpoint(
     model_keys = model.state_dict().keys()
     if state.keys() <= model_keys:
         return Conversion(state=dict(state), source="slowvid")
+    into_backbone = _classifier_into_detector(state, model_keys)
+    if into_backbone is not None:
+        logger.info("Checkpoint %s: a classifier's weights, into the detector's backbone", path)
+        return Conversion(state=into_backbone, source="slowvid")
     for fmt in checkpoint_formats():
         if fmt.detect(state):
             logger.info("Checkpoint %s: converting from the %s format", path, fmt.name)

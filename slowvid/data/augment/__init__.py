@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from .augmix import AugMix
 from .color_jitter import ColorJitter
+from .lighting import LightingJitter
 from .mixup import Mixup, MixupCollate
 from .rand_augment import RandAugment, parse_policy
 from .random_erasing import RandomErasing
@@ -22,6 +23,7 @@ from .random_erasing import RandomErasing
 __all__ = [
     "AugMix",
     "ColorJitter",
+    "LightingJitter",
     "Mixup",
     "MixupCollate",
     "RandAugment",

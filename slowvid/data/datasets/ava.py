@@ -273,6 +273,7 @@ class Ava(torch.utils.data.Dataset):
             mean=tuple(d.MEAN),
             std=tuple(d.STD),
             random_flip=d.RANDOM_FLIP,
+            reverse_channels=d.REVERSE_INPUT_CHANNEL,
         )
         eval_files = AvaEvalFiles(
             groundtruth=ann(a.GROUNDTRUTH_FILE),

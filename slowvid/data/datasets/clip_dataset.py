@@ -73,6 +73,8 @@ class ClipDataset(torch.utils.data.Dataset):
             decoding the file (None: decode the files); built from DATA.VIDEO_FORMAT,
             FRAME_TEMPLATE and FRAME_FPS as one argument because SSv2 and EPIC-Kitchens
             already take a ``video_format`` (and SSv2 a ``frame_fps``) of their own.
+        offset_sampling: where evaluation clips start (DATA.USE_OFFSET_SAMPLING, see
+            :func:`~slowvid.data.sampling.clip_start`).
 
     Raises:
         ValueError: inconsistent arguments, or ``frame_folders`` given to a subclass whose
@@ -99,6 +101,7 @@ class ClipDataset(torch.utils.data.Dataset):
         num_retries: int = 10,
         decoding_backend: str = "auto",
         frame_folders: FrameFolders | None = None,
+        offset_sampling: bool = True,
     ):
         if frame_folders is not None and not self.frame_folders_supported:
             raise ValueError(
@@ -128,6 +131,7 @@ class ClipDataset(torch.utils.data.Dataset):
         self.num_temporal_views = 1 if training else num_temporal_views
         self.num_spatial_crops = 1 if training else num_spatial_crops
         self.num_retries = num_retries
+        self.offset_sampling = offset_sampling
         # Resolved here, in the main process, so the probe and its log line happen once.
         self.decoding_backend = resolve_backend(decoding_backend)
 
@@ -150,6 +154,8 @@ class ClipDataset(torch.utils.data.Dataset):
             mean=tuple(d.MEAN),
             std=tuple(d.STD),
             random_flip=d.RANDOM_FLIP,
+            inverse_uniform_scale=d.INV_UNIFORM_SAMPLE,
+            reverse_channels=d.REVERSE_INPUT_CHANNEL,
             **(augment_kwargs(cfg) if training else {}),
         )
         mixes = training and cfg.MIXUP.ENABLE  # mixup blends float clips in the collate
@@ -170,6 +176,7 @@ class ClipDataset(torch.utils.data.Dataset):
                 if d.VIDEO_FORMAT == "frames"
                 else None
             ),
+            "offset_sampling": d.USE_OFFSET_SAMPLING,
         }
 
     @property
@@ -281,7 +288,12 @@ class ClipDataset(torch.utils.data.Dataset):
         if temporal_idx == -1:
             return random_clip_indices(self.clip, video.fps, video.num_frames, rng)
         return uniform_clip_indices(
-            self.clip, video.fps, video.num_frames, temporal_idx, self.num_temporal_views
+            self.clip,
+            video.fps,
+            video.num_frames,
+            temporal_idx,
+            self.num_temporal_views,
+            offset=self.offset_sampling,
         )
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict[str, Any]:

@@ -166,6 +166,7 @@ def segment_clip_indices(
     temporal_idx: int,
     num_views: int,
     rng: random.Random,
+    offset: bool = True,
 ) -> list[int]:
     """Frame indices of a clip inside the segment ``[start, stop]`` (inclusive).
 
@@ -176,6 +177,7 @@ def segment_clip_indices(
         stop: last frame of the segment.
         temporal_idx: -1 for a random clip, else the view in ``[0, num_views)``.
         num_views: evenly spaced views of a segment in testing.
+        offset: where the views start (DATA.USE_OFFSET_SAMPLING, see ``clip_start``).
         rng: randomness of the training clip.
 
     Returns:
@@ -185,7 +187,7 @@ def segment_clip_indices(
     if temporal_idx == -1:
         relative = random_clip_indices(clip, fps, length, rng)
     else:
-        relative = uniform_clip_indices(clip, fps, length, temporal_idx, num_views)
+        relative = uniform_clip_indices(clip, fps, length, temporal_idx, num_views, offset)
     return [start + i for i in relative]
 
 
@@ -275,7 +277,14 @@ class EpicKitchens(ClipDataset):
             fps = self.frame_fps[seg.video_id]
             start, stop = seg.start_frame, seg.stop_frame
             indices = segment_clip_indices(
-                self.clip, fps, start, stop, temporal_idx, self.num_temporal_views, rng
+                self.clip,
+                fps,
+                start,
+                stop,
+                temporal_idx,
+                self.num_temporal_views,
+                rng,
+                self.offset_sampling,
             )
             files = [os.path.join(self.paths[index], f"frame_{i:010d}.jpg") for i in indices]
             return FrameListVideo(files, fps).get_frames(range(len(files)))
@@ -284,7 +293,14 @@ class EpicKitchens(ClipDataset):
             stop = min(round(seg.stop_sec * video.fps), last)
             start = min(round(seg.start_sec * video.fps), stop)
             indices = segment_clip_indices(
-                self.clip, video.fps, start, stop, temporal_idx, self.num_temporal_views, rng
+                self.clip,
+                video.fps,
+                start,
+                stop,
+                temporal_idx,
+                self.num_temporal_views,
+                rng,
+                self.offset_sampling,
             )
             return video.get_frames(indices)
 
