@@ -487,8 +487,11 @@ _C.DOMSEV.LABEL_TYPE = "activity"
 # Batch norm
 # ---------------------------------------------------------------------------- #
 _C.BN = CfgNode()
-# Normalization: "batchnorm" or "sync_batchnorm" (statistics over processes; see below).
+# Normalization: "batchnorm", "sync_batchnorm" (statistics over processes; see below) or
+# "sub_batchnorm" (statistics of NUM_SPLITS splits of each process's batch, apart).
 _C.BN.NORM_TYPE = "batchnorm"
+# sub_batchnorm: splits of the batch normalised apart (sample i in split i % NUM_SPLITS).
+_C.BN.NUM_SPLITS = 1
 # sync_batchnorm: processes of one machine whose statistics are pooled, in consecutive groups
 # of this many (1 = no pooling); 0 = all of the machine's. None with GLOBAL_SYNC.
 _C.BN.NUM_SYNC_DEVICES = 0
@@ -522,6 +525,11 @@ _C.MULTIGRID.SHORT_CYCLE_FACTORS = [0.5, 0.5**0.5]
 _C.MULTIGRID.EPOCH_FACTOR = 1.5
 # Crop the short-cycle factors multiply; 0 means DATA.TRAIN_CROP_SIZE.
 _C.MULTIGRID.DEFAULT_S = 0
+# Long cycle: each stage's batch norm covers about this many clips per process, by normalising
+# splits of a larger batch apart or pooling processes with smaller ones.
+_C.MULTIGRID.BN_BASE_SIZE = 8
+# Long cycle: evaluations per stage (the last at its end), replacing TRAIN.EVAL_PERIOD.
+_C.MULTIGRID.EVAL_FREQ = 3
 
 # ---------------------------------------------------------------------------- #
 # Solver

@@ -60,13 +60,23 @@ def unknown_keys(tree: dict, cfg: CfgNode, source: str, prefix: str = "") -> lis
         if full in ALIASES:
             continue
         if name not in node:
-            problems.append(_unknown_key_message(full, cfg, source))
+            # An unknown group: name each of its leaves, so the suggestions are leaf keys.
+            leaves = _leaf_keys(value, full) if isinstance(value, dict) and value else [full]
+            problems.extend(_unknown_key_message(key, cfg, source) for key in leaves)
         elif isinstance(node[name], CfgNode):
             if not isinstance(value, dict):
                 problems.append(f"{source}: '{full}' is a group of keys, not a value")
             else:
                 problems.extend(unknown_keys(value, cfg, source, full + "."))
     return problems
+
+
+def _leaf_keys(tree: dict, prefix: str) -> list[str]:
+    keys = []
+    for name, value in tree.items():
+        full = f"{prefix}.{name}"
+        keys.extend(_leaf_keys(value, full) if isinstance(value, dict) and value else [full])
+    return keys
 
 
 def _raise_unknown(problems: list[str]) -> None:

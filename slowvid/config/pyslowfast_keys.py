@@ -189,9 +189,6 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
     "SOLVER.STEP_SIZE": _g(1, "step size of an 'exp' policy PySlowFast does not have", NEVER_READ),
     "SOLVER.WARMUP_FACTOR": _g(0.1, "a warm-up factor PySlowFast does not use", NEVER_READ),
     # ---- Batch norm ----------------------------------------------------------------------------
-    "BN.NUM_SPLITS": _g(
-        1, "splits of the batch that sub_batchnorm normalises apart", "BN.NORM_TYPE sub_batchnorm"
-    ),
     # ---- Training ------------------------------------------------------------------------------
     "TRAIN.KILL_LOSS_EXPLOSION_FACTOR": _f(
         0.0, "stops training when the loss exceeds this multiple of its recent values"
@@ -251,15 +248,6 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
         off=("cv2", "pytorch"),
     ),
     # ---- Multigrid -----------------------------------------------------------------------------
-    "MULTIGRID.BN_BASE_SIZE": _needs(
-        8,
-        "clips per batch-norm group in the long cycle, whose stages switch BN.NORM_TYPE to "
-        "sub_batchnorm or sync_batchnorm to keep it",
-        "MULTIGRID.LONG_CYCLE",
-    ),
-    "MULTIGRID.EVAL_FREQ": _needs(
-        3, "evaluations per long-cycle shape, instead of TRAIN.EVAL_PERIOD", "MULTIGRID.LONG_CYCLE"
-    ),
     "MULTIGRID.LONG_CYCLE_SAMPLING_RATE": _g(
         0, "set by PySlowFast itself while it runs", "PySlowFast's own multigrid state"
     ),
@@ -360,7 +348,6 @@ FOREIGN_VALUES: dict[tuple[str, str], str] = {
     ("MODEL.MODEL_NAME", "MaskMViT"): "masked pre-training of MViT / ViT (MaskFeat, MAE)",
     ("MODEL.ARCH", "maskmvit"): "masked pre-training of MViT / ViT (MaskFeat, MAE)",
     ("MODEL.LOSS_FUNC", "contrastive_loss"): "ContrastiveModel's loss (cross entropy vs. index 0)",
-    ("BN.NORM_TYPE", "sub_batchnorm"): "batch norm with statistics per split of the batch",
     ("SOLVER.OPTIMIZING_METHOD", "mt_adamw"): "the multi-tensor AdamW of old torch versions",
 }
 

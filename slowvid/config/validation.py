@@ -16,7 +16,7 @@ _CHOICES = {
     "RESNET.TRANS_FUNC": ("", "bottleneck_transform", "x3d_transform"),
     "TEST.CHECKPOINT_TYPE": ("pytorch", "caffe2"),
     "DATA.VIDEO_FORMAT": ("video", "frames"),
-    "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm"),
+    "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm", "sub_batchnorm"),
     "TEST.ENSEMBLE_METHOD": ("sum", "max"),
     "AUG.INTERPOLATION": ("bilinear", "bicubic", "nearest"),
     "AUG.RE_MODE": ("const", "rand", "pixel"),

@@ -71,16 +71,30 @@ class PeriodicCheckpoint(HookBase):
         comm.synchronize()  # no rank runs ahead of a checkpoint it might need to resume from
 
 
-class PeriodicEval(HookBase):
-    """Evaluate on the validation loader every ``period`` epochs and after the last one."""
+def every_period(period: int, max_epoch: int) -> Callable[[int], bool]:
+    """``epochs done -> evaluate?``: every ``period`` epochs and after the last one."""
+    return lambda done: period > 0 and (done % period == 0 or done == max_epoch)
 
-    def __init__(self, *, period: int, evaluate: Callable[[int], dict]):
+
+class PeriodicEval(HookBase):
+    """Evaluate on the validation loader every ``period`` epochs and after the last one, or on
+    the epochs ``when(epochs done)`` picks (multigrid's long cycle)."""
+
+    def __init__(
+        self,
+        *,
+        period: int,
+        evaluate: Callable[[int], dict],
+        when: Callable[[int], bool] | None = None,
+    ):
         self.period = period
         self.evaluate = evaluate
+        self.when = when
 
     def after_epoch(self) -> None:
         done = self.trainer.epoch + 1
-        if self.period > 0 and (done % self.period == 0 or done == self.trainer.max_epoch):
+        when = self.when or every_period(self.period, self.trainer.max_epoch)
+        if self.period > 0 and when(done):
             self.evaluate(done)
 
 

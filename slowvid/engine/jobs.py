@@ -27,7 +27,12 @@ from .evaluator import (
 )
 from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
 from .inputs import PixelNorm
-from .multigrid import LongCycleLoader, apply_long_cycle
+from .multigrid import (
+    LongCycleBatchNorm,
+    LongCycleLoader,
+    apply_long_cycle,
+    long_cycle_eval_epochs,
+)
 from .precise_bn import PreciseBN
 from .preempt import StopCheckpoint, rank_rng_state
 from .setup import setup_job, unwrap_model, wrap_model
@@ -197,11 +202,21 @@ def train(cfg: CfgNode) -> dict:
         scaler = trainer.scaler
         return {"scaler_state": scaler.state_dict()} if scaler.is_enabled() else {}
 
-    # The multigrid loader hook runs first: later hooks see the stage's loader.
-    hooks = [LongCycleLoader(cfg, long_cycle)] if long_cycle else []
+    # The multigrid hooks run first: later hooks see the stage's loader and batch norms.
+    hooks = [LongCycleLoader(cfg, long_cycle), LongCycleBatchNorm(cfg, long_cycle)]
+    hooks = hooks if long_cycle else []
+    eval_when = (
+        long_cycle_eval_epochs(long_cycle, cfg.MULTIGRID.EVAL_FREQ, cfg.SOLVER.MAX_EPOCH)
+        if long_cycle
+        else None
+    )
     if cfg.BN.USE_PRECISE_STATS:
         hooks.append(
-            PreciseBN(period=cfg.TRAIN.EVAL_PERIOD, num_batches=cfg.BN.NUM_BATCHES_PRECISE)
+            PreciseBN(
+                period=cfg.TRAIN.EVAL_PERIOD,
+                num_batches=cfg.BN.NUM_BATCHES_PRECISE,
+                when=eval_when,
+            )
         )
     hooks.append(
         PeriodicCheckpoint(
@@ -223,7 +238,7 @@ def train(cfg: CfgNode) -> dict:
             )
             return last_eval
 
-        hooks.append(PeriodicEval(period=cfg.TRAIN.EVAL_PERIOD, evaluate=run_eval))
+        hooks.append(PeriodicEval(period=cfg.TRAIN.EVAL_PERIOD, evaluate=run_eval, when=eval_when))
     hooks.extend(build_extra_hooks(cfg.TRAIN.HOOKS))
     if preemption.is_armed():  # last: the state it saves is the one after every other hook
         hooks.append(

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
+from slowvid.layers import SplitBatchNorm
 from slowvid.registry import HEADS, MODELS
 
 __all__ = [
@@ -65,10 +66,19 @@ def build_norm(cfg) -> Callable[[int], nn.Module]:
 
     "sync_batchnorm" also builds ``nn.BatchNorm3d``: the engine converts it with
     ``nn.SyncBatchNorm.convert_sync_batchnorm`` once the process group exists, which keeps
-    model building free of distributed state.
+    model building free of distributed state. "sub_batchnorm" builds :class:`SplitBatchNorm`
+    with BN.NUM_SPLITS splits.
     """
-    if cfg.BN.NORM_TYPE not in ("batchnorm", "sync_batchnorm"):
+    norm = cfg.BN.NORM_TYPE
+    if norm not in ("batchnorm", "sync_batchnorm", "sub_batchnorm"):
         raise ValueError(
-            f"BN.NORM_TYPE must be 'batchnorm' or 'sync_batchnorm', got {cfg.BN.NORM_TYPE!r}"
+            f"BN.NORM_TYPE must be 'batchnorm', 'sync_batchnorm' or 'sub_batchnorm', got {norm!r}"
+        )
+    if norm == "sub_batchnorm":
+        return functools.partial(
+            SplitBatchNorm,
+            num_splits=cfg.BN.NUM_SPLITS,
+            eps=cfg.BN.EPSILON,
+            momentum=cfg.BN.MOMENTUM,
         )
     return functools.partial(nn.BatchNorm3d, eps=cfg.BN.EPSILON, momentum=cfg.BN.MOMENTUM)
