@@ -282,17 +282,26 @@ def train(cfg: CfgNode) -> dict:
     }
 
 
+def checkpoint_to_test(cfg: CfgNode) -> tuple[str, str]:
+    """``(path, CHECKPOINT_TYPE)`` of the weights to test, in PySlowFast's order:
+    TEST.CHECKPOINT_FILE_PATH, this run's newest checkpoint, TRAIN.CHECKPOINT_FILE_PATH;
+    ``("", "")`` when there is none."""
+    if cfg.TEST.CHECKPOINT_FILE_PATH:
+        return cfg.TEST.CHECKPOINT_FILE_PATH, cfg.TEST.CHECKPOINT_TYPE
+    latest = find_latest_checkpoint(cfg.OUTPUT_DIR)
+    if latest:
+        return latest, "pytorch"
+    if cfg.TRAIN.CHECKPOINT_FILE_PATH:
+        return cfg.TRAIN.CHECKPOINT_FILE_PATH, cfg.TRAIN.CHECKPOINT_TYPE
+    return "", ""
+
+
 def test(cfg: CfgNode) -> dict:
     """Multi-view test of the checkpoint named by TEST.CHECKPOINT_FILE_PATH or the newest one."""
     device = setup_job(cfg, "test")
     model = build_model(cfg)
     log_model_info(model, cfg)
-    # PySlowFast's order: the test checkpoint, this run's newest, the initial one.
-    path, kind = cfg.TEST.CHECKPOINT_FILE_PATH, cfg.TEST.CHECKPOINT_TYPE
-    if not path:
-        path, kind = find_latest_checkpoint(cfg.OUTPUT_DIR), "pytorch"
-    if not path:
-        path, kind = cfg.TRAIN.CHECKPOINT_FILE_PATH, cfg.TRAIN.CHECKPOINT_TYPE
+    path, kind = checkpoint_to_test(cfg)
     if path:
         load_checkpoint(path, model, checkpoint_type=kind)
         logger.info("testing %s", path)
