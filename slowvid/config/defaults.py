@@ -293,8 +293,9 @@ _C.RESNET.ZERO_INIT_FINAL_BN = True
 _C.RESNET.SPATIAL_STRIDES = [1, 2, 2, 2]
 # Spatial dilation of stages 2..5.
 _C.RESNET.SPATIAL_DILATIONS = [1, 1, 1, 1]
-# Blocks of stages 2..5 that use the arch's temporal kernels (later ones use 1); [] = all blocks.
-_C.RESNET.NUM_BLOCK_TEMP_KERNEL = []
+# Per stage res2..res5 (per pathway): blocks that use the arch's temporal kernels, later ones use
+# 1; [] = all blocks. PySlowFast's default: R50's block counts, so R101's res4 keeps 6 of 23.
+_C.RESNET.NUM_BLOCK_TEMP_KERNEL = [[3], [4], [6], [3]]
 
 # ---------------------------------------------------------------------------- #
 # Non-local blocks (ResNet and SlowFast; "Non-local Neural Networks", arXiv:1711.07971)

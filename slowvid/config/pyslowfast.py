@@ -86,10 +86,6 @@ def add_foreign_keys(cfg: CfgNode) -> None:
             _set(cfg, key, list(value) if isinstance(value, tuple) else value)
 
 
-def _truthy(cfg: CfgNode, key: str) -> bool:
-    return _has(cfg, key) and bool(_get(cfg, key))
-
-
 def foreign_value_problems(cfg: CfgNode, defined: Iterable[str] = ()) -> list[str]:
     """Every setting of ``cfg`` that asks for a PySlowFast feature slowvid lacks.
 
@@ -106,13 +102,6 @@ def foreign_value_problems(cfg: CfgNode, defined: Iterable[str] = ()) -> list[st
         if key in defined or not _has(cfg, key):
             continue
         value = _get(cfg, key)
-        if entry.needs:
-            if _truthy(cfg, entry.needs):
-                problems.append(
-                    f"{key} = {value!r}: with {entry.needs} on, PySlowFast reads it "
-                    f"({entry.does}); slowvid's {entry.needs} has no such setting"
-                )
-            continue
         if entry.gate:
             continue
         if not any(same_value(value, off) for off in entry.off_values()):

@@ -49,15 +49,12 @@ class ForeignKey:
         does: what the key does in PySlowFast (the refusal message quotes it).
         off: the values that leave the feature off; by default only ``default``.
         gate: the feature that must be on for PySlowFast to read the key ("" = always read).
-        needs: a boolean slowvid key under which PySlowFast reads this key but slowvid cannot
-            follow it: refused, whatever its value, while that key is true.
     """
 
     default: Any
     does: str
     off: tuple = _UNSET  # type: ignore[assignment]
     gate: str = ""
-    needs: str = ""
 
     def off_values(self) -> tuple:
         return (self.default,) if self.off is _UNSET else tuple(self.off)
@@ -69,10 +66,6 @@ def _f(default, does: str, off=_UNSET) -> ForeignKey:
 
 def _g(default, does: str, gate: str) -> ForeignKey:
     return ForeignKey(default, does, gate=gate)
-
-
-def _needs(default, does: str, key: str) -> ForeignKey:
-    return ForeignKey(default, does, gate=key, needs=key)
 
 
 _CONTRASTIVE = "MODEL.MODEL_NAME ContrastiveModel"
@@ -384,10 +377,6 @@ DEFAULTS_DIFFER: dict[str, tuple[Any, str]] = {
     "RESNET.TRANS_FUNC": (
         "bottleneck_transform",
         "'' builds each model's own block (X3D: x3d_transform); PySlowFast's X3D yamls set it",
-    ),
-    "RESNET.NUM_BLOCK_TEMP_KERNEL": (
-        [[3], [4], [6], [3]],
-        "[] gives every block its temporal kernel; PySlowFast's default limits R101's res4 to 6",
     ),
     "NONLOCAL.INSTANTIATION": ("dot_product", "the paper's embedded Gaussian (softmax)"),
     "SLOWFAST.ALPHA": (8, "the released SlowFast 8x8 / 4x16 models use 4"),
