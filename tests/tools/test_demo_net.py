@@ -155,3 +155,27 @@ def test_detection_demo_draws_each_box_with_its_labels(video, tmp_path):
     wrong = [notes(a, b) for a in range(5) for b in range(5) if a != b and (a, b) != (1, 4)]
     wrong.append(notes(1, 4, colours=demo_net.COLOURS[1:]))  # boxes told apart by colour
     _check_label(video, out, notes(1, 4), wrong)
+
+
+@pytest.mark.timeout(120)
+def test_overlay_names_classes_from_the_names_file(video, tmp_path, monkeypatch):
+    """The demo data's classnames.json (in DATA.PATH_TO_DATA_DIR) names the classes drawn;
+    a names file for another class count is not used."""
+    import json
+
+    from slowvid.data.demo import CLASSNAMES
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "classnames.json").write_text(json.dumps(CLASSNAMES))
+    drawn = []
+    monkeypatch.setattr(demo_net, "draw", lambda frame, lines, *a, **k: drawn.extend(lines))
+    cfg = os.path.join(REPO, "configs/Demo/SLOWFAST_DEMO.yaml")
+    args = ["--cfg", cfg, "--video", video, "--output", str(tmp_path / "o.mp4"), "--step", "2"]
+    opts = ["DATA.PATH_TO_DATA_DIR", str(data), "OUTPUT_DIR", str(tmp_path / "run"), *TINY]
+    assert demo_net.main(args + opts) == 0
+    assert drawn and all(line.rsplit(" ", 1)[0] in CLASSNAMES for line in drawn), drawn[:3]
+    drawn.clear()
+    (data / "classnames.json").write_text(json.dumps(CLASSNAMES[:5]))
+    assert demo_net.main(args + opts) == 0
+    assert drawn and all(line.startswith("class ") for line in drawn), drawn[:3]
