@@ -17,6 +17,7 @@ promises (``index_clips.uniform_clip`` and ``random_clips`` for clip data sets).
 
 import csv
 import json
+import math
 import os
 
 import pytest
@@ -71,8 +72,8 @@ def case_cfg(root: str, dataset: str, overrides: dict):
         **overrides,
     }
     for key, value in settings.items():
-        node, leaf = key.split(".")
-        setattr(cfg[node], leaf, value)
+        node, _, leaf = key.rpartition(".")
+        setattr(cfg[node] if node else cfg, leaf, value)
     return cfg
 
 
@@ -382,6 +383,159 @@ AVA_CASE = DatasetCase(
     jittered=False,  # a keyframe's clip is centred on it, in training too
 )
 
+# ---------------------------------------------------------------------------------------------
+# Your own videos: VideoFolder (split files), VideoWindows, DoMSEV clips and frames.
+# ---------------------------------------------------------------------------------------------
+
+# mixed containers, as a folder of one's own videos may hold
+FOLDER = [("alpha/a.mp4", 48, 30), ("beta/b.webm", 100, 60), ("gamma/c.avi", 10, 30)]
+
+
+def _write_video_folder(root):
+    for path, n, fps in FOLDER:
+        write_index_video(os.path.join(root, path), n, fps)
+    for split in ("train", "val", "test"):  # as tools/make_splits.py writes them
+        with open(os.path.join(root, f"{split}.csv"), "w") as f:
+            f.writelines(f"{path} {k}\n" for k, (path, _, _) in enumerate(FOLDER))
+    return {"MODEL.NUM_CLASSES": len(FOLDER), "OUTPUT_DIR": os.path.join(root, "run")}
+
+
+VIDEO_FOLDER = DatasetCase(
+    name="video-folder",
+    dataset="VideoFolder",
+    write=_write_video_folder,
+    test_clips=lambda: _views(lambda v, k: uniform_clip(CLIP, v[2], v[1], k, VIEWS), FOLDER),
+    train_clip_ok=lambda i, c: tuple(c) in random_clips(CLIP, FOLDER[i][2], FOLDER[i][1]),
+)
+
+
+def _within(first: int, last: int, fps: float):
+    """Promises for clips inside frames ``first..last`` of a longer video."""
+
+    def view(k):
+        return [first + i for i in uniform_clip(CLIP, fps, last - first + 1, k, VIEWS)]
+
+    def legal(clip):
+        return tuple(i - first for i in clip) in random_clips(CLIP, fps, last - first + 1)
+
+    return view, legal
+
+
+LONG_FRAMES, LONG_FPS = 300, 30
+# start, end seconds: frames ceil(start * fps) .. ceil(end * fps) - 1, cut at the video's end
+WINDOWS = [(1.5, 4.0), (7.25, 7.5), (9.0, 12.0)]
+
+
+def _window(k):
+    start, end = WINDOWS[k]
+    first, last = math.ceil(start * LONG_FPS), math.ceil(end * LONG_FPS) - 1
+    return _within(first, min(last, LONG_FRAMES - 1), LONG_FPS)
+
+
+def _write_windows(root):
+    write_index_video(os.path.join(root, "long.mp4"), LONG_FRAMES, LONG_FPS)
+    for split in ("train", "val", "test"):
+        with open(os.path.join(root, f"{split}.csv"), "w") as f:
+            f.write("video,start_sec,end_sec,label\n")
+            f.writelines(f"long.mp4,{a},{b},{k}\n" for k, (a, b) in enumerate(WINDOWS))
+    return {"MODEL.NUM_CLASSES": len(WINDOWS)}
+
+
+VIDEO_WINDOWS = DatasetCase(
+    name="video-windows",
+    dataset="VideoWindows",
+    write=_write_windows,
+    test_clips=lambda: [_window(k)[0](v) for k in range(len(WINDOWS)) for v in range(VIEWS)],
+    train_clip_ok=lambda k, clip: _window(k)[1](clip),
+)
+
+# video id -> frames, fps, segments (start, stop seconds): frames floor(start * fps) ..
+# floor(stop * fps) - 1, cut at the video's end (PyTorchVideo's DoMSEV)
+DOMSEV = {
+    "v1": (240, 30, [(0.0, 2.5), (2.5, 2.8), (7.0, 9.0)]),
+    "v2": (120, 60, [(0.5, 1.5)]),
+}
+DOMSEV_SEGMENTS = [(v, k) for v, (_, _, segs) in DOMSEV.items() for k in range(len(segs))]
+
+
+def _domsev_segment(i):
+    video, k = DOMSEV_SEGMENTS[i]
+    n, fps, segments = DOMSEV[video]
+    start, stop = segments[k]
+    first, end = math.floor(start * fps), math.floor(stop * fps)
+    return _within(first, min(max(end - 1, first), n - 1), fps)
+
+
+def _write_domsev_tables(root, videos, manifest_header, manifest_rows, segment_rows):
+    """``videos``: id -> (frames, fps), all in every split."""
+    tables = {
+        "video_info.csv": ["video_id,resolution,duration,fps"]
+        + [f"{v},32x32,{n / fps},{fps}" for v, (n, fps) in videos.items()],
+        "video_data_manifest.csv": [manifest_header, *manifest_rows],
+        "activity_labels.csv": [
+            "video_id,start_time,stop_time,start_frame,stop_frame,label_id,label_name",
+            *segment_rows,
+        ],
+    }
+    for split in ("train", "val", "test"):
+        tables[f"{split}.txt"] = list(videos)
+    for name, lines in tables.items():
+        with open(os.path.join(root, name), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return {"DOMSEV.LABEL_TYPE": "activity", "MODEL.NUM_CLASSES": 13}
+
+
+def _write_domsev(root):
+    for v, (n, fps, _) in DOMSEV.items():
+        write_index_video(os.path.join(root, "videos", f"{v}.mp4"), n, fps)
+    rows = [
+        f"{v},{a},{b},{int(a * fps) + 1},{int(b * fps)},1,walking"
+        for v, (_, fps, segs) in DOMSEV.items()
+        for a, b in segs
+    ]
+    manifest = [f"{v},videos/{v}.mp4" for v in DOMSEV]
+    videos = {v: (n, fps) for v, (n, fps, _) in DOMSEV.items()}
+    return _write_domsev_tables(root, videos, "video_id,file_path", manifest, rows)
+
+
+DOMSEV_CLIPS = DatasetCase(
+    name="domsev-clips",
+    dataset="DoMSEV",
+    write=_write_domsev,
+    test_clips=lambda: [
+        _domsev_segment(i)[0](v) for i in range(len(DOMSEV_SEGMENTS)) for v in range(VIEWS)
+    ],
+    train_clip_ok=lambda i, clip: _domsev_segment(i)[1](clip),
+)
+
+# frame numbers 1..40 of "v1"'s files; segments by number (inclusive), one overlap, one gap
+DOMSEV_FRAME_SEGMENTS = [(1, 12), (10, 20), (31, 36)]
+DOMSEV_FRAME_ITEMS = sorted({n for a, b in DOMSEV_FRAME_SEGMENTS for n in range(a, b + 1)})
+
+
+def _write_domsev_frames(root):
+    paths = [os.path.join(root, "frames", "v1", f"v1_{n:07d}.jpg") for n in range(1, 41)]
+    write_index_frames(paths, first=1)  # the file of frame number n shows n
+    rows = [f"v1,{a / 30},{b / 30},{a},{b},2,running" for a, b in DOMSEV_FRAME_SEGMENTS]
+    header = (
+        "video_id,location,frame_file_stem,frame_string_length,min_frame_number,"
+        "max_frame_number,file_extension"
+    )
+    manifest = ["v1,frames/v1,v1_,10,1,40,jpg"]
+    overrides = _write_domsev_tables(root, {"v1": (40, 30)}, header, manifest, rows)
+    return {**overrides, "DATA.NUM_FRAMES": 1, "DATA.INPUT_CHANNEL_NUM": [3]}
+
+
+DOMSEV_FRAMES = DatasetCase(
+    name="domsev-frames",
+    dataset="DoMSEVFrames",
+    write=_write_domsev_frames,
+    test_clips=lambda: [[n] for n in DOMSEV_FRAME_ITEMS for _ in range(VIEWS)],
+    train_clip_ok=lambda i, clip: clip == [DOMSEV_FRAME_ITEMS[i]],
+    jittered=False,  # an item is one frame
+)
+
+
 _TORCHCODEC = pytest.mark.skipif(not torchcodec_available()[0], reason="torchcodec unavailable")
 CASES = [
     _kinetics_case("pyav"),
@@ -399,6 +553,10 @@ CASES = [
     _epic_case("mp4"),
     _epic_case("frames"),
     AVA_CASE,
+    VIDEO_FOLDER,
+    VIDEO_WINDOWS,
+    DOMSEV_CLIPS,
+    DOMSEV_FRAMES,
 ]
 
 
