@@ -8,16 +8,22 @@ prefix).
 """
 
 import logging
+import os
 
 import pytest
 import torch
 import yaml
+from key_lists import read_key_list
 from test_converters import TO_PYSLOWFAST, _clip, _randomise, _rename
 
 from slowvid.checkpoint import load_checkpoint
+from slowvid.checkpoint.converters import convert_checkpoint
+from slowvid.checkpoint.model_state import diff_state_dicts
 from slowvid.config import get_cfg, load_config
 from slowvid.models import build_model
 from slowvid.utils.pytorchvideo_compat import import_pytorchvideo
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # PySlowFast-style PTVX3D yaml (its configs/Kinetics/pytorchvideo/X3D_S.yaml's model keys).
 PTV_X3D = {
@@ -110,3 +116,53 @@ def test_a_kinetics_checkpoint_fine_tunes_into_a_detector(tmp_path, caplog, layo
     # The 400-class head is reported and skipped; the detector keeps its own.
     assert "head differs" in caplog.text and "head.proj.weight" in caplog.text
     torch.testing.assert_close(detector.head.proj.weight, head_before)
+
+
+# Key lists of PySlowFast-built models (pyslowfast_keys/README.md) -> (slowvid config and
+# overrides building the same network, detected format).
+KEY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyslowfast_keys")
+KEY_CASES = {
+    "pyslowfast_AVA_SLOWFAST_32x2_R50_SHORT": ("AVA/SLOWFAST_8x8_R50.yaml", [], "pyslowfast"),
+    "pyslowfast_ptv_X3D_S": ("Kinetics/X3D_S.yaml", ["MODEL.MODEL_NAME", "PTVX3D"], "ptv-wrapped"),
+    "pyslowfast_ptv_SLOWFAST_8x8_R50": (
+        "Kinetics/SLOWFAST_8x8_R50.yaml",
+        ["MODEL.MODEL_NAME", "PTVSlowFast"],
+        "ptv-wrapped",
+    ),
+    "pyslowfast_ptv_SLOW_8x8_R50": (
+        "Kinetics/SLOW_8x8_R50.yaml",
+        ["MODEL.MODEL_NAME", "PTVResNet"],
+        "ptv-wrapped",
+    ),
+    "pyslowfast_ptv_CSN_32x2_R101": (
+        "Kinetics/CSN_32x2_R101.yaml",
+        ["MODEL.MODEL_NAME", "PTVCSN"],
+        "ptv-wrapped",
+    ),
+    "pyslowfast_ptv_R2PLUS1D_16x4_R50": (
+        "Kinetics/R2PLUS1D_16x4_R50.yaml",
+        ["MODEL.MODEL_NAME", "PTVR2plus1D"],
+        "ptv-wrapped",
+    ),
+}
+
+
+def test_every_pyslowfast_key_list_is_tested():
+    assert {f[:-4] for f in os.listdir(KEY_DIR) if f.endswith(".txt")} == set(KEY_CASES)
+
+
+@pytest.mark.parametrize("name", list(KEY_CASES))
+def test_pyslowfast_built_layouts_map_onto_every_tensor(name):
+    cfg_file, opts, source = KEY_CASES[name]
+    state = read_key_list(name, KEY_DIR)
+    with torch.device("meta"):
+        model = build_model(load_config(os.path.join(REPO, "configs", cfg_file), opts))
+    conversion = convert_checkpoint({"model_state": state}, model)
+    assert conversion.source == source
+    assert set(conversion.origin.values()) == set(state)  # every tensor renamed, once
+    assert len(conversion.origin) == len(state)
+    diff = diff_state_dicts(conversion.state, model.state_dict())
+    assert not diff, diff.describe(conversion.origin)
+    for key, source_key in conversion.origin.items():
+        assert conversion.state[key].shape == model.state_dict()[key].shape, key
+        assert conversion.state[key].numel() == state[source_key].numel(), key
