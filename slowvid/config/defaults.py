@@ -9,7 +9,7 @@ differ from PySlowFast's are listed there too. Research projects add their own n
 
 from fvcore.common.config import CfgNode
 
-from .pyslowfast import add_foreign_keys
+from .pyslowfast import IN_TREE, add_foreign_keys
 
 _C = CfgNode()
 
@@ -585,7 +585,7 @@ _C.TENSORBOARD.LOG_DIR = ""
 
 
 # PySlowFast's keys whose features slowvid lacks (refused when switched on).
-add_foreign_keys(_C)
+IN_TREE.update(add_foreign_keys(_C))
 
 
 def get_cfg() -> CfgNode:

@@ -8,7 +8,6 @@ switch on a feature slowvid does not have.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from fvcore.common.config import CfgNode
@@ -75,31 +74,40 @@ def cfg_default(entry: ForeignKey) -> Any:
     return entry.default if entry.gate else entry.off_values()[0]
 
 
-def add_foreign_keys(cfg: CfgNode) -> None:
+# The foreign keys the defaults hold because slowvid lacks their feature (set on import of
+# ``defaults.py``); a table entry slowvid defines itself is not among them and never checked.
+IN_TREE: set[str] = set()
+
+
+def add_foreign_keys(cfg: CfgNode) -> set[str]:
     """Adds every key of :data:`FOREIGN_KEYS` that ``cfg`` lacks, at its off value.
 
     A key ``cfg`` already has (a feature that has landed in slowvid) is left alone.
+
+    Returns:
+        The keys added.
     """
+    added = set()
     for key, entry in FOREIGN_KEYS.items():
         if not _has(cfg, key):
             value = cfg_default(entry)
             _set(cfg, key, list(value) if isinstance(value, tuple) else value)
+            added.add(key)
+    return added
 
 
-def foreign_value_problems(cfg: CfgNode, defined: Iterable[str] = ()) -> list[str]:
+def foreign_value_problems(cfg: CfgNode) -> list[str]:
     """Every setting of ``cfg`` that asks for a PySlowFast feature slowvid lacks.
 
     Args:
         cfg: a merged config.
-        defined: keys slowvid defines itself (the foreign table does not apply to them).
 
     Returns:
         One message per offending key: the key, its value, what it does in PySlowFast.
     """
-    defined = set(defined)
     problems = []
     for key, entry in FOREIGN_KEYS.items():
-        if key in defined or not _has(cfg, key):
+        if key not in IN_TREE or not _has(cfg, key):
             continue
         value = _get(cfg, key)
         if entry.gate:
