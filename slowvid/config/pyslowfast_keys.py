@@ -197,7 +197,6 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
     # ---- ResNet / model ------------------------------------------------------------------------
     "RESNET.ZERO_INIT_FINAL_CONV": _f(False, "starts each residual branch's last conv at zero"),
     "MODEL.DROPCONNECT_RATE": _f(0.0, "drop-connect (stochastic depth) of the residual blocks"),
-    "MODEL.ACT_CHECKPOINT": _f(False, "recomputes activations in the backward pass (memory)"),
     "MODEL.DETACH_FINAL_FC": _f(False, "trains only the final linear layer (linear probing)"),
     "MODEL.FROZEN_BN": _f(False, "freezes the batch-norm statistics while training"),
     "MODEL.FP16_ALLREDUCE": _f(False, "compresses the gradient all-reduce to fp16"),

@@ -200,3 +200,37 @@ def test_log_model_info_logs_modules_and_gflops_only_when_asked(caplog):
     with caplog.at_level(logging.INFO, logger="slowvid.engine.jobs"):
         log_model_info(model, cfg)
     assert "M parameters" in caplog.text and "GFLOPs" not in caplog.text
+
+
+def _saved_bytes(model, clip) -> tuple[torch.Tensor, int]:
+    saved = []
+
+    def pack(t):
+        saved.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(clip)
+    return out, sum(saved)
+
+
+def test_act_checkpoint_trains_the_same_keeping_fewer_activations():
+    cfg = _tiny_resnet(**{"MODEL.ARCH": "slow", "MODEL.DROPOUT_RATE": 0.0})
+    torch.manual_seed(0)
+    plain = build_model(cfg)
+    cfg.MODEL.ACT_CHECKPOINT = True
+    lean = build_model(cfg)
+    lean.load_state_dict(plain.state_dict())
+    assert plain.state_dict().keys() == lean.state_dict().keys()
+    clip = [torch.randn(2, 3, 4, 32, 32)]
+    out_a, kept_a = _saved_bytes(plain, clip)
+    out_b, kept_b = _saved_bytes(lean, clip)
+    out_a.square().sum().backward()
+    out_b.square().sum().backward()
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=0)
+    for (name, p), q in zip(plain.named_parameters(), lean.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, msg=name)
+    for key, value in plain.state_dict().items():  # batch norm counted once per step
+        if value.is_floating_point():
+            torch.testing.assert_close(value, lean.state_dict()[key], rtol=0, atol=0)
+    assert kept_b < kept_a / 3, (kept_a, kept_b)
