@@ -78,6 +78,9 @@ _C.TRAIN.HOOKS = []
 _C.TRAIN.MIXED_PRECISION = False
 # Mini-batches whose gradients are summed before each optimizer step.
 _C.TRAIN.GRAD_ACCUM_STEPS = 1
+# Stop training when a step's loss exceeds this multiple of the mean of the 5 before it
+# (checked once the last LOG_PERIOD steps of the epoch hold 7 losses, as PySlowFast); 0: never.
+_C.TRAIN.KILL_LOSS_EXPLOSION_FACTOR = 0.0
 
 # ---------------------------------------------------------------------------- #
 # Testing
@@ -95,11 +98,14 @@ _C.TEST.CHECKPOINT_FILE_PATH = ""
 _C.TEST.CHECKPOINT_TYPE = "pytorch"
 # Temporal clips per video, uniformly spaced.
 _C.TEST.NUM_ENSEMBLE_VIEWS = 10
+# Test once per listed number of temporal clips (each replaces NUM_ENSEMBLE_VIEWS); [] = once.
+_C.TEST.NUM_TEMPORAL_CLIPS = []
 # Spatial crops per clip (1: centre; 3: left/top, centre, right/bottom).
 _C.TEST.NUM_SPATIAL_CROPS = 3
 # How view predictions are combined into a video prediction: "sum" or "max".
 _C.TEST.ENSEMBLE_METHOD = "sum"
-# File (relative to OUTPUT_DIR) to save per-video predictions and labels to ("" to skip).
+# File (relative to OUTPUT_DIR) to save per-video predictions and labels to ("" to skip); with
+# several TEST.NUM_TEMPORAL_CLIPS, one file each, "_<n>clips" added before the extension.
 _C.TEST.SAVE_RESULTS_PATH = ""
 
 # ---------------------------------------------------------------------------- #
@@ -572,6 +578,9 @@ _C.SOLVER.WARMUP_EPOCHS = 0.0
 _C.SOLVER.WARMUP_START_LR = 0.01
 # Adam betas (adamw only).
 _C.SOLVER.BETAS = [0.9, 0.999]
+# LARS: each weight's update scaled by 0.001 |w| / (|grad| + WEIGHT_DECAY |w|), norm layers and
+# biases excepted (PySlowFast's contrastive recipes; slowvid/solver/lars.py).
+_C.SOLVER.LARS_ON = False
 # Clip each gradient element to [-v, v] before the step (0 disables).
 _C.SOLVER.CLIP_GRAD_VAL = 0.0
 # Rescale gradients whose global L2 norm exceeds this (0 disables).

@@ -118,8 +118,9 @@ def foreign_value_problems(cfg: CfgNode) -> list[str]:
                 f"{key} = {value!r}: slowvid lacks this PySlowFast feature: {entry.does} "
                 f"(accepted: {allowed})"
             )
-    for (key, value), does in FOREIGN_VALUES.items():
-        if _has(cfg, key) and _get(cfg, key) == value:
+    for (key, value), (does, lands_with) in FOREIGN_VALUES.items():
+        landed = lands_with and lands_with not in IN_TREE
+        if not landed and _has(cfg, key) and _get(cfg, key) == value:
             problems.append(f"{key} = {value!r}: slowvid lacks this PySlowFast feature: {does}")
     return problems
 

@@ -178,22 +178,16 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
     "SOLVER.COSINE_AFTER_WARMUP": _f(False, "starts the cosine at its peak when warm-up ends"),
     "SOLVER.ZERO_WD_1D_PARAM": _f(False, "exempts 1-D parameters and biases from weight decay"),
     "SOLVER.LAYER_DECAY": _f(1.0, "layer-wise learning-rate decay of the transformer blocks"),
-    "SOLVER.LARS_ON": _f(False, "wraps the optimizer in LARS"),
     "SOLVER.STEP_SIZE": _g(1, "step size of an 'exp' policy PySlowFast does not have", NEVER_READ),
     "SOLVER.WARMUP_FACTOR": _g(0.1, "a warm-up factor PySlowFast does not use", NEVER_READ),
     # ---- Batch norm ----------------------------------------------------------------------------
     # ---- Training ------------------------------------------------------------------------------
-    "TRAIN.KILL_LOSS_EXPLOSION_FACTOR": _f(
-        0.0, "stops training when the loss exceeds this multiple of its recent values"
-    ),
     "TRAIN.CHECKPOINT_IN_INIT": _f(
         False, "initialises a video transformer's embeddings from an image checkpoint"
     ),
     "TASK": _f("", "the self-supervised task (ssl, ssl_eval...): checkpoint names and loading"),
     # ---- Augmentation --------------------------------------------------------------------------
     "AUG.RE_SPLIT": _g(False, "keeps the first augmented split unerased (unused)", NEVER_READ),
-    # ---- Testing -------------------------------------------------------------------------------
-    "TEST.NUM_TEMPORAL_CLIPS": _f([], "tests once for each listed number of temporal clips"),
     # ---- ResNet / model ------------------------------------------------------------------------
     "RESNET.ZERO_INIT_FINAL_CONV": _f(False, "starts each residual branch's last conv at zero"),
     "MODEL.DROPCONNECT_RATE": _f(0.0, "drop-connect (stochastic depth) of the residual blocks"),
@@ -333,14 +327,27 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
     "DEMO.SLOWMO": _g(1, "slow-motion factor of the drawn video", _DEMO),
 }
 
-# Values of keys slowvid has that name a PySlowFast feature it lacks: (key, value) -> what the
-# value selects in PySlowFast.
-FOREIGN_VALUES: dict[tuple[str, str], str] = {
-    ("MODEL.MODEL_NAME", "ContrastiveModel"): "the MoCo / SimCLR / BYOL / SwAV wrapper",
-    ("MODEL.MODEL_NAME", "MaskMViT"): "masked pre-training of MViT / ViT (MaskFeat, MAE)",
-    ("MODEL.ARCH", "maskmvit"): "masked pre-training of MViT / ViT (MaskFeat, MAE)",
-    ("MODEL.LOSS_FUNC", "contrastive_loss"): "ContrastiveModel's loss (cross entropy vs. index 0)",
-    ("SOLVER.OPTIMIZING_METHOD", "mt_adamw"): "the multi-tensor AdamW of old torch versions",
+# Values of keys slowvid has that name a PySlowFast feature it lacks: (key, value) -> (what the
+# value selects in PySlowFast, a key of the feature that lands with it). The value is refused
+# while that key is still one this table adds ("" = never lands).
+FOREIGN_VALUES: dict[tuple[str, str], tuple[str, str]] = {
+    ("MODEL.MODEL_NAME", "ContrastiveModel"): (
+        "the MoCo / SimCLR / BYOL / SwAV wrapper",
+        "CONTRASTIVE.TYPE",
+    ),
+    ("MODEL.MODEL_NAME", "MaskMViT"): (
+        "masked pre-training of MViT / ViT (MaskFeat, MAE)",
+        "MASK.ENABLE",
+    ),
+    ("MODEL.ARCH", "maskmvit"): (
+        "masked pre-training of MViT / ViT (MaskFeat, MAE)",
+        "MASK.ENABLE",
+    ),
+    ("MODEL.LOSS_FUNC", "contrastive_loss"): (
+        "ContrastiveModel's loss (cross entropy vs. index 0)",
+        "CONTRASTIVE.TYPE",
+    ),
+    ("SOLVER.OPTIMIZING_METHOD", "mt_adamw"): ("the multi-tensor AdamW of old torch versions", ""),
 }
 
 # PySlowFast spellings of slowvid keys: the loader moves their values to the slowvid key.

@@ -128,6 +128,11 @@ def infer_and_check(cfg: CfgNode) -> None:
             )
     if cfg.TRAIN.GRAD_ACCUM_STEPS < 1:
         _fail("TRAIN.GRAD_ACCUM_STEPS", f"{cfg.TRAIN.GRAD_ACCUM_STEPS}; must be >= 1")
+    if cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR < 0:
+        _fail("TRAIN.KILL_LOSS_EXPLOSION_FACTOR", "must be >= 0 (0 never stops)")
+    clips = cfg.TEST.NUM_TEMPORAL_CLIPS
+    if not all(isinstance(n, int) and n >= 1 for n in clips):
+        _fail("TEST.NUM_TEMPORAL_CLIPS", f"{list(clips)}; each entry must be an integer >= 1")
     if cfg.TEST.NUM_SPATIAL_CROPS not in (1, 3):
         _fail("TEST.NUM_SPATIAL_CROPS", f"{cfg.TEST.NUM_SPATIAL_CROPS}; use 1 or 3")
     if cfg.MULTIGRID.LONG_CYCLE and solver.LR_POLICY != "steps_with_relative_lrs":

@@ -8,6 +8,7 @@ project adds its own by registering a ``HookBase`` subclass in ``HOOKS`` and nam
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -96,6 +97,38 @@ class PeriodicEval(HookBase):
         when = self.when or every_period(self.period, self.trainer.max_epoch)
         if self.period > 0 and when(done):
             self.evaluate(done)
+
+
+class LossExplosion(Exception):
+    """A step's loss jumped past TRAIN.KILL_LOSS_EXPLOSION_FACTOR times its recent mean."""
+
+
+class StopOnLossExplosion(HookBase):
+    """Stops training when a step's loss (averaged over processes) exceeds ``factor`` times the
+    mean of the 5 losses before it, as PySlowFast's TRAIN.KILL_LOSS_EXPLOSION_FACTOR: the last
+    ``window`` losses of the epoch are kept (its LOG_PERIOD), and the check starts once they
+    hold 7, so a window under 7 never stops."""
+
+    def __init__(self, *, factor: float, window: int):
+        self.factor = factor
+        self.window = window
+
+    def before_epoch(self) -> None:
+        self.losses: deque[float] = deque(maxlen=self.window)
+
+    def after_step(self) -> None:
+        (total,) = comm.all_reduce_sum([self.trainer.step_stats["loss"]])
+        loss = total / comm.get_world_size()
+        self.losses.append(loss)
+        if len(self.losses) <= 6:
+            return
+        recent = sum(list(self.losses)[-6:-1]) / 5
+        if loss > self.factor * recent:
+            raise LossExplosion(
+                f"loss {loss:.4g} at epoch {self.trainer.epoch + 1}, iteration "
+                f"{self.trainer.iter + 1} exceeds TRAIN.KILL_LOSS_EXPLOSION_FACTOR "
+                f"{self.factor} x {recent:.4g} (the mean of the 5 steps before it)"
+            )
 
 
 def build_extra_hooks(names: list[str]) -> list[HookBase]:

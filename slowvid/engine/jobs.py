@@ -25,7 +25,7 @@ from .evaluator import (
     predict_views,
     run_dataset_evaluator,
 )
-from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
+from .hooks import PeriodicCheckpoint, PeriodicEval, StopOnLossExplosion, build_extra_hooks
 from .inputs import PixelNorm
 from .multigrid import (
     LongCycleBatchNorm,
@@ -218,6 +218,10 @@ def train(cfg: CfgNode) -> dict:
                 when=eval_when,
             )
         )
+    if cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR > 0:
+        hooks.append(
+            StopOnLossExplosion(factor=cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR, window=cfg.LOG_PERIOD)
+        )
     hooks.append(
         PeriodicCheckpoint(
             output_dir=cfg.OUTPUT_DIR,
@@ -297,7 +301,9 @@ def checkpoint_to_test(cfg: CfgNode) -> tuple[str, str]:
 
 
 def test(cfg: CfgNode) -> dict:
-    """Multi-view test of the checkpoint named by TEST.CHECKPOINT_FILE_PATH or the newest one."""
+    """Multi-view test of the checkpoint named by TEST.CHECKPOINT_FILE_PATH or the newest one;
+    with TEST.NUM_TEMPORAL_CLIPS, once per listed number of temporal clips (the results of the
+    last, and of each under ``"per_num_temporal_clips"``)."""
     device = setup_job(cfg, "test")
     model = build_model(cfg)
     log_model_info(model, cfg)
@@ -311,11 +317,28 @@ def test(cfg: CfgNode) -> dict:
             cfg.OUTPUT_DIR,
         )
     model = wrap_model(model, cfg, device)
-    loader = build_loader(cfg, "test")
     tensorboard = _tensorboard(cfg)
-    results = evaluate(model, loader, device, cfg, tag="test", step=0, tensorboard=tensorboard)
+    clips = list(cfg.TEST.NUM_TEMPORAL_CLIPS)
+    per_clips = {}
+    for num_clips in clips or [cfg.TEST.NUM_ENSEMBLE_VIEWS]:
+        views_cfg = cfg.clone()
+        views_cfg.defrost()
+        views_cfg.TEST.NUM_ENSEMBLE_VIEWS = num_clips
+        save_as = cfg.TEST.SAVE_RESULTS_PATH
+        if save_as and len(clips) > 1:
+            stem, ext = os.path.splitext(save_as)
+            save_as = f"{stem}_{num_clips}clips{ext}"
+        results = _test_views(model, device, views_cfg, tensorboard, save_as)
+        per_clips[num_clips] = results
     if tensorboard is not None:
         tensorboard.close()
+    return {**results, "per_num_temporal_clips": per_clips} if clips else results
+
+
+def _test_views(model, device, cfg: CfgNode, tensorboard, save_as: str) -> dict:
+    """One multi-view test pass at cfg.TEST.NUM_ENSEMBLE_VIEWS clips per video."""
+    loader = build_loader(cfg, "test")
+    results = evaluate(model, loader, device, cfg, tag="test", step=0, tensorboard=tensorboard)
     ensemble = results.pop("ensemble")
     if comm.is_main_process() and ensemble is None:
         logger.info("test: %s", {k: v for k, v in results.items() if isinstance(v, int | float)})
@@ -330,8 +353,8 @@ def test(cfg: CfgNode) -> dict:
         names = loader.dataset.class_names
         if names and "per_class_acc" in results:
             logger.info("test per class: %s", format_per_class(names, results["per_class_acc"]))
-        if cfg.TEST.SAVE_RESULTS_PATH:
-            out = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
+        if save_as:
+            out = os.path.join(cfg.OUTPUT_DIR, save_as)
             torch.save(
                 {
                     "video_preds": ensemble.video_preds,

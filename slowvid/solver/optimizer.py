@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .lars import add_lars
 from .lr_schedule import shard_lr_scale
 
 __all__ = ["OPTIMIZING_METHODS", "build_optimizer", "make_optimizer", "split_norm_params"]
@@ -112,9 +113,10 @@ def make_optimizer(
 
 
 def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
-    """Create the optimizer described by ``cfg.SOLVER`` and ``cfg.BN.WEIGHT_DECAY``."""
+    """Create the optimizer described by ``cfg.SOLVER`` and ``cfg.BN.WEIGHT_DECAY`` (with
+    SOLVER.LARS_ON, taking LARS steps: :mod:`.lars`)."""
     s = cfg.SOLVER
-    return make_optimizer(
+    optimizer = make_optimizer(
         model,
         method=s.OPTIMIZING_METHOD,
         base_lr=s.BASE_LR * shard_lr_scale(cfg),
@@ -125,3 +127,4 @@ def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
         dampening=s.DAMPENING,
         betas=tuple(s.BETAS),
     )
+    return add_lars(optimizer) if s.LARS_ON else optimizer

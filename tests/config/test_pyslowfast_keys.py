@@ -130,18 +130,39 @@ def test_gated_keys_take_any_value_while_their_feature_is_off():
     infer_and_check(cfg)
 
 
+def test_a_foreign_value_is_refused_until_its_feature_lands(monkeypatch):
+    from slowvid.config import pyslowfast
+
+    cfg = get_cfg()
+    cfg.MODEL.MODEL_NAME = "ContrastiveModel"
+    cfg.MODEL.LOSS_FUNC = "contrastive_loss"
+    problems = pyslowfast.foreign_value_problems(cfg)
+    assert any("MODEL_NAME = 'ContrastiveModel'" in p for p in problems)
+    assert any("LOSS_FUNC = 'contrastive_loss'" in p for p in problems)
+    for _, lands_with in FOREIGN_VALUES.values():
+        assert lands_with == "" or lands_with in FOREIGN_KEYS, lands_with
+    # Once defaults.py defines the feature's keys (the table no longer adds them), its model
+    # name and loss pass; a value that never lands is still refused.
+    monkeypatch.setattr(pyslowfast, "IN_TREE", pyslowfast.IN_TREE - {"CONTRASTIVE.TYPE"})
+    cfg.SOLVER.OPTIMIZING_METHOD = "mt_adamw"
+    assert [p.split(" = ")[0] for p in pyslowfast.foreign_value_problems(cfg)] == [
+        "SOLVER.OPTIMIZING_METHOD"
+    ]
+
+
 def test_every_refusal_of_a_file_comes_in_one_error(tmp_path):
     tree = {
         "TASK": "ssl",
         "MASK": {"ENABLE": True},
-        "SOLVER": {"LARS_ON": True},
+        "RESNET": {"ZERO_INIT_FINAL_CONV": True},
         "MODEL": {"LOSS_FUNC": "contrastive_loss", "MODEL_NAME": "ContrastiveModel"},
     }
     with pytest.raises(ValueError) as err:
         load_config(_write(tmp_path, tree))
     message = str(err.value)
     assert "5 PySlowFast feature(s)" in message
-    for key in ("TASK", "MASK.ENABLE", "SOLVER.LARS_ON", "MODEL.LOSS_FUNC", "MODEL.MODEL_NAME"):
+    keys = ("TASK", "MASK.ENABLE", "ZERO_INIT_FINAL_CONV", "MODEL.LOSS_FUNC", "MODEL.MODEL_NAME")
+    for key in keys:
         assert key in message
 
 

@@ -8,12 +8,15 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from demo_config import DEMO_CFG
 from torch import nn
 
+from slowvid import engine
 from slowvid.checkpoint import save_checkpoint
-from slowvid.config import get_cfg
+from slowvid.config import get_cfg, load_config
 from slowvid.distributed import comm
 from slowvid.engine.evaluator import predict_views
+from slowvid.engine.hooks import LossExplosion, StopOnLossExplosion
 from slowvid.engine.jobs import _resume_or_initialise, checkpoint_to_test
 from slowvid.engine.multigrid import (
     LongCycleBatchNorm,
@@ -227,3 +230,57 @@ def test_sync_batchnorm_on_one_process_stays_plain():
     cfg = get_cfg()
     cfg.BN.NORM_TYPE = "sync_batchnorm"
     assert not isinstance(wrap_model(model, cfg, torch.device("cpu"))[0], AllReduceBatchNorm)
+
+
+class _Steps:
+    """The trainer fields the loss-explosion hook reads."""
+
+    epoch = 0
+    iter = 0
+    step_stats: dict = {}
+
+
+@pytest.mark.parametrize(
+    "window, last, stops",
+    [(10, 2.01, True), (10, 1.99, False), (6, 100.0, False)],  # a window under 7 never checks
+)
+def test_kill_loss_explosion_factor_compares_with_the_5_steps_before(window, last, stops):
+    hook = StopOnLossExplosion(factor=2.0, window=window)
+    hook.trainer = _Steps()
+    hook.before_epoch()
+    losses = [3.0, 1.0, 1.0, 1.0, 1.0, 1.0, last]  # the mean of the 5 before `last` is 1
+    for i, loss in enumerate(losses):
+        hook.trainer.iter, hook.trainer.step_stats = i, {"loss": loss}
+        if stops and i == len(losses) - 1:
+            with pytest.raises(LossExplosion, match="KILL_LOSS_EXPLOSION_FACTOR 2.0"):
+                hook.after_step()
+        else:
+            hook.after_step()
+
+
+@pytest.mark.timeout(120)
+def test_kill_loss_explosion_factor_stops_a_run(tiny_opts):
+    # Any factor this small is exceeded: the run stops at its 7th step (LOG_PERIOD 7).
+    opts = tiny_opts(
+        **{"TRAIN.KILL_LOSS_EXPLOSION_FACTOR": 1e-9, "TRAIN.BATCH_SIZE": 1, "LOG_PERIOD": 7}
+    )
+    with pytest.raises(LossExplosion, match="epoch 1, iteration 7 exceeds"):
+        engine.train(load_config(DEMO_CFG, opts + ["TRAIN.EVAL_PERIOD", "0"]))
+
+
+@pytest.mark.timeout(120)
+def test_num_temporal_clips_tests_once_per_listed_number(tiny_opts, tmp_path):
+    out = str(tmp_path / "run")
+    listed = engine.test(
+        load_config(
+            DEMO_CFG,
+            tiny_opts(OUTPUT_DIR=out, **{"TEST.SAVE_RESULTS_PATH": "r.pyth"})
+            + ["TEST.NUM_TEMPORAL_CLIPS", "[1, 2]"],
+        )
+    )
+    assert sorted(listed["per_num_temporal_clips"]) == [1, 2]
+    assert listed["top1_acc"] == listed["per_num_temporal_clips"][2]["top1_acc"]  # the last
+    saved = {n: torch.load(f"{out}/r_{n}clips.pyth", weights_only=True) for n in (1, 2)}
+    # Each pass ensembles its own number of clips per video.
+    assert saved[1]["num_views"].tolist() == [1] * 8 and saved[2]["num_views"].tolist() == [2] * 8
+    assert not torch.allclose(saved[1]["video_preds"], saved[2]["video_preds"])

@@ -84,3 +84,41 @@ def test_multigrid_takes_gamma_powers_as_pyslowfast_does():
     cfg.SOLVER.GAMMA = 0.5
     with pytest.raises(ValueError, match="SOLVER.GAMMA.*differs at steps \\[1, 2\\]"):
         infer_and_check(cfg)
+
+
+@pytest.mark.parametrize("method", ["sgd", "adamw"])
+def test_lars_on_scales_each_weight_update_by_its_trust_ratio(method):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    model[0].weight.grad = torch.randn(3, 4)
+    model[0].bias.grad = torch.randn(3)
+    model[1].weight.grad = torch.randn(3)
+    model[1].bias.grad = torch.randn(3)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    cfg = _cfg(
+        LARS_ON=True, OPTIMIZING_METHOD=method, MOMENTUM=0.0, NESTEROV=False, WEIGHT_DECAY=0.1
+    )
+    cfg.BN.WEIGHT_DECAY = 0.05
+    optimizer = build_optimizer(model, cfg)
+    for group in optimizer.param_groups:
+        group["lr"] = 1.0
+    optimizer.step()
+    w, g = before["0.weight"], grads["0.weight"]
+    ratio = 1e-3 * w.norm() / (g.norm() + 0.1 * w.norm())
+    if method == "sgd":
+        # The weight moves by its decayed gradient times the trust ratio; the bias by its plain
+        # gradient (no decay); the norm layer as without LARS.
+        torch.testing.assert_close(model[0].weight, w - (g + 0.1 * w) * ratio)
+        torch.testing.assert_close(model[0].bias, before["0.bias"] - grads["0.bias"])
+        expected_bn = before["1.weight"] - (grads["1.weight"] + 0.05 * before["1.weight"])
+        torch.testing.assert_close(model[1].weight, expected_bn)
+    else:
+        # AdamW steps on the scaled gradient, without its own decay of the weight.
+        reference = w.clone().requires_grad_()
+        reference.grad = (g + 0.1 * w) * ratio
+        torch.optim.AdamW([reference], lr=1.0, weight_decay=0.0).step()
+        torch.testing.assert_close(model[0].weight, reference)
+    # The groups' own weight decay is back after the step (it is the schedule's to read).
+    assert [gr["weight_decay"] for gr in optimizer.param_groups] == [0.1, 0.05]
+    assert type(optimizer) is type(build_optimizer(model, _cfg(OPTIMIZING_METHOD=method)))
