@@ -23,7 +23,9 @@ import bisect
 import io
 import logging
 import os
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Self
 
@@ -32,6 +34,7 @@ import torch
 
 __all__ = [
     "DecodeError",
+    "DecodeStats",
     "NoAudioError",
     "PyAVVideo",
     "TorchCodecVideo",
@@ -61,6 +64,24 @@ class DecodeError(RuntimeError):
 
 class NoAudioError(DecodeError):
     """The file has no audio track: a property of the file, which callers may accept."""
+
+
+@dataclass
+class DecodeStats:
+    """Where the time of one :meth:`PyAVVideo.get_frames` call went (benchmarks read it).
+
+    Attributes:
+        frames_decoded: frames that came out of the decoder, wanted or not.
+        lead_frames: of those, frames before the clip's first one (from the keyframe the
+            seek landed on): the price of random access with long GOPs.
+        seek_s: from the seek until the clip's first frame is decoded.
+        decode_s: from there until the clip's last frame, RGB conversion included.
+    """
+
+    frames_decoded: int = 0
+    lead_frames: int = 0
+    seek_s: float = 0.0
+    decode_s: float = 0.0
 
 
 def _audio_window(
@@ -185,6 +206,7 @@ class PyAVVideo(Video):
         self._container = None
         # Number of frames decoded by the last get_frames call; lets tests check seeking.
         self.last_decoded_count = 0
+        self.last_stats = DecodeStats()
         self._fresh = True
         if not os.path.isfile(path):
             raise DecodeError(path, "file not found")
@@ -241,14 +263,18 @@ class PyAVVideo(Video):
         overshot, as with broken indexes or missing timestamps; the caller then decodes from
         the start, where no such check is made).
         """
+        stats = self.last_stats
+        start = time.perf_counter()
         if seek:
             self._seek_to(wanted[0])
         want = set(wanted)
         frames: dict[int, np.ndarray] = {}
         last_frame = None
         first = True
+        reached = None  # when the clip's first frame came out
         for counter, frame in enumerate(self._container.decode(self._stream)):
             self.last_decoded_count += 1
+            stats.frames_decoded += 1
             if frame.pts is None and seek:
                 # Counting frames only works from the start of the stream.
                 return {}, False
@@ -256,6 +282,11 @@ class PyAVVideo(Video):
             if first and seek and idx > wanted[0]:
                 return {}, False
             first = False
+            if reached is None and idx >= wanted[0]:
+                reached = time.perf_counter()
+                stats.seek_s += reached - start
+            elif reached is None:
+                stats.lead_frames += 1
             if idx in want:
                 frames[idx] = frame.to_ndarray(format="rgb24")
             last_frame = (idx, frame)
@@ -264,6 +295,11 @@ class PyAVVideo(Video):
         # Indices past the true end (the frame count was an over-estimate) take the last frame.
         if last_frame is not None and last_frame[0] not in frames and wanted[-1] > last_frame[0]:
             frames[last_frame[0]] = last_frame[1].to_ndarray(format="rgb24")
+        end = time.perf_counter()
+        if reached is None:
+            stats.seek_s += end - start
+        else:
+            stats.decode_s += end - reached
         return frames, True
 
     def get_frames(self, indices: Sequence[int]) -> torch.Tensor:
@@ -271,6 +307,7 @@ class PyAVVideo(Video):
         if not wanted:
             raise ValueError("no frame indices requested")
         self.last_decoded_count = 0
+        self.last_stats = DecodeStats()
         try:
             # A fresh container already sits at the start; anything else needs a seek.
             frames, ok = self._decode_range(wanted, seek=wanted[0] > 0 or not self._fresh)
