@@ -83,14 +83,17 @@ def reencode_video(src: str, dst: str, settings: EncodeSettings) -> dict:
             src_rate = Fraction(vin.average_rate or vin.guessed_rate or 30)
             rate = Fraction(settings.fps).limit_denominator(1001) if settings.fps else src_rate
             width, height = _output_size(vin.width, vin.height, settings.short_side)
-            options = {"crf": str(settings.crf), "preset": settings.preset}
+            gop = settings.gop
+            options = {
+                "crf": str(settings.crf),
+                "preset": settings.preset,
+                # No scene-cut keyframes: a fixed GOP makes every seek's cost predictable.
+                "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0",
+            }
             if settings.fast_decode:
                 options["tune"] = "fastdecode"
             vout = out.add_stream("libx264", rate=rate, options=options)
             vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
-            vout.gop_size = settings.gop
-            # No scene-cut keyframes: a fixed GOP makes every seek's cost predictable.
-            vout.codec_context.options = {**options, "sc_threshold": "0", "keyint_min": "1"}
             ain = inp.streams.audio[0] if inp.streams.audio else None
             aout = out.add_stream_from_template(ain) if ain is not None else None
             streams = [vin] + ([ain] if ain is not None else [])
@@ -109,7 +112,11 @@ def reencode_video(src: str, dst: str, settings: EncodeSettings) -> dict:
                     if pending is not None:
                         # Output frames whose time is nearer the previous input frame.
                         frames_out = _emit(out, vout, pending[1], frames_out, rate, pending[0], t)
-                    pending = (t, frame.reformat(width, height, "yuv420p"))
+                    frame = frame.reformat(width, height, "yuv420p")
+                    # libx264 keeps the source's picture types, which would put a keyframe
+                    # wherever the source had one: the GOP is ours alone.
+                    frame.pict_type = av.video.frame.PictureType.NONE
+                    pending = (t, frame)
             if pending is not None:
                 end = pending[0] + float(1 / src_rate)
                 frames_out = _emit(out, vout, pending[1], frames_out, rate, pending[0], end)
