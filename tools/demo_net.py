@@ -31,6 +31,7 @@ from slowvid.data.box_transforms import DetectionTransform
 from slowvid.data.decoding import open_video
 from slowvid.data.sampling import ClipSpec, clip_stride
 from slowvid.data.transforms import ClipTransform, pack_pathways
+from slowvid.engine.setup import fold_for_inference, use_channels_last
 from slowvid.evaluation.ava import read_labelmap
 from slowvid.models import build_model
 
@@ -153,6 +154,9 @@ def main(argv=None) -> int:
     else:
         logger.warning("no checkpoint given: the model's weights are random")
     model.eval().to(device)
+    fold_for_inference(model, cfg)
+    if use_channels_last(model, cfg.MODEL.CHANNELS_LAST, device):
+        model.to(memory_format=torch.channels_last_3d)
     detect = getattr(model, "takes_boxes", False)
     names = class_names(args, cfg.MODEL.NUM_CLASSES)
     person_boxes = read_person_boxes(args.boxes) if args.boxes else {}

@@ -203,9 +203,12 @@ _C.MODEL.HEAD_NAME = "ClassificationHead"
 # Classes of each task of a multi-task head, e.g. [97, 300] (EPIC verb, noun); [] = one task.
 # When set, NUM_CLASSES becomes their sum (the width of the concatenated logits).
 _C.MODEL.TASK_NUM_CLASSES = []
-# Keep 5-D weights in channels-last-3D memory: SlowFast R50 trains 1.6x faster on an H100 and X3D
-# 1.5x faster on CPU, but X3D and MViT run slower on GPU (BENCHMARKS.md); off by default.
-_C.MODEL.CHANNELS_LAST = False
+# Channels-last-3D weights and activations: None = the model's measured choice for the device
+# (its class's channels_last_devices: SlowFast on CPU and GPU, X3D on CPU; BENCHMARKS.md);
+# True or False forces it.
+_C.MODEL.CHANNELS_LAST = None
+# torch.compile the model for training and testing (inductor; the first steps pay the compile).
+_C.MODEL.COMPILE = False
 
 # ---------------------------------------------------------------------------- #
 # ResNet family

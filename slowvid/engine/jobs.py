@@ -22,7 +22,7 @@ from .inputs import PixelNorm
 from .multigrid import LongCycleLoader, apply_long_cycle
 from .precise_bn import PreciseBN
 from .preempt import StopCheckpoint, rank_rng_state
-from .setup import setup_job, unwrap_model, wrap_model
+from .setup import fold_for_inference, setup_job, unwrap_model, wrap_model
 from .trainer import Trainer
 
 logger = logging.getLogger(__name__)
@@ -224,6 +224,7 @@ def test(cfg: CfgNode) -> dict:
             "no checkpoint given or found in %s: testing randomly initialised weights",
             cfg.OUTPUT_DIR,
         )
+    fold_for_inference(model.to(device).eval(), cfg)
     model = wrap_model(model, cfg, device)
     loader = build_loader(cfg, "test")
     tensorboard = _tensorboard(cfg)

@@ -163,6 +163,10 @@ class X3D(nn.Module):
         block_activations: the non-linearities inside the blocks (swish, SE's); None = X3D's.
     """
 
+    # Measured faster in channels-last-3D memory on CPUs, slower on GPUs (BENCHMARKS.md); the
+    # engine uses it on CPUs when MODEL.CHANNELS_LAST is None.
+    channels_last_devices = ("cpu",)
+
     def __init__(
         self,
         *,
