@@ -120,7 +120,8 @@ _C.DATA.RANDOM_FLIP = True
 _C.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
 # [min, max] width / height of that random resized crop; [] means [0.75, 1.3333].
 _C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
-# Video decoder: "auto" (torchcodec when it loads, else PyAV), "torchcodec" or "pyav".
+# Video decoder: "auto" (torchcodec when it loads, else PyAV), "torchcodec", "pyav", or
+# "torchcodec_cuda" (clip datasets: NVDEC on the GPU, transforms batched there; CPU fallback).
 _C.DATA.DECODING_BACKEND = "auto"
 # Fraction of videos in an epoch that may fail to decode before the run stops.
 _C.DATA.MAX_FAILED_FRACTION = 0.1

@@ -7,7 +7,7 @@ from fvcore.common.config import CfgNode
 _CHOICES = {
     "SOLVER.LR_POLICY": ("cosine", "steps_with_relative_lrs", "constant"),
     "SOLVER.OPTIMIZING_METHOD": ("sgd", "adamw"),
-    "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav"),
+    "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav", "torchcodec_cuda"),
     "DATA.VIDEO_FORMAT": ("video", "frames"),
     "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm"),
     "TEST.ENSEMBLE_METHOD": ("sum", "max"),

@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from slowvid.registry import DATASETS
 
 from .augment import MixupCollate, build_mixup
+from .device_decoding import EncodedBatch, EncodedClip
 from .transforms import is_channels_last
 
 __all__ = [
@@ -179,17 +180,21 @@ def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
             tensor such as a multi-hot vector), ``video_index`` and ``failed``.
 
     Returns:
-        ``{"inputs": list of (B, C, T, H, W) per pathway, or None when every item failed,
+        ``{"inputs": list of (B, C, T, H, W) per pathway (an :class:`EncodedBatch` when the
+        items are :class:`EncodedClip`), or None when every item failed,
         "label": LongTensor (B,) or the stacked label tensors, "video_index": LongTensor (B,),
         "failed": list[str]}``; with copies, B counts every copy and labels repeat.
     """
     failed = [path for item in items for path in item["failed"]]
     good = [item for item in items if item["inputs"] is not None]
-    copies = [item["inputs"][0].shape[0] if item["inputs"][0].dim() == 5 else 1 for item in good]
-    if not good:
-        inputs = None
-    else:
+    if good and isinstance(good[0]["inputs"], EncodedClip):  # decoded later, on the device
+        copies = [item["inputs"].num_views for item in good]
+        inputs = EncodedBatch([item["inputs"] for item in good])
+    elif good:
+        copies = [x[0].shape[0] if x[0].dim() == 5 else 1 for x in (i["inputs"] for i in good)]
         inputs = [_batch_clips(pathway) for pathway in zip(*(item["inputs"] for item in good))]
+    else:
+        copies, inputs = [], None
     labels = [item["label"] for item, n in zip(good, copies) for _ in range(n)]
     if labels and isinstance(labels[0], torch.Tensor):
         label = torch.stack(labels)

@@ -46,7 +46,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "pyav", "torchcodec")
+BACKENDS = ("auto", "pyav", "torchcodec", "torchcodec_cuda")
 
 # None until probed; then (usable, reason-if-not).
 _TORCHCODEC_STATE: tuple[bool, str] | None = None
@@ -492,6 +492,10 @@ def resolve_backend(backend: str = "auto") -> str:
     global _LOGGED_CHOICE
     if backend not in BACKENDS:
         raise ValueError(f"unknown decoding backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "torchcodec_cuda":
+        # Decoding on the device is set up by the clip datasets (device_decoding.py); whatever
+        # opens files in a worker decodes them on the CPU.
+        backend = "auto"
     if backend == "pyav":
         return backend
     usable, reason = torchcodec_available()

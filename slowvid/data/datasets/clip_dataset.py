@@ -26,6 +26,12 @@ import torch
 
 from slowvid.data.augment import build_clip_augment, build_random_erasing
 from slowvid.data.decoding import DecodeError, Video, open_video, resolve_backend
+from slowvid.data.device_decoding import (
+    EncodedClip,
+    EncodedVideo,
+    draw_geometry,
+    resolve_device_decoding,
+)
 from slowvid.data.frames import FrameFolders
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
 from slowvid.data.transforms import ClipTransform, pack_pathways
@@ -73,6 +79,10 @@ class ClipDataset(torch.utils.data.Dataset):
             decoding the file (None: decode the files); built from DATA.VIDEO_FORMAT,
             FRAME_TEMPLATE and FRAME_FPS as one argument because SSv2 and EPIC-Kitchens
             already take a ``video_format`` (and SSv2 a ``frame_fps``) of their own.
+        decode_on_device: items carry the file's bytes, frame indices and crop geometry
+            (:class:`~slowvid.data.device_decoding.EncodedClip`) and the consumer decodes and
+            transforms them on its device (DATA.DECODING_BACKEND torchcodec_cuda); needs
+            video files, a pipeline without float steps, and torchcodec.
 
     Raises:
         ValueError: inconsistent arguments, or ``frame_folders`` given to a subclass whose
@@ -97,7 +107,18 @@ class ClipDataset(torch.utils.data.Dataset):
         num_retries: int = 10,
         decoding_backend: str = "auto",
         frame_folders: FrameFolders | None = None,
+        decode_on_device: bool = False,
     ):
+        if decode_on_device:
+            reasons = []
+            if frame_folders is not None:
+                reasons.append("it reads frame folders (DATA.VIDEO_FORMAT frames)")
+            if type(self).video_at is not ClipDataset.video_at:
+                reasons.append(f"{type(self).__name__} opens its videos its own way")
+            if transform.has_float_steps:
+                reasons.append("its transform has float steps (augmentations, random erasing)")
+            if reasons:
+                raise ValueError("cannot decode on the device: " + "; ".join(reasons))
         if frame_folders is not None and not self.frame_folders_supported:
             raise ValueError(
                 f"{type(self).__name__} cannot read frame folders (DATA.VIDEO_FORMAT 'frames'); "
@@ -128,6 +149,7 @@ class ClipDataset(torch.utils.data.Dataset):
         self.num_retries = num_retries
         # Resolved here, in the main process, so the probe and its log line happen once.
         self.decoding_backend = resolve_backend(decoding_backend)
+        self.decode_on_device = decode_on_device
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:
@@ -153,6 +175,12 @@ class ClipDataset(torch.utils.data.Dataset):
         mixes = training and cfg.MIXUP.ENABLE  # mixup blends float clips in the collate
         if d.NORMALIZE_ON_DEVICE and not transform.has_float_steps and not mixes:
             transform = dataclasses.replace(transform, uint8_output=True)
+        backend, on_device = resolve_device_decoding(d.DECODING_BACKEND, cfg.NUM_GPUS)
+        if on_device and mixes:
+            raise ValueError(
+                "DATA.DECODING_BACKEND torchcodec_cuda cannot be used with MIXUP.ENABLE: mixup "
+                "blends decoded clips in the loader workers"
+            )
         return {
             "training": training,
             "clip": ClipSpec(d.NUM_FRAMES, d.SAMPLING_RATE, float(d.TARGET_FPS)),
@@ -162,7 +190,8 @@ class ClipDataset(torch.utils.data.Dataset):
             "num_temporal_views": cfg.TEST.NUM_ENSEMBLE_VIEWS if split == "test" else 1,
             "num_spatial_crops": cfg.TEST.NUM_SPATIAL_CROPS if split == "test" else 1,
             "num_retries": d.NUM_RETRIES,
-            "decoding_backend": d.DECODING_BACKEND,
+            "decoding_backend": backend,
+            "decode_on_device": on_device,
             "frame_folders": (
                 FrameFolders(d.FRAME_TEMPLATE, float(d.FRAME_FPS))
                 if d.VIDEO_FORMAT == "frames"
@@ -236,7 +265,7 @@ class ClipDataset(torch.utils.data.Dataset):
         spatial_idx: int,
         rng: random.Random,
         transform: ClipTransform | None = None,
-    ) -> list[torch.Tensor]:
+    ) -> list[torch.Tensor] | EncodedClip:
         """Decode, sample, transform and pack one clip.
 
         Args:
@@ -247,14 +276,48 @@ class ClipDataset(torch.utils.data.Dataset):
             transform: replaces the dataset's transform for this clip.
 
         Returns:
-            One ``(C, T, H, W)`` tensor per pathway, as :meth:`transform_and_pack`.
+            One ``(C, T, H, W)`` tensor per pathway, as :meth:`transform_and_pack`; with
+            ``decode_on_device``, the :class:`EncodedClip` to decode there.
 
         Raises:
             DecodeError: the video cannot be decoded.
         """
+        if self.decode_on_device:
+            return self.encoded_clip(video_index, temporal_idx, spatial_idx, rng, transform)
         with self.video_at(video_index) as video:
             frames = video.get_frames(self.frame_indices(video, temporal_idx, rng))
         return self.transform_and_pack(frames, spatial_idx, rng, transform)
+
+    def encoded_clip(
+        self,
+        video_index: int,
+        temporal_idx: int,
+        spatial_idx: int,
+        rng: random.Random,
+        transform: ClipTransform | None = None,
+    ) -> EncodedClip:
+        """What a worker sends when decoding happens on the device: the file's bytes, the
+        clip's frames and one crop geometry per copy (AUG.NUM_SAMPLE in training), drawn
+        from ``rng`` as :meth:`transform_and_pack` would."""
+        transform = transform or self.transform
+        video = EncodedVideo(self.paths[video_index])
+        indices = [
+            min(i, video.num_frames - 1) for i in self.frame_indices(video, temporal_idx, rng)
+        ]
+        copies = transform.num_samples if self.training else 1
+        views = [
+            (indices, draw_geometry(transform, video.height, video.width, spatial_idx, rng))
+            for _ in range(copies)
+        ]
+        return EncodedClip(
+            self.paths[video_index],
+            video.data,
+            views,
+            self.num_pathways,
+            self.alpha,
+            transform.mean,
+            transform.std,
+        )
 
     def video_at(self, video_index: int) -> Video:
         """Open video ``video_index``: its file, or with ``frame_folders`` its frame folder as
