@@ -128,13 +128,9 @@ _C.DATA.RANDOM_FLIP = True
 _C.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
 # [min, max] width / height of that random resized crop; [] means [0.75, 1.3333].
 _C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
-<<<<<<< HEAD
-# Video decoder: "auto" (torchcodec when it loads, else PyAV), "torchcodec", "pyav", or
-# "torchcodec_cuda" (clip datasets: NVDEC on the GPU, transforms batched there; CPU fallback).
-=======
 # Video decoder: "auto" ($SLOWVID_DECODING_BACKEND if set, else torchcodec when it loads, else
-# PyAV), "torchcodec" or "pyav".
->>>>>>> main
+# PyAV), "torchcodec", "pyav", or "torchcodec_cuda" (clip datasets: NVDEC on the GPU with the
+# transforms batched there; falls back to CPU decoding with one message).
 _C.DATA.DECODING_BACKEND = "auto"
 # Fraction of videos in an epoch that may fail to decode before the run stops.
 _C.DATA.MAX_FAILED_FRACTION = 0.1

@@ -321,7 +321,11 @@ def build_loader(cfg, split: str) -> DataLoader:
     mixup = build_mixup(cfg) if training else None
     if mixup is not None:
         collate_fn = MixupCollate(collate_fn, mixup)
-    batching: dict[str, Any] = {"batch_size": total // world, "sampler": sampler}
+    # Evaluation items may hold every view of a video (ClipDataset.views_per_item): the batch
+    # size counts clips, as in PySlowFast, so such batches take fewer items.
+    per_item = 1 if training else getattr(dataset, "views_per_item", 1)
+    batch_size = max(total // world // per_item, 1)
+    batching: dict[str, Any] = {"batch_size": batch_size, "sampler": sampler}
     batching["drop_last"] = training
     if training and cfg.MULTIGRID.SHORT_CYCLE:
         if not hasattr(dataset, "crop_override"):

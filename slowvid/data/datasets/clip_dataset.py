@@ -34,7 +34,7 @@ from slowvid.data.device_decoding import (
 )
 from slowvid.data.frames import FrameFolders
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
-from slowvid.data.transforms import ClipTransform, pack_pathways
+from slowvid.data.transforms import ClipTransform, is_channels_last, pack_pathways, scale_frames
 
 __all__ = ["ClipDataset"]
 
@@ -152,6 +152,10 @@ class ClipDataset(torch.utils.data.Dataset):
         # Resolved here, in the main process, so the probe and its log line happen once.
         self.decoding_backend = resolve_backend(decoding_backend)
         self.decode_on_device = decode_on_device
+        # Evaluation items hold every view of a video, decoded once, unless a subclass loads
+        # clips its own way (its load_clip then runs once per view, one item each).
+        own_loading = type(self).load_clip is not ClipDataset.load_clip
+        self.views_per_item = 1 if training or own_loading else self.views_per_video
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:
@@ -210,7 +214,7 @@ class ClipDataset(torch.utils.data.Dataset):
         return self.num_temporal_views * self.num_spatial_crops
 
     def __len__(self) -> int:
-        return self.num_videos * self.views_per_video
+        return self.num_videos * self.views_per_video // self.views_per_item
 
     def view_of(self, index: int) -> tuple[int, int, int]:
         """``(video_index, temporal_idx, spatial_idx)`` of item ``index``."""
@@ -258,7 +262,7 @@ class ClipDataset(torch.utils.data.Dataset):
         ]
         if copies == 1:
             return packed[0]
-        return [torch.stack(pathway) for pathway in zip(*packed)]
+        return [_stack_views(pathway) for pathway in zip(*packed)]
 
     def load_clip(
         self,
@@ -311,15 +315,11 @@ class ClipDataset(torch.utils.data.Dataset):
             (indices, draw_geometry(transform, video.height, video.width, spatial_idx, rng))
             for _ in range(copies)
         ]
-        return EncodedClip(
-            self.paths[video_index],
-            video.data,
-            views,
-            self.num_pathways,
-            self.alpha,
-            transform.mean,
-            transform.std,
-        )
+        return self._encoded(video, views)
+
+    def _encoded(self, video: EncodedVideo, views: list) -> EncodedClip:
+        mean, std = self.transform.mean, self.transform.std
+        return EncodedClip(video.path, video.data, views, self.num_pathways, self.alpha, mean, std)
 
     def video_at(self, video_index: int) -> Video:
         """Open video ``video_index``: its file, or with ``frame_folders`` its frame folder as
@@ -357,6 +357,8 @@ class ClipDataset(torch.utils.data.Dataset):
         # A private generator drawn from the (per-worker seeded) module state keeps the
         # randomness of one item independent of how many draws earlier items made.
         rng = random.Random(random.getrandbits(64))
+        if self.views_per_item > 1:
+            return self._video_item(index, rng)
         transform = None
         if isinstance(index, tuple):
             index, crop_size = index
@@ -388,6 +390,71 @@ class ClipDataset(torch.utils.data.Dataset):
             "video_index": original,
             "failed": failed,
         }
+
+    def _video_item(self, video_index: int, rng: random.Random) -> dict[str, Any]:
+        """Every view of one video (evaluation): ``inputs`` per pathway ``(V, C, T, H, W)``
+        in view order, or None with the path listed once per view when it fails."""
+        try:
+            inputs = self.load_views(video_index, rng)
+            failed = []
+        except DecodeError as err:
+            logger.warning("Skipping video: %s", err)
+            inputs, failed = None, [self.paths[video_index]] * self.views_per_video
+        return {
+            "inputs": inputs,
+            "label": self.labels[video_index],
+            "video_index": video_index,
+            "failed": failed,
+        }
+
+    def load_views(self, video_index: int, rng: random.Random) -> list[torch.Tensor] | EncodedClip:
+        """All ``num_temporal_views x num_spatial_crops`` views of a video from one decode.
+
+        The union of the temporal views' frames is decoded once and resized once (to the test
+        short side); each view then selects its frames and crops them. The result equals
+        :meth:`load_clip` of each view, stacked (tested).
+
+        Returns:
+            Per pathway ``(V, C, T, H, W)``, views in :meth:`view_of` order; with
+            ``decode_on_device``, one :class:`EncodedClip` holding every view.
+        """
+        first = video_index * self.views_per_video
+        views = [self.view_of(first + k)[1:] for k in range(self.views_per_video)]
+        if self.decode_on_device:
+            video = EncodedVideo(self.paths[video_index])
+            last = video.num_frames - 1
+            per_time = {
+                t: [min(i, last) for i in self.frame_indices(video, t, rng)]
+                for t in range(self.num_temporal_views)
+            }
+            h, w = video.height, video.width
+            geometry = [
+                (per_time[t], draw_geometry(self.transform, h, w, s, rng)) for t, s in views
+            ]
+            return self._encoded(video, geometry)
+        with self.video_at(video_index) as video:
+            per_time = {
+                t: self.frame_indices(video, t, rng) for t in range(self.num_temporal_views)
+            }
+            union = sorted({i for indices in per_time.values() for i in indices})
+            frames = video.get_frames(union)
+        # Resized once for every view; the transform's own resize then finds nothing to do.
+        frames = scale_frames(frames, self.transform.crop_size)
+        position = {i: k for k, i in enumerate(union)}
+        packed = []
+        for t, s in views:
+            picks = torch.tensor([position[i] for i in per_time[t]])
+            clip = self.transform(frames.index_select(0, picks), spatial_idx=s, rng=rng)
+            packed.append(pack_pathways(clip, self.num_pathways, self.alpha))
+        return [_stack_views(pathway) for pathway in zip(*packed)]
+
+
+def _stack_views(clips: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``(C, T, H, W)`` clips -> ``(V, C, T, H, W)``, keeping uint8 clips channels-last (the
+    layout the collate batches without moving bytes)."""
+    if all(is_channels_last(c) for c in clips):
+        return torch.stack([c.permute(1, 2, 3, 0) for c in clips]).permute(0, 4, 1, 2, 3)
+    return torch.stack(clips)
 
 
 def augment_kwargs(cfg) -> dict[str, Any]:
