@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from slowvid.config import load_config
-from slowvid.data import build_loader, shuffle_loader
+from slowvid.data import build_dataset, build_loader, collate_clips, shuffle_loader
 from slowvid.data.build import keep_freed_buffers
 from slowvid.data.datasets.kinetics import read_split_file
 from slowvid.data.decoding import PyAVVideo, open_video
@@ -239,7 +239,39 @@ def _video_folder_split(videos: list[str], items: int) -> str:
     paths = (videos * math.ceil(items / len(videos)))[:items]
     with open(os.path.join(out, "train.csv"), "w", encoding="utf-8") as f:
         f.writelines(f"{os.path.abspath(p)} 0\n" for p in paths)
+    with open(os.path.join(out, "test.csv"), "w", encoding="utf-8") as f:
+        f.writelines(f"{os.path.abspath(p)} 0\n" for p in videos)
     return out
+
+
+def test_loader_rate(split_dir: str, args, one_decode: bool) -> float:
+    """Clips/s of the test loader (every view of every video once): each video's views from
+    one decode (the default), or one item and one decode per view (as before)."""
+    opts = {
+        "DATA.PATH_TO_DATA_DIR": split_dir,
+        "DATA.PATH_PREFIX": args.prefix,
+        "DATA.NUM_FRAMES": CLIP.num_frames,
+        "DATA.SAMPLING_RATE": CLIP.sampling_rate,
+        "DATA.DECODING_BACKEND": args.backend,
+        "TEST.NUM_ENSEMBLE_VIEWS": args.test_views[0],
+        "TEST.NUM_SPATIAL_CROPS": args.test_views[1],
+        "NUM_GPUS": 0,
+    }
+    flat = [str(x) for kv in opts.items() for x in kv]
+    dataset = build_dataset(load_config("configs/Kinetics/SLOW_8x8_R50.yaml", flat), "test")
+    if not one_decode:
+        dataset.views_per_item = 1
+    loader = DataLoader(
+        dataset,
+        batch_size=max(args.batch // dataset.views_per_item, 1),
+        num_workers=args.workers,
+        collate_fn=collate_clips,
+        worker_init_fn=_init_worker,
+    )
+    start, clips = time.perf_counter(), 0
+    for batch in loader:
+        clips += batch["label"].shape[0]
+    return clips / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -255,6 +287,14 @@ def main() -> None:
         "--reencoded",
         help="the same videos re-encoded (tools/reencode.py): their per-clip costs, and (b) on "
         "them interleaved with the others",
+    )
+    parser.add_argument(
+        "--test-views",
+        type=int,
+        nargs=2,
+        metavar=("TEMPORAL", "SPATIAL"),
+        help="instead: the test loader with these views per video, one decode per video "
+        "against one per view",
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=4)
@@ -290,6 +330,20 @@ def main() -> None:
         f"timed, {args.backend} decoding"
     )
     keep_freed_buffers()  # as in the workers
+    if args.test_views:
+        runs = {True: [], False: []}
+        for _ in range(args.repeats):
+            for one_decode in (True, False):
+                runs[one_decode].append(test_loader_rate(args.data, args, one_decode))
+        once, each = statistics.median(runs[True]), statistics.median(runs[False])
+        views = args.test_views[0] * args.test_views[1]
+        print(f"test loader, {views} views a video ({args.test_views[0]} x {args.test_views[1]})")
+        print(f"(v)  a decode per view    {each:7.1f} clips/s   runs {_fmt(runs[False])}")
+        print(
+            f"(u)  one decode a video   {once:7.1f} clips/s   (u)/(v) = {once / each:.2f}   "
+            f"runs {_fmt(runs[True])}"
+        )
+        return
     _print_costs(per_clip_costs(paths, args.backend))
     if args.reencoded:
         redone = find_videos(args.reencoded)

@@ -248,7 +248,8 @@ def test_clips_lie_inside_their_segment(domsev_dirs, tmp_path, storage):
         expected = [s for v in SPLITS[split] for s in plan(LAYOUTS[v])[0]]
         assert data.num_videos == len(expected)
         for i, (first, last, label) in enumerate(expected):
-            assert data.labels[i] == label and data[i * data.views_per_video]["label"] == label
+            item = data[i * data.views_per_video // data.views_per_item]
+            assert data.labels[i] == label and item["label"] == label
             for view in views:
                 with data.video_at(i) as video:
                     clip = video.get_frames(data.frame_indices(video, view, rng))
