@@ -301,9 +301,9 @@ def test_frame_items(domsev_dirs, tmp_path):
     one = {"DATA.NUM_FRAMES": 1}
     cfg = load_config(FRAMES_CFG, tiny_opts(domsev_dirs["frames"], str(tmp_path), **one))
     data = DoMSEVFrames(**DoMSEVFrames.from_config(cfg, "test"))
-    item = data[5]
-    assert [x.shape for x in item["inputs"]] == [(3, 1, 32, 32)]
-    top = item["inputs"][0][:, 0, 10, 16]
+    item = data[0]  # the 2 x 3 views of the first item, from one read of its frames
+    assert [x.shape for x in item["inputs"]] == [(6, 3, 1, 32, 32)]
+    top = item["inputs"][0][5, :, 0, 10, 16]
     mean, std = torch.tensor(cfg.DATA.MEAN), torch.tensor(cfg.DATA.STD)
     rgb = top if top.dtype == torch.uint8 else (top * std + mean) * 255
     colour = torch.tensor(COLOURS[item["label"]], dtype=torch.float)
