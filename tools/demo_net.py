@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     else:
         logger.warning("no checkpoint given: the model's weights are random")
     model.eval().to(device)
-    detect = getattr(model, "takes_boxes", False)
+    detect = "boxes" in model.input_spec.extra_args
     names = class_names(args, cfg)
     person_boxes = read_person_boxes(args.boxes) if args.boxes else {}
     d = cfg.DATA
