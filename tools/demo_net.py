@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     fold_for_inference(model, cfg)
     if use_channels_last(model, cfg.MODEL.CHANNELS_LAST, device):
         model.to(memory_format=torch.channels_last_3d)
-    detect = getattr(model, "takes_boxes", False)
+    detect = "boxes" in model.input_spec.extra_args
     names = class_names(args, cfg)
     person_boxes = read_person_boxes(args.boxes) if args.boxes else {}
     d = cfg.DATA

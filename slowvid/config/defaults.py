@@ -119,7 +119,8 @@ _C.DATA.STD = [0.225, 0.225, 0.225]
 # of the bytes between processes and to the GPU, and no float work in the workers. Pipelines
 # with float steps (AUG.*, relative jitter, mixup) send normalised float clips regardless.
 _C.DATA.NORMALIZE_ON_DEVICE = True
-# Input channels of each pathway.
+# Input channels of each pathway; must list as many pathways as MODEL_NAME takes (SlowFast 2,
+# the others 1), which the data side reads from the model.
 _C.DATA.INPUT_CHANNEL_NUM = [3, 3]
 # Random horizontal flip in training.
 _C.DATA.RANDOM_FLIP = True
@@ -197,8 +198,10 @@ _C.DATA_LOADER.PIN_MEMORY = True
 # Model
 # ---------------------------------------------------------------------------- #
 _C.MODEL = CfgNode()
-# Architecture within the family: c2d, i3d, slow or slowfast (sets temporal kernels).
-_C.MODEL.ARCH = "slowfast"
+# Architecture within the family (its temporal kernels): c2d, c2d_nopool, i3d, i3d_nopool or
+# slow (ResNet), slowfast, x3d, csn, r2plus1d, mvit; "" takes the first MODEL_NAME declares
+# (ResNet: slow, as PySlowFast's default builds), and a given value is checked against it.
+_C.MODEL.ARCH = ""
 # Model class name in MODELS (e.g. ResNet, SlowFast).
 _C.MODEL.MODEL_NAME = "SlowFast"
 # Number of output classes.

@@ -89,9 +89,16 @@ def fold_for_inference(model: torch.nn.Module, cfg: CfgNode) -> int:
     mode, one pass over memory less per norm); returns how many were folded.
 
     The model is traced once on zero clips of the test view's shape, on its device. A detector's
-    backbone is folded on its own (its forward takes boxes too).
+    backbone is folded on its own (its forward takes boxes too); models with extra pathways
+    (audio) are left as they are.
     """
-    target = model.backbone if getattr(model, "takes_boxes", False) else model
+    spec = getattr(model, "input_spec", None)
+    if spec is not None and spec.extra_pathways:
+        logger.info(
+            "batch norm not folded: the model takes %s beside its clips", spec.extra_pathways
+        )
+        return 0
+    target = model.backbone if spec is not None and spec.extra_args else model
     d = cfg.DATA
     device = next(model.parameters()).device
     lengths = (

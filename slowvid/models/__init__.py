@@ -1,7 +1,8 @@
 """Video models. Importing this package registers every core model and head."""
 
 from . import csn, detector, heads, mvit, r2plus1d, resnet3d, slowfast, x3d  # noqa: F401  (registration)
-from .build import build_head, build_model, build_norm
+from .base import InputSpec, VideoModel
+from .build import build_head, build_model, build_norm, input_spec_of, model_class
 from .complexity import (
     count_gflops,
     count_parameters,
@@ -11,6 +12,8 @@ from .complexity import (
 from .losses import build_loss
 
 __all__ = [
+    "InputSpec",
+    "VideoModel",
     "build_head",
     "build_loss",
     "build_model",
@@ -18,5 +21,7 @@ __all__ = [
     "count_gflops",
     "count_parameters",
     "gflops_by_operator",
+    "input_spec_of",
     "meta_gflops_by_operator",
+    "model_class",
 ]
