@@ -1,0 +1,32 @@
+"""Deployment: export to torch.export / ONNX / ExecuTorch, mobile rewrites, int8."""
+
+from .export import (
+    PATHWAY_NAMES,
+    ExecutorchModule,
+    PathwayInputs,
+    example_clips,
+    export_program,
+    max_abs_error,
+    onnx_session,
+    run_executorch,
+    run_onnx,
+    to_executorch,
+    to_onnx,
+)
+from .mobile import fold_batch_norms, mobile_friendly
+
+__all__ = [
+    "PATHWAY_NAMES",
+    "ExecutorchModule",
+    "PathwayInputs",
+    "example_clips",
+    "export_program",
+    "fold_batch_norms",
+    "max_abs_error",
+    "mobile_friendly",
+    "onnx_session",
+    "run_executorch",
+    "run_onnx",
+    "to_executorch",
+    "to_onnx",
+]
