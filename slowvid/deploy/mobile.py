@@ -53,17 +53,30 @@ class Conv3dAs2d(nn.Module):
             raise ValueError(f"cannot rewrite {conv}: string padding unsupported")
         self.kernel, self.stride, self.padding = conv.kernel_size, conv.stride, conv.padding
         self.groups = conv.groups
-        self.weight = nn.Parameter(conv.weight.detach().clone(), requires_grad=False)
+        weight = conv.weight.detach()
+        # 2D weights stored as parameters of their own: a delegate takes a convolution only
+        # when its weight is a constant, not a slice computed in the graph.
+        kt = self.kernel[0]
+        if self._temporal_only:
+            taps = [weight[..., 0].clone()]  # (C_out, C_in/g, kt, 1)
+        else:
+            taps = [weight[:, :, dt].clone() for dt in range(kt)]
+        self.taps = nn.ParameterList(nn.Parameter(w, requires_grad=False) for w in taps)
         self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone())
+
+    @property
+    def _temporal_only(self) -> bool:
+        (_, kh, kw), (_, sh, sw), (_, ph, pw) = self.kernel, self.stride, self.padding
+        return kh == kw == 1 and sh == sw == 1 and ph == pw == 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: (B, C, T, H, W). Returns: what the Conv3d returns."""
-        (kt, kh, kw), (st, sh, sw), (pt, ph, pw) = self.kernel, self.stride, self.padding
+        kt, (st, sh, sw), (pt, ph, pw) = self.kernel[0], self.stride, self.padding
         b, _, t, h, w = x.shape
-        if kh == kw == 1 and sh == sw == 1 and ph == pw == 0:  # temporal only: (T, H*W) image
+        if self._temporal_only:  # a (T, H*W) image
             y = F.conv2d(
                 x.reshape(b, x.shape[1], t, h * w),
-                self.weight[..., 0],
+                self.taps[0],
                 self.bias,
                 (st, 1),
                 (pt, 0),
@@ -78,7 +91,7 @@ class Conv3dAs2d(nn.Module):
             frames = x[:, :, dt : dt + st * (t_out - 1) + 1 : st] if kt > 1 or st > 1 else x
             y = F.conv2d(
                 _frames_to_batch(frames),
-                self.weight[:, :, dt],
+                self.taps[dt],
                 self.bias if dt == 0 else None,
                 (sh, sw),
                 (ph, pw),
@@ -106,10 +119,11 @@ class MaxPool3dAs2d(nn.Module):
 
 
 class _GlobalMean(nn.Module):
-    """AdaptiveAvgPool3d(1) as a mean, which every runtime has."""
+    """AdaptiveAvgPool3d(1) as the mean over the last two axes of a 4-D view (XNNPACK's mean)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(2, 3, 4), keepdim=True)
+        b, c = x.shape[:2]
+        return x.reshape(b, c, 1, -1).mean(dim=(2, 3), keepdim=True).reshape(b, c, 1, 1, 1)
 
 
 class ChannelAffine(nn.Module):

@@ -46,25 +46,33 @@ def default_target_layers(model: nn.Module) -> list[str]:
     if isinstance(model, ResNet | X3D):  # CSN and R(2+1)D are ResNets
         return [f"stages.{len(model.stages) - 1}"]
     if isinstance(model, MViT):
-        return [f"blocks.{len(model.blocks) - 1}"]
+        # With a class token, the last block's other tokens feed nothing the head reads.
+        return [f"blocks.{len(model.blocks) - (2 if model.cls_embed_on else 1)}"]
     raise ValueError(
         f"no default Grad-CAM layers for {type(model).__name__}; "
         "set TENSORBOARD.MODEL_VIS.GRAD_CAM.LAYER_LIST (one layer name per pathway)"
     )
 
 
-def _as_grid(output) -> torch.Tensor:
-    """A layer's output as (B, C, T, H, W)."""
+def _activation(output) -> tuple[torch.Tensor, tuple[int, int, int] | None]:
+    """A layer's output tensor, and its token grid when it is (tokens, (T, H, W))."""
     if isinstance(output, torch.Tensor) and output.dim() == 5:
-        return output
+        return output, None
     if isinstance(output, tuple) and len(output) == 2 and isinstance(output[0], torch.Tensor):
-        tokens, (t, h, w) = output
-        tokens = tokens[:, -t * h * w :]  # drop the class token if there is one
-        return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, t, h, w)
+        return output[0], tuple(output[1])
     raise ValueError(
         "a Grad-CAM layer must output (B, C, T, H, W) or (tokens, (T, H, W)); got "
         f"{type(output).__name__}"
     )
+
+
+def _as_grid(x: torch.Tensor, grid: tuple[int, int, int] | None) -> torch.Tensor:
+    """(B, C, T, H, W) of an activation (or of its gradient)."""
+    if grid is None:
+        return x
+    t, h, w = grid
+    tokens = x[:, -t * h * w :]  # drop the class token if there is one
+    return tokens.transpose(1, 2).reshape(x.shape[0], -1, t, h, w)
 
 
 class GradCAM:
@@ -104,13 +112,13 @@ class GradCAM:
                 f"{len(self._modules)} Grad-CAM layers {self.layers} for {len(inputs)} pathways; "
                 "give one layer per pathway"
             )
-        activations: list[torch.Tensor | None] = [None] * len(self._modules)
+        activations: list[tuple | None] = [None] * len(self._modules)
 
         def keep(i):
             def hook(_module, _inputs, output):
-                grid = _as_grid(output)
-                grid.retain_grad()
-                activations[i] = grid
+                tensor, grid = _activation(output)
+                tensor.retain_grad()
+                activations[i] = (tensor, grid)
 
             return hook
 
@@ -131,10 +139,11 @@ class GradCAM:
                 h.remove()
             self.model.train(was_training)
         maps = []
-        for act, clip in zip(activations, inputs, strict=True):
-            if act is None or act.grad is None:
-                raise RuntimeError("a Grad-CAM layer was not reached by the forward pass")
-            weights = act.grad.mean(dim=(3, 4), keepdim=True)  # (B, C, T', 1, 1)
+        for kept, clip, name in zip(activations, inputs, self.layers, strict=True):
+            if kept is None or kept[0].grad is None:
+                raise RuntimeError(f"Grad-CAM layer {name} does not lead to the class score")
+            act, grad = _as_grid(kept[0], kept[1]), _as_grid(kept[0].grad, kept[1])
+            weights = grad.mean(dim=(3, 4), keepdim=True)  # (B, C, T', 1, 1)
             cam = F.relu((weights * act).sum(dim=1, keepdim=True)).detach()
             cam = F.interpolate(cam, size=clip.shape[2:], mode="trilinear", align_corners=False)
             cam = cam[:, 0]
