@@ -1,4 +1,4 @@
-"""Deployment: export to torch.export / ONNX / ExecuTorch, mobile rewrites, int8."""
+"""Deployment: torch.export / ONNX / ExecuTorch export, mobile 2D rewrites, FX int8."""
 
 from .export import (
     PATHWAY_NAMES,
@@ -14,9 +14,14 @@ from .export import (
     to_onnx,
 )
 from .mobile import fold_batch_norms, mobile_friendly
+from .quantize import ClipModel, export_float, fuse_conv_bn, quantize_int8
 
 __all__ = [
     "PATHWAY_NAMES",
+    "ClipModel",
+    "export_float",
+    "fuse_conv_bn",
+    "quantize_int8",
     "ExecutorchModule",
     "PathwayInputs",
     "example_clips",

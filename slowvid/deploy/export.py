@@ -8,7 +8,10 @@
            -> .pt2 (torch.export.save)
            -> to_onnx: ONNX (onnxscript exporter), one graph input per pathway
       -> to_executorch: mobile_friendly rewrite (2D convs, BN folded) -> XNNPACK delegate -> .pte
-                        (optionally int8: PT2E static quantization with the XNNPACK quantizer)
+
+int8 ExecuTorch is not offered: the PT2E-quantized (XNNPACKQuantizer) rewrite of X3D lowered,
+but XNNPACK refused to compile it at load time (executorch 1.5.1); int8 on the CPU is the FX
+path of :mod:`slowvid.deploy.quantize`.
 
 Every path is checked against eager by :func:`max_abs_error` in ``tools/export.py`` and the tests.
 ExecuTorch is an optional dependency (``pip install -e ".[executorch]"``); its functions import
@@ -18,7 +21,7 @@ it lazily and say so when it is missing.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -135,43 +138,20 @@ def _executorch():
 
 
 @torch.no_grad()
-def to_executorch(
-    model: nn.Module,
-    clips: Sequence[torch.Tensor],
-    calibration: Iterable[Sequence[torch.Tensor]] | None = None,
-) -> bytes:
-    """An ExecuTorch program (.pte bytes) of ``model`` delegated to XNNPACK.
+def to_executorch(model: nn.Module, clips: Sequence[torch.Tensor]) -> bytes:
+    """An ExecuTorch program (.pte bytes) of ``model``, float, delegated to XNNPACK.
 
     The batch size is fixed to that of ``clips`` (mobile apps run one clip at a time).
 
     Args:
         model: takes a list of per-pathway clips.
         clips: example per-pathway clips.
-        calibration: batches of per-pathway clips; when given, the program is int8 (static
-            PT2E quantization, per-channel weights, calibrated on them).
     """
     partitioner, lower = _executorch()
     wrapped = PathwayInputs(mobile_friendly(model, clips)).eval()
     program = torch.export.export(wrapped, tuple(clips))
-    if calibration is not None:
-        program = torch.export.export(_quantize_pt2e(program, calibration), tuple(clips))
     lowered = lower(program, partitioner=[partitioner()])
     return lowered.to_executorch().buffer
-
-
-def _quantize_pt2e(program, calibration: Iterable[Sequence[torch.Tensor]]) -> nn.Module:
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        XNNPACKQuantizer,
-        get_symmetric_quantization_config,
-    )
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
-    config = get_symmetric_quantization_config(is_per_channel=True)
-    quantizer = XNNPACKQuantizer().set_global(config)
-    prepared = prepare_pt2e(program.module(), quantizer)
-    for batch in calibration:
-        prepared(*batch)
-    return convert_pt2e(prepared)
 
 
 class ExecutorchModule:

@@ -170,9 +170,12 @@ def _conv_norm_pairs(model: nn.Module, example: Sequence[torch.Tensor]) -> dict[
 
         return hook
 
+    alive: list[torch.Tensor] = []  # every tensor seen stays alive, so no id is reused
+
     def count_inputs(_module, inputs):
         for x in inputs:
             if isinstance(x, torch.Tensor):
+                alive.append(x)
                 consumers[id(x)] = consumers.get(id(x), 0) + 1
 
     def norm_hook(name):

@@ -1,5 +1,5 @@
 """ExecuTorch: the mobile rewrite keeps the function; an efficient X3D lowered to XNNPACK runs in
-the ExecuTorch runtime with eager's outputs (float) or close to them (int8)."""
+the ExecuTorch runtime with eager's outputs."""
 
 import os
 import sys
@@ -31,6 +31,7 @@ def _efficient_x3d(seed=0):
                 m.bias.normal_(0, 0.1)
                 m.running_mean.normal_(0, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
+        model.head.proj.weight.normal_(0, 1.0)  # logits of order 1
     return model.eval()
 
 
@@ -39,7 +40,8 @@ def test_mobile_rewrite_keeps_the_function(config):
     """Every 3D layer kind of the zoo (strided temporal laterals, 5x7x7 stems, max pools,
     MViT's pooling convs) rewritten in 2D computes the same logits."""
     torch.manual_seed(0)
-    opts = ["RESNET.WIDTH_PER_GROUP", "4", "MVIT.DEPTH", "3", "MVIT.EMBED_DIM", "16"]
+    opts = ["RESNET.WIDTH_PER_GROUP", "8", "SLOWFAST.BETA_INV", "4", "MVIT.DEPTH", "3"]
+    opts += ["MVIT.EMBED_DIM", "16"]
     opts += ["MVIT.DIM_MUL", "[[1, 2.0]]", "MVIT.HEAD_MUL", "[[1, 2.0]]"]
     opts += ["MVIT.POOL_Q_STRIDE", "[[1, 1, 2, 2]]", "DATA.NUM_FRAMES", "8"]
     opts += ["DATA.TRAIN_CROP_SIZE", "32", "RESNET.ZERO_INIT_FINAL_BN", "False"]
@@ -78,9 +80,6 @@ def test_efficient_x3d_runs_in_the_executorch_runtime():
     assert expected.abs().max() > 0.1
     program = to_executorch(model, clip)
     assert max_abs_error(run_executorch(program, clip), expected) <= 1e-4
-    calibration = [[torch.randn(1, 3, 4, 32, 32)] for _ in range(4)]
-    int8 = to_executorch(model, clip, calibration)
-    assert len(int8) < len(program) / 2  # weights stored in 8 bits
-    got = run_executorch(int8, clip)
-    cosine = nn.functional.cosine_similarity(got.flatten(), expected.flatten(), dim=0)
-    assert cosine > 0.95, cosine
+    other = [torch.randn(1, 3, 4, 32, 32)]
+    with torch.no_grad():
+        assert max_abs_error(run_executorch(program, other), model(other)) <= 1e-4
