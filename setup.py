@@ -28,7 +28,21 @@ setup(
     extras_require={
         # torchcodec is faster and pixel-identical, but needs the system FFmpeg libraries
         "torchcodec": ["torchcodec"],
-        # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark.
-        "dev": ["pytest", "pytest-timeout", "ruff", "pytorchvideo==0.1.5", "torchvision"],
+        # ExecuTorch (tools/export.py --format executorch); heavy: torchao, coremltools, pandas.
+        "executorch": ["executorch"],
+        # ONNX export (tools/export.py --format onnx) checked with ONNX Runtime.
+        "onnx": ["onnx", "onnxscript", "onnxruntime"],
+        # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark;
+        # the onnx packages the export tests.
+        "dev": [
+            "pytest",
+            "pytest-timeout",
+            "ruff",
+            "pytorchvideo==0.1.5",
+            "torchvision",
+            "onnx",
+            "onnxscript",
+            "onnxruntime",
+        ],
     },
 )
