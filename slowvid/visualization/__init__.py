@@ -6,7 +6,7 @@ from .tensorboard_vis import (
     add_gif,
     bar_chart,
     clip_to_frames,
-    read_class_names,
+    gallery_class_names,
     write_input_clips,
 )
 
@@ -18,6 +18,6 @@ __all__ = [
     "clip_to_frames",
     "default_target_layers",
     "overlay_heatmap",
-    "read_class_names",
+    "gallery_class_names",
     "write_input_clips",
 ]

@@ -24,13 +24,14 @@ or max-pooled (multi-label), as the evaluators pool them.
 from __future__ import annotations
 
 import io
-import json
 import logging
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
+
+from slowvid.data.class_names import find_class_names, read_class_names
 
 from .gradcam import GradCAM, default_target_layers, overlay_heatmap
 
@@ -39,28 +40,22 @@ __all__ = [
     "add_gif",
     "bar_chart",
     "clip_to_frames",
-    "read_class_names",
+    "gallery_class_names",
     "write_input_clips",
 ]
 
 logger = logging.getLogger(__name__)
 
 
-def read_class_names(path: str, num_classes: int) -> list[str]:
-    """Class names from a json list, or a json ``{name: index}`` dict (PySlowFast's format);
-    ``""`` gives ``class 0``, ``class 1``, ..."""
-    names = [f"class {i}" for i in range(num_classes)]
-    if not path:
+def gallery_class_names(path: str, num_classes: int, search: Sequence[str] = ()) -> list[str]:
+    """Names from ``path`` (json list or PySlowFast's ``{name: index}``), else from a
+    ``classnames.json`` in ``search`` with ``num_classes`` names, else ``class 0``, ..."""
+    if path:
+        names = read_class_names(path)
+        if len(names) != num_classes:
+            raise ValueError(f"{path} names {len(names)} classes; the model has {num_classes}")
         return names
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
-    if isinstance(data, dict):
-        for name, index in data.items():
-            if 0 <= int(index) < num_classes:
-                names[int(index)] = str(name)
-    else:
-        names[: len(data)] = [str(n) for n in data[:num_classes]]
-    return names
+    return find_class_names(search, num_classes) or [f"class {i}" for i in range(num_classes)]
 
 
 def clip_to_frames(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -191,7 +186,11 @@ class TestGalleries:
             layers = list(vis.GRAD_CAM.LAYER_LIST) or default_target_layers(model)
             gradcam = (model, layers)
         return cls(
-            class_names=read_class_names(tb.CLASS_NAMES_PATH, cfg.MODEL.NUM_CLASSES),
+            class_names=gallery_class_names(
+                tb.CLASS_NAMES_PATH,
+                cfg.MODEL.NUM_CLASSES,
+                [cfg.DATA.PATH_TO_DATA_DIR, cfg.OUTPUT_DIR],
+            ),
             multi_label=cfg.MODEL.LOSS_FUNC == "bce_logit",
             mean=cfg.DATA.MEAN,
             std=cfg.DATA.STD,
