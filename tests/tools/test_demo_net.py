@@ -71,7 +71,7 @@ def test_classification_demo_with_gradcam(video, tmp_path):
 
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("with_boxes", [True, False])
-def test_ava_detection_demo(video, tmp_path, with_boxes):
+def test_ava_detection_demo(video, tmp_path, with_boxes, monkeypatch):
     out = str(tmp_path / "det.mp4")
     cfg = os.path.join(REPO, "configs/Demo/AVA_SLOW_DEMO.yaml")
     args = ["--cfg", cfg, "--video", video, "--output", out]
@@ -81,9 +81,19 @@ def test_ava_detection_demo(video, tmp_path, with_boxes):
             "in,0,0.1,0.1,0.5,0.9,,0.99\nin,1,0.1,0.1,0.5,0.9,,0.99\nin,1,0.5,0.2,0.9,0.8,,0.9\n"
         )
         args += ["--boxes", str(boxes)]
-    else:  # Faster R-CNN on each keyframe; untrained, so every box it keeps is noise
-        torch.manual_seed(0)
-        args += ["--detector-weights", "random", "--detector-threshold", "0"]
+    else:  # Faster R-CNN on each keyframe, untrained; a person bias makes it find "persons"
+        from slowvid.models.person_detector import COCO_PERSON, PersonDetector
+
+        build = PersonDetector.build
+
+        def biased(*a, **k):
+            detector = build(*a, **k)
+            with torch.no_grad():
+                detector.model.roi_heads.box_predictor.cls_score.bias[COCO_PERSON] = 10.0
+            return detector
+
+        monkeypatch.setattr(PersonDetector, "build", biased)
+        args += ["--detector-weights", "random", "--detector-threshold", "0.5"]
         args += ["--detector-size", "64"]
     assert demo_net.main(args + ["--topk", "2", *TINY]) == 0
     _check(video, out)
@@ -104,6 +114,8 @@ def test_detector_keeps_scored_person_boxes_only(video):
 
     torch.manual_seed(0)
     detector = PersonDetector.build("random", score_threshold=0.0, min_size=64)
+    with torch.no_grad():  # untrained: make "person" likely so some boxes are persons
+        detector.model.roi_heads.box_predictor.cls_score.bias[COCO_PERSON] = 3.0
     with open_video(video, "pyav") as v:
         frame = v.get_frames([0])[0].numpy()
     boxes = detector(frame)
