@@ -126,3 +126,21 @@ def test_multilabel_pr_curves_and_gradcam_options(tmp_path):
         positives = int(labels[::2, k].sum())
         # at threshold 0 every video is predicted positive: TP = positives, recall 1
         assert curve[0, 0] == positives and curve[1, 0] == 6 - positives
+
+
+def test_class_names_and_grad_cam_switch(tmp_path):
+    from slowvid.models import build_model
+    from slowvid.visualization import gallery_class_names
+
+    names = tmp_path / "names.json"
+    names.write_text(json.dumps({n.upper(): i for i, n in enumerate(CLASSNAMES)}))
+    opts = ["RESNET.WIDTH_PER_GROUP", "4", "TENSORBOARD.CLASS_NAMES_PATH", str(names)]
+    opts += ["TENSORBOARD.MODEL_VIS.ENABLE", "True"]
+    opts += ["TENSORBOARD.MODEL_VIS.GRAD_CAM.ENABLE", "False"]
+    cfg = load_config(DEMO_CFG, opts)
+    galleries = TestGalleries.from_config(cfg, build_model(cfg))
+    assert galleries.class_names == [n.upper() for n in CLASSNAMES]
+    assert galleries.gradcam is None
+    with pytest.raises(ValueError, match="names 8 classes; the model has 5"):
+        gallery_class_names(str(names), 5)
+    assert gallery_class_names("", 2, [str(tmp_path)]) == ["class 0", "class 1"]
