@@ -12,7 +12,8 @@ them) and each thread count, every runtime runs the same clip; the figure is the
   eager fp32      the model as built
   export fp32     torch.export program (one-pathway models: batch norms folded first)
   onnxruntime     ONNX Runtime, CPU provider, all graph optimisations
-  executorch      ExecuTorch + XNNPACK (3D ops rewritten as 2D; needs the executorch extra)
+  executorch      ExecuTorch + XNNPACK (3D ops rewritten as 2D; needs the executorch extra);
+                  its own thread pool, one thread per core, at every --threads
   int8 (FX)       FX static int8, fbgemm, channelwise convs float (one-pathway models only;
                   calibrated on random clips, so only its speed means anything)
 """
@@ -99,14 +100,9 @@ def build_runners(name: str, runtimes: list[str], workdir: str) -> tuple[dict, t
         runners["onnxruntime"] = ort
     if "executorch" in runtimes:
         pte = ExecutorchModule(to_executorch(model, clips))
-
-        def executorch(threads):
-            from executorch.extension.pybindings import portable_lib
-
-            portable_lib._unsafe_reset_threadpool(threads)  # XNNPACK's own pool
-            return lambda: pte(clips)
-
-        runners["executorch"] = executorch
+        # XNNPACK runs on ExecuTorch's own pool (one thread per core) whatever --threads says:
+        # resetting that pool from Python (_unsafe_reset_threadpool) crashed the process.
+        runners["executorch"] = lambda threads: lambda: pte(clips)
     if "int8" in runtimes and single:
         calibration = [example_clips(**shape, batch=1)[0] for _ in range(8)]
         int8 = quantize_int8(ClipModel(model).eval(), calibration)
