@@ -33,7 +33,8 @@ setup(
         # ONNX export (tools/export.py --format onnx) checked with ONNX Runtime.
         "onnx": ["onnx", "onnxscript", "onnxruntime"],
         # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark;
-        # the onnx packages the export tests.
+        # scikit-learn is the reference the multi-label AP tests compare with; the onnx
+        # packages back the export tests.
         "dev": [
             "pytest",
             "pytest-timeout",
@@ -43,6 +44,7 @@ setup(
             "onnx",
             "onnxscript",
             "onnxruntime",
+            "scikit-learn",
         ],
     },
 )

@@ -384,9 +384,16 @@ class TorchCodecVideo(Video):
             raise DecodeError(self.path, "stream has no frame rate")
         self.fps = float(meta.average_fps)
         duration = meta.duration_seconds
-        if meta.num_frames:
-            self.num_frames = int(meta.num_frames)
+        # Exact mode counts the packets; the header may over-count (the retry below).
+        counted = getattr(meta, "num_frames_from_content", None) or getattr(
+            meta, "num_frames_from_header", None
+        )
+        if counted:
+            self.num_frames = int(counted)
         elif duration:
+            # No count stored (webm, mkv: SSv2's files): torchcodec's own estimate floors
+            # duration x fps, which drops the last frame when the container rounded the
+            # duration down (37 frames at 12 fps, 3.083 s: 36). Round, as the PyAV backend.
             self.num_frames = max(round(duration * self.fps), 1)
         else:
             raise DecodeError(self.path, "stream stores neither a frame count nor a duration")
