@@ -503,6 +503,33 @@ _C.TENSORBOARD = CfgNode()
 _C.TENSORBOARD.ENABLE = True
 # Event directory; "" means OUTPUT_DIR/tensorboard.
 _C.TENSORBOARD.LOG_DIR = ""
+# Class names for galleries and charts: a json list, or a json {name: index} (PySlowFast's);
+# "" reads classnames.json in DATA.PATH_TO_DATA_DIR or OUTPUT_DIR, else "class 0", "class 1", ...
+_C.TENSORBOARD.CLASS_NAMES_PATH = ""
+# Clips written per gallery (misclassified clips, Grad-CAM maps, first training batch).
+_C.TENSORBOARD.MAX_CLIPS = 8
+# Looking inside the model at test time (and at the first training batch).
+_C.TENSORBOARD.MODEL_VIS = CfgNode()
+# Master switch of MODEL_VIS.INPUT_VIDEO and MODEL_VIS.GRAD_CAM.
+_C.TENSORBOARD.MODEL_VIS.ENABLE = False
+# Write the clips of the first training batch, after augmentation, as videos.
+_C.TENSORBOARD.MODEL_VIS.INPUT_VIDEO = False
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM = CfgNode()
+# Write Grad-CAM heat maps of the first test clips as videos, one per pathway.
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM.ENABLE = True
+# Target layer per pathway (module names, e.g. ["slow_stages.3", "fast_stages.3"]); [] = the
+# last stage of each pathway.
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM.LAYER_LIST = []
+# Maps of the true class instead of the top predicted one.
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM.USE_TRUE_LABEL = False
+# OpenCV colormap of the heat maps (viridis, jet, inferno, turbo, ...).
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM.COLORMAP = "viridis"
+# Misclassified test clips as videos titled with true and predicted names (single-label sets).
+_C.TENSORBOARD.WRONG_PRED_VIS = CfgNode()
+# Collect and write them.
+_C.TENSORBOARD.WRONG_PRED_VIS.ENABLE = False
+# TensorBoard folder (tag prefix) of those clips.
+_C.TENSORBOARD.WRONG_PRED_VIS.TAG = "Incorrectly classified videos"
 
 
 def get_cfg() -> CfgNode:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from slowvid.checkpoint import save_checkpoint
 from slowvid.distributed import comm
 from slowvid.registry import HOOKS
+from slowvid.visualization import write_input_clips
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -82,6 +83,30 @@ class PeriodicEval(HookBase):
         done = self.trainer.epoch + 1
         if self.period > 0 and (done % self.period == 0 or done == self.trainer.max_epoch):
             self.evaluate(done)
+
+
+class InputClipsToTensorboard(HookBase):
+    """After the run's first step, write that batch's clips (augmented) to TensorBoard.
+
+    Args:
+        writer: a ``TensorboardWriter``.
+        mean, std: DATA.MEAN / DATA.STD, to show normalised clips as pixels.
+        max_clips: clips written per pathway.
+    """
+
+    def __init__(self, *, writer, mean, std, max_clips: int):
+        self.writer, self.mean, self.std, self.max_clips = writer, mean, std, max_clips
+        self.done = False
+
+    def after_step(self) -> None:
+        summary = self.writer.summary_writer()
+        if self.done or summary is None:
+            return
+        self.done = True
+        step = self.trainer.epoch * self.trainer.num_iters + self.trainer.iter
+        write_input_clips(
+            summary, self.trainer.batch["inputs"], step, self.mean, self.std, self.max_clips
+        )
 
 
 def build_extra_hooks(names: list[str]) -> list[HookBase]:

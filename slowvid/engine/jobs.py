@@ -15,6 +15,7 @@ from slowvid.evaluation import render_confusion_matrix
 from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.solver import build_lr_schedule, build_optimizer
 from slowvid.utils.logging import TensorboardWriter, log_json_stats
+from slowvid.visualization import TestGalleries
 
 from .evaluator import (
     class_metrics,
@@ -23,7 +24,7 @@ from .evaluator import (
     predict_views,
     run_dataset_evaluator,
 )
-from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
+from .hooks import InputClipsToTensorboard, PeriodicCheckpoint, PeriodicEval, build_extra_hooks
 from .inputs import PixelNorm
 from .multigrid import LongCycleLoader, apply_long_cycle
 from .precise_bn import PreciseBN
@@ -40,17 +41,27 @@ def _tensorboard(cfg: CfgNode):
     return TensorboardWriter(cfg.TENSORBOARD.LOG_DIR or os.path.join(cfg.OUTPUT_DIR, "tensorboard"))
 
 
+def _galleries(cfg: CfgNode, model, tag: str, tensorboard) -> TestGalleries | None:
+    """TensorBoard galleries of a test pass on rank 0 (classification and multi-label sets)."""
+    bare = unwrap_model(model)
+    if tag != "test" or tensorboard is None or getattr(bare, "takes_boxes", False):
+        return None
+    return None if cfg.MODEL.TASK_NUM_CLASSES else TestGalleries.from_config(cfg, bare)
+
+
 def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard=None) -> dict:
     """Evaluation of ``model`` on ``loader``; logs and returns the metrics.
 
     A dataset with ``make_evaluator(output_dir, tag)`` (AVA) is scored by that evaluator;
     any other by multi-view ensembling (``results["ensemble"]`` is then set, else None).
     """
+    galleries = _galleries(cfg, model, tag, tensorboard)
+    on_batch = galleries.update if galleries is not None else None
     make_evaluator = getattr(loader.dataset, "make_evaluator", None)
     if make_evaluator is not None:
         evaluator = make_evaluator(cfg.OUTPUT_DIR, f"{tag}_{step}")
         results = run_dataset_evaluator(
-            model, loader, device, evaluator, cfg.LOG_PERIOD, PixelNorm.from_config(cfg)
+            model, loader, device, evaluator, cfg.LOG_PERIOD, PixelNorm.from_config(cfg), on_batch
         )
         ensemble = None
     else:
@@ -62,6 +73,7 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
             multi_label=multi_label,
             log_period=cfg.LOG_PERIOD,
             pixel_norm=PixelNorm.from_config(cfg),
+            on_batch=on_batch,
         )
         results, ensemble = gather_and_ensemble(
             views,
@@ -74,6 +86,8 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
             results.update(per_class)
             if tag == "test" and tensorboard is not None and comm.is_main_process():
                 tensorboard.add_image("test/confusion_matrix", render_confusion_matrix(cm), step)
+    if galleries is not None:
+        galleries.write(tensorboard.summary_writer(), step)
     if results["failed_paths"]:
         logger.warning(
             "%s: %d views could not be decoded and were left out; videos: %s",
@@ -178,6 +192,16 @@ def train(cfg: CfgNode) -> dict:
             return last_eval
 
         hooks.append(PeriodicEval(period=cfg.TRAIN.EVAL_PERIOD, evaluate=run_eval))
+    vis = cfg.TENSORBOARD.MODEL_VIS
+    if tensorboard is not None and vis.ENABLE and vis.INPUT_VIDEO:
+        hooks.append(
+            InputClipsToTensorboard(
+                writer=tensorboard,
+                mean=cfg.DATA.MEAN,
+                std=cfg.DATA.STD,
+                max_clips=cfg.TENSORBOARD.MAX_CLIPS,
+            )
+        )
     hooks.extend(build_extra_hooks(cfg.TRAIN.HOOKS))
     if preemption.is_armed():  # last: the state it saves is the one after every other hook
         hooks.append(

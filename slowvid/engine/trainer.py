@@ -223,6 +223,7 @@ class Trainer:
                 data_start = time.perf_counter()
                 continue
             self.iter = iteration  # run_step and hooks read it
+            self.batch = batch  # hooks may look at what the model was fed
             data_time += time.perf_counter() - data_start
             failed.extend(batch["failed"])
             lr = self.lr_schedule(self.epoch + self.iter / num_iters)
