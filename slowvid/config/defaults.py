@@ -32,6 +32,17 @@ _C.RNG_SEED = 1
 _C.LOG_PERIOD = 10
 
 # ---------------------------------------------------------------------------- #
+# One run per OUTPUT_DIR (a lease file the run renews; see slowvid/distributed/lease.py)
+# ---------------------------------------------------------------------------- #
+_C.LEASE = CfgNode()
+# Hold OUTPUT_DIR while running, so a second launch into it is refused.
+_C.LEASE.ENABLE = True
+# Seconds without a heartbeat after which a holder counts as dead and its lease is taken over.
+_C.LEASE.TTL_SECONDS = 120.0
+# Seconds between two heartbeats of the holder; at most half of TTL_SECONDS.
+_C.LEASE.RENEW_SECONDS = 15.0
+
+# ---------------------------------------------------------------------------- #
 # Training
 # ---------------------------------------------------------------------------- #
 _C.TRAIN = CfgNode()
@@ -57,6 +68,20 @@ _C.TRAIN.HOOKS = []
 _C.TRAIN.MIXED_PRECISION = False
 # Mini-batches whose gradients are summed before each optimizer step.
 _C.TRAIN.GRAD_ACCUM_STEPS = 1
+# Data parallelism over several processes: "ddp" (a full model copy per process) or "fsdp"
+# (FSDP2: parameters, gradients and optimizer state sharded per block; sharded checkpoints).
+_C.TRAIN.DISTRIBUTED = "ddp"
+
+# ---------------------------------------------------------------------------- #
+# FSDP (TRAIN.DISTRIBUTED fsdp)
+# ---------------------------------------------------------------------------- #
+_C.FSDP = CfgNode()
+# Dtype the gathered parameters compute in: "" (their own, float32), "bfloat16" or "float16".
+_C.FSDP.PARAM_DTYPE = ""
+# Dtype gradients are reduce-scattered in: "" (PARAM_DTYPE), "float32", "bfloat16", "float16".
+_C.FSDP.REDUCE_DTYPE = ""
+# Free each block's gathered parameters after its forward pass (less memory, one more gather).
+_C.FSDP.RESHARD_AFTER_FORWARD = True
 
 # ---------------------------------------------------------------------------- #
 # Testing
@@ -206,6 +231,9 @@ _C.MODEL.TASK_NUM_CLASSES = []
 # Keep 5-D weights in channels-last-3D memory: SlowFast R50 trains 1.6x faster on an H100 and X3D
 # 1.5x faster on CPU, but X3D and MViT run slower on GPU (BENCHMARKS.md); off by default.
 _C.MODEL.CHANNELS_LAST = False
+# Activation checkpointing (PySlowFast's key): each block (the model's block_types) keeps only its
+# input and recomputes its activations in the backward pass; less memory, ~1/3 more compute.
+_C.MODEL.ACT_CHECKPOINT = False
 
 # ---------------------------------------------------------------------------- #
 # ResNet family

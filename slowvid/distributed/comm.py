@@ -70,11 +70,19 @@ _LIVENESS: Liveness | None = None
 
 
 def init_process_group(
-    *, backend: str, init_method: str, world_size: int, rank: int, timeout_minutes: float
+    *,
+    backend: str,
+    init_method: str,
+    world_size: int,
+    rank: int,
+    timeout_minutes: float,
+    attempt: int = 0,
 ) -> None:
     """Join the run's process group; collectives that wait longer than the timeout fail.
 
     The rendezvous store is kept for :func:`explain_failure`, and a heartbeat thread starts.
+    ``attempt`` (a launcher's restart count) keeps one attempt's failure reports from being
+    read by the next when the launcher's store outlives its workers.
     """
     global _LIVENESS
     timeout = datetime.timedelta(minutes=timeout_minutes)
@@ -84,7 +92,7 @@ def init_process_group(
     dist.init_process_group(
         backend=backend, store=store, world_size=world_size, rank=rank, timeout=timeout
     )
-    _LIVENESS = Liveness(store, rank=rank, world_size=world_size)
+    _LIVENESS = Liveness(store, rank=rank, world_size=world_size, attempt=attempt)
 
 
 def explain_failure(exc: BaseException, timeout_minutes: float) -> PeerFailed | None:

@@ -1,4 +1,8 @@
-"""The two jobs ``tools/run_net.py`` launches in every process: ``train`` and ``test``."""
+"""The two jobs ``tools/run_net.py`` launches in every process: ``train`` and ``test``.
+
+Each holds the run's OUTPUT_DIR (:func:`slowvid.distributed.lease.hold_output_dir`) while it
+runs, so a second launch into the same directory stops instead of mixing its files in.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,17 @@ from fvcore.common.config import CfgNode
 from slowvid.checkpoint import find_latest_checkpoint, load_checkpoint
 from slowvid.data import build_loader
 from slowvid.distributed import comm, preemption
+from slowvid.distributed.lease import hold_output_dir
 from slowvid.evaluation import render_confusion_matrix
 from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.solver import build_lr_schedule, build_optimizer
 from slowvid.utils.logging import TensorboardWriter, log_json_stats
 
 from .evaluator import class_metrics, gather_and_ensemble, predict_views, run_dataset_evaluator
-from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
+from .hooks import LeaseWatch, PeriodicCheckpoint, PeriodicEval, build_extra_hooks
 from .inputs import PixelNorm
 from .multigrid import LongCycleLoader, apply_long_cycle
+from .parallel import gathered
 from .precise_bn import PreciseBN
 from .preempt import StopCheckpoint, rank_rng_state
 from .setup import setup_job, unwrap_model, wrap_model
@@ -40,6 +46,11 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
     A dataset with ``make_evaluator(output_dir, tag)`` (AVA) is scored by that evaluator;
     any other by multi-view ensembling (``results["ensemble"]`` is then set, else None).
     """
+    with gathered(model, cfg.FSDP.RESHARD_AFTER_FORWARD):  # FSDP: no collective per batch
+        return _evaluate(model, loader, device, cfg, tag=tag, step=step, tensorboard=tensorboard)
+
+
+def _evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard) -> dict:
     make_evaluator = getattr(loader.dataset, "make_evaluator", None)
     if make_evaluator is not None:
         evaluator = make_evaluator(cfg.OUTPUT_DIR, f"{tag}_{step}")
@@ -94,34 +105,21 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
     return results
 
 
-def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
-    """Load the newest checkpoint of this run, else the initial weights.
+def _hold_output_dir(cfg: CfgNode):
+    lease = cfg.LEASE
+    return hold_output_dir(
+        cfg.OUTPUT_DIR, ttl_s=lease.TTL_SECONDS, renew_s=lease.RENEW_SECONDS, enabled=lease.ENABLE
+    )
 
-    Returns:
-        the resumed checkpoint (``epoch`` = epochs done, optional ``scaler_state``), or
-        ``{"epoch": 0}`` for a new run.
+
+def _model_and_optimizer(cfg: CfgNode, device: torch.device):
+    """The wrapped model, its optimizer and the resumed checkpoint (``{"epoch": 0}`` when new).
+
+    The newest checkpoint of this run is resumed (weights, optimizer, epoch); failing that the
+    model starts from TRAIN.CHECKPOINT_FILE_PATH, loaded before wrapping. The optimizer is
+    built on the wrapped model, since FSDP replaces the parameters by their shards, and a
+    sharded checkpoint then loads shard by shard.
     """
-    if cfg.TRAIN.AUTO_RESUME:
-        latest = find_latest_checkpoint(cfg.OUTPUT_DIR)
-        if latest:
-            state = load_checkpoint(latest, unwrap_model(model), optimizer)
-            logger.info(
-                "resumed from %s (epoch %d, iteration %d)",
-                latest,
-                state["epoch"],
-                state.get("iter", 0),
-            )
-            return state
-    if cfg.TRAIN.CHECKPOINT_FILE_PATH:
-        load_checkpoint(cfg.TRAIN.CHECKPOINT_FILE_PATH, unwrap_model(model))
-        logger.info("initialised the model from %s", cfg.TRAIN.CHECKPOINT_FILE_PATH)
-    return {"epoch": 0}
-
-
-def train(cfg: CfgNode) -> dict:
-    """Train per ``cfg``, evaluating and checkpointing periodically. Returns the last stats."""
-    cfg, long_cycle = apply_long_cycle(cfg)  # multigrid rewrites the solver's epochs and LRs
-    device = setup_job(cfg, "train")
     model = build_model(cfg)
     logger.info(
         "%s (%s): %.2f M parameters",
@@ -129,10 +127,35 @@ def train(cfg: CfgNode) -> dict:
         cfg.MODEL.ARCH,
         count_parameters(model) / 1e6,
     )
-    optimizer = build_optimizer(model, cfg)  # before wrapping: groups are built on the bare module
-    resumed = _resume_or_initialise(cfg, model, optimizer)
-    start_epoch = int(resumed["epoch"])
+    latest = find_latest_checkpoint(cfg.OUTPUT_DIR) if cfg.TRAIN.AUTO_RESUME else None
+    if not latest and cfg.TRAIN.CHECKPOINT_FILE_PATH:
+        load_checkpoint(cfg.TRAIN.CHECKPOINT_FILE_PATH, model)
+        logger.info("initialised the model from %s", cfg.TRAIN.CHECKPOINT_FILE_PATH)
     model = wrap_model(model, cfg, device)
+    optimizer = build_optimizer(unwrap_model(model), cfg)
+    if not latest:
+        return model, optimizer, {"epoch": 0}
+    resumed = load_checkpoint(latest, model, optimizer)
+    logger.info(
+        "resumed from %s (epoch %d, iteration %d)",
+        latest,
+        resumed["epoch"],
+        resumed.get("iter", 0),
+    )
+    return model, optimizer, resumed
+
+
+def train(cfg: CfgNode) -> dict:
+    """Train per ``cfg``, evaluating and checkpointing periodically. Returns the last stats."""
+    with _hold_output_dir(cfg) as lease:
+        return _train(cfg, lease)
+
+
+def _train(cfg: CfgNode, lease) -> dict:
+    cfg, long_cycle = apply_long_cycle(cfg)  # multigrid rewrites the solver's epochs and LRs
+    device = setup_job(cfg, "train")
+    model, optimizer, resumed = _model_and_optimizer(cfg, device)
+    start_epoch = int(resumed["epoch"])
     train_loader = build_loader(cfg, "train")
     tensorboard = _tensorboard(cfg)
     trainer: Trainer | None = None  # the checkpoint hook reads the trainer's scaler
@@ -169,6 +192,8 @@ def train(cfg: CfgNode) -> dict:
 
         hooks.append(PeriodicEval(period=cfg.TRAIN.EVAL_PERIOD, evaluate=run_eval))
     hooks.extend(build_extra_hooks(cfg.TRAIN.HOOKS))
+    if lease is not None:
+        hooks.append(LeaseWatch(lease))
     if preemption.is_armed():  # last: the state it saves is the one after every other hook
         hooks.append(
             StopCheckpoint(output_dir=cfg.OUTPUT_DIR, cfg_dump=cfg.dump(), extra_state=extra_state)
@@ -213,6 +238,11 @@ def train(cfg: CfgNode) -> dict:
 
 def test(cfg: CfgNode) -> dict:
     """Multi-view test of the checkpoint named by TEST.CHECKPOINT_FILE_PATH or the newest one."""
+    with _hold_output_dir(cfg):
+        return _test(cfg)
+
+
+def _test(cfg: CfgNode) -> dict:
     device = setup_job(cfg, "test")
     model = build_model(cfg)
     path = cfg.TEST.CHECKPOINT_FILE_PATH or find_latest_checkpoint(cfg.OUTPUT_DIR)
@@ -262,8 +292,9 @@ def train_and_test(cfg: CfgNode) -> dict:
     store of the training job just before it closes.
     """
     results = {}
-    if cfg.TRAIN.ENABLE:
-        results["train"] = train(cfg)
-    if cfg.TEST.ENABLE:
-        results["test"] = test(cfg)
+    with _hold_output_dir(cfg):  # held from training through testing
+        if cfg.TRAIN.ENABLE:
+            results["train"] = train(cfg)
+        if cfg.TEST.ENABLE:
+            results["test"] = test(cfg)
     return results

@@ -15,6 +15,8 @@ from slowvid.distributed import comm
 from slowvid.layers import convert_all_reduce_batchnorm
 from slowvid.utils.logging import setup_logging
 
+from .parallel import FSDPOptions, checkpoint_blocks, shard_model
+
 logger = logging.getLogger(__name__)
 
 
@@ -49,7 +51,14 @@ def setup_job(cfg: CfgNode, job: str) -> torch.device:
 
 
 def wrap_model(model: torch.nn.Module, cfg: CfgNode, device: torch.device) -> torch.nn.Module:
-    """Place the model on its device and wrap it for data-parallel training when needed."""
+    """Place the model on its device and wrap it for data-parallel training when needed.
+
+    MODEL.ACT_CHECKPOINT checkpoints each block's activations; with several processes the
+    model is then wrapped in DDP, or sharded per block by FSDP2 (TRAIN.DISTRIBUTED fsdp), in
+    which case the optimizer must be built on the returned model.
+    """
+    if cfg.MODEL.ACT_CHECKPOINT:
+        logger.info("activation checkpointing: %d blocks", checkpoint_blocks(model))
     if comm.get_world_size() > 1 and cfg.BN.NORM_TYPE == "sync_batchnorm":
         # PyTorch's SyncBatchNorm runs only on GPUs; CPU processes (gloo) all-reduce instead.
         if device.type == "cuda":
@@ -60,9 +69,14 @@ def wrap_model(model: torch.nn.Module, cfg: CfgNode, device: torch.device) -> to
     if cfg.MODEL.CHANNELS_LAST:
         # Convolutions then run in NDHWC; 5-D activations follow the weights' layout.
         model = model.to(memory_format=torch.channels_last_3d)
-    if comm.get_world_size() > 1:
+    fsdp = cfg.TRAIN.DISTRIBUTED == "fsdp"
+    if comm.get_world_size() > 1 and fsdp:
+        model = shard_model(model, FSDPOptions.from_config(cfg), device)
+    elif comm.get_world_size() > 1:
         device_ids = [device.index] if device.type == "cuda" else None
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    elif fsdp:
+        logger.warning("TRAIN.DISTRIBUTED fsdp with one process: nothing to shard, plain model")
     return model
 
 

@@ -237,6 +237,9 @@ class MViT(nn.Module):
         v2: the MViTv2 block options; None is MViT v1.
     """
 
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (MultiScaleBlock,)
+
     def __init__(
         self,
         *,

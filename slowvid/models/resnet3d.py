@@ -19,7 +19,15 @@ from torch import nn
 
 from slowvid.registry import MODELS
 
-from .blocks import PathwaySpec, ResNetStem, StageSpec, init_weights, make_stage
+from .blocks import (
+    Bottleneck,
+    NonLocal,
+    PathwaySpec,
+    ResNetStem,
+    StageSpec,
+    init_weights,
+    make_stage,
+)
 from .build import build_head, build_norm
 
 __all__ = [
@@ -251,6 +259,9 @@ class ResNet(nn.Module):
         activation: builds an activation layer.
         zero_init_final_norm: start each residual branch's last norm at zero.
     """
+
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (Bottleneck, NonLocal)
 
     def __init__(
         self,

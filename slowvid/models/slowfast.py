@@ -13,7 +13,7 @@ from torch import nn
 
 from slowvid.registry import MODELS
 
-from .blocks import FuseFastToSlow, PathwaySpec, init_weights
+from .blocks import Bottleneck, FuseFastToSlow, NonLocal, PathwaySpec, init_weights
 from .build import build_head, build_norm
 from .resnet3d import ARCH_KERNELS, make_pathway_modules, pathway_from_config, pathway_stride
 
@@ -45,6 +45,9 @@ class SlowFast(nn.Module):
         activation: builds an activation layer.
         zero_init_final_norm: start each residual branch's last norm at zero.
     """
+
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (Bottleneck, NonLocal)
 
     def __init__(
         self,

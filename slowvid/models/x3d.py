@@ -163,6 +163,9 @@ class X3D(nn.Module):
         block_activations: the non-linearities inside the blocks (swish, SE's); None = X3D's.
     """
 
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (X3DBottleneck,)
+
     def __init__(
         self,
         *,
