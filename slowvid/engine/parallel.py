@@ -141,11 +141,22 @@ def shard_model(model: nn.Module, options: FSDPOptions, device: torch.device) ->
     policy = MixedPrecisionPolicy(
         param_dtype=options.param_dtype, reduce_dtype=options.reduce_dtype
     )
+    # BatchNorm's running statistics stay float32, which CPU kernels cannot mix with a
+    # low-precision input; each BN layer is then a unit that computes in float32 and hands
+    # its output on in the low precision.
+    low_precision = options.param_dtype not in (None, torch.float32)
+    norm_policy = MixedPrecisionPolicy(
+        param_dtype=torch.float32,
+        reduce_dtype=options.reduce_dtype or torch.float32,
+        output_dtype=options.param_dtype,
+    )
     # Innermost first: a block's parameters must belong to the block's own group, not the
     # root's. The root keeps FSDP's default: its parameters stay gathered from the forward
     # pass to the backward pass, which starts with them.
     for module in reversed(list(model.modules())):
-        if isinstance(module, types):
+        if low_precision and isinstance(module, _BatchNorm):
+            fully_shard(module, mesh=mesh, mp_policy=norm_policy)
+        elif isinstance(module, types):
             fully_shard(
                 module,
                 mesh=mesh,
