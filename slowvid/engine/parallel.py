@@ -130,6 +130,10 @@ class FSDPOptions:
 def shard_model(model: nn.Module, options: FSDPOptions, device: torch.device) -> nn.Module:
     """Shard ``model`` (already on ``device``) over the default process group, per block.
 
+    Every rank builds the whole model first (ranks draw different initial weights: each is
+    seeded by its rank), and each keeps its shard of rank 0's values, as DDP starts from
+    rank 0's copy.
+
     Returns:
         The same module, now an ``FSDPModule`` whose parameters are DTensor shards; build the
         optimizer on it afterwards.
@@ -137,6 +141,9 @@ def shard_model(model: nn.Module, options: FSDPOptions, device: torch.device) ->
     from torch.distributed.device_mesh import init_device_mesh
 
     types = block_types_of(model, "TRAIN.DISTRIBUTED fsdp")
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            dist.broadcast(tensor, 0)
     mesh = init_device_mesh(device.type, (dist.get_world_size(),))
     policy = MixedPrecisionPolicy(
         param_dtype=options.param_dtype, reduce_dtype=options.reduce_dtype
