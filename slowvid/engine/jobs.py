@@ -105,7 +105,8 @@ def _evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tenso
     return results
 
 
-def _hold_output_dir(cfg: CfgNode):
+def hold_output_dir_of(cfg: CfgNode):
+    """:func:`hold_output_dir` for the run's OUTPUT_DIR with the LEASE.* settings."""
     lease = cfg.LEASE
     return hold_output_dir(
         cfg.OUTPUT_DIR, ttl_s=lease.TTL_SECONDS, renew_s=lease.RENEW_SECONDS, enabled=lease.ENABLE
@@ -147,7 +148,7 @@ def _model_and_optimizer(cfg: CfgNode, device: torch.device):
 
 def train(cfg: CfgNode) -> dict:
     """Train per ``cfg``, evaluating and checkpointing periodically. Returns the last stats."""
-    with _hold_output_dir(cfg) as lease:
+    with hold_output_dir_of(cfg) as lease:
         return _train(cfg, lease)
 
 
@@ -238,7 +239,7 @@ def _train(cfg: CfgNode, lease) -> dict:
 
 def test(cfg: CfgNode) -> dict:
     """Multi-view test of the checkpoint named by TEST.CHECKPOINT_FILE_PATH or the newest one."""
-    with _hold_output_dir(cfg):
+    with hold_output_dir_of(cfg):
         return _test(cfg)
 
 
@@ -292,7 +293,7 @@ def train_and_test(cfg: CfgNode) -> dict:
     store of the training job just before it closes.
     """
     results = {}
-    with _hold_output_dir(cfg):  # held from training through testing
+    with hold_output_dir_of(cfg):  # held from training through testing
         if cfg.TRAIN.ENABLE:
             results["train"] = train(cfg)
         if cfg.TEST.ENABLE:
