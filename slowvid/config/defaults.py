@@ -108,7 +108,8 @@ _C.TEST.SAVE_RESULTS_PATH = ""
 # Data
 # ---------------------------------------------------------------------------- #
 _C.DATA = CfgNode()
-# Directory holding the split files (train.csv, val.csv, test.csv).
+# Directory holding the split files (train.csv, val.csv, test.csv); for VideoShards the shard
+# indexes ({split}.json), as a path or a URL (s3://, https://, ...).
 _C.DATA.PATH_TO_DATA_DIR = ""
 # Prefix joined to every video path read from the split files.
 _C.DATA.PATH_PREFIX = ""
@@ -159,6 +160,9 @@ _C.DATA.VIDEO_FORMAT = "video"
 _C.DATA.FRAME_TEMPLATE = "img_{:05d}.jpg"
 # Rate (frames per second) the "frames" were extracted at; TARGET_FPS resamples from it.
 _C.DATA.FRAME_FPS = 30.0
+# Samples each loader worker shuffles among when streaming tar shards in training
+# (TRAIN.DATASET VideoShards); 1 reads them in shard order.
+_C.DATA.SHARD_SHUFFLE_BUFFER = 64
 
 # ---------------------------------------------------------------------------- #
 # Augmentation (training only; the same op, magnitude, crop and box for every frame of a clip)

@@ -7,6 +7,7 @@ from .epic_kitchens import EpicKitchens
 from .kinetics import Kinetics, read_split_file
 from .ssv2 import SSv2
 from .ucf_hmdb import HMDB51, UCF101
+from .video_shards import VideoShards
 
 __all__ = [
     "HMDB51",
@@ -17,5 +18,6 @@ __all__ = [
     "EpicKitchens",
     "Kinetics",
     "SSv2",
+    "VideoShards",
     "read_split_file",
 ]
