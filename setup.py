@@ -29,13 +29,15 @@ setup(
         # torchcodec is faster and pixel-identical, but needs the system FFmpeg libraries
         "torchcodec": ["torchcodec"],
         # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark;
-        # webdataset checks that our tar shards are its layout.
+        # scikit-learn is the reference the multi-label AP tests compare with; webdataset
+        # checks that our tar shards are its layout.
         "dev": [
             "pytest",
             "pytest-timeout",
             "ruff",
             "pytorchvideo==0.1.5",
             "torchvision",
+            "scikit-learn",
             "webdataset",
         ],
     },

@@ -23,14 +23,16 @@ import io
 import json
 import os
 import random
+import shutil
 import sys
 import tarfile
 
+from slowvid.data.class_names import CLASS_NAMES_FILE, write_class_names
 from slowvid.data.datasets import read_split_file
 from slowvid.data.shards import write_shard_index
 
 
-def _videos_of_config(cfg_file: str, split: str, opts: list[str]) -> tuple[list[str], list]:
+def _videos_of_config(cfg_file: str, split: str, opts: list[str]) -> tuple[list, list, list]:
     from slowvid.config import load_config
     from slowvid.data import build_dataset
 
@@ -39,7 +41,7 @@ def _videos_of_config(cfg_file: str, split: str, opts: list[str]) -> tuple[list[
         raise SystemExit(f"{type(dataset).__name__} does not list video files to shard")
     if not all(isinstance(label, int) for label in dataset.labels):
         raise SystemExit(f"{type(dataset).__name__}'s labels are not single class indices")
-    return list(dataset.paths), list(dataset.labels)
+    return list(dataset.paths), list(dataset.labels), dataset.class_names
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -98,11 +100,18 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.samples_per_shard < 1:
         parser.error("--samples-per-shard must be >= 1")
+    names_file = os.path.join(args.output, CLASS_NAMES_FILE)
+    os.makedirs(args.output, exist_ok=True)
     if args.split_file:
         paths, labels = read_split_file(args.split_file, args.separator)
         paths = [os.path.join(args.prefix, p) for p in paths]
+        beside = os.path.join(os.path.dirname(args.split_file), CLASS_NAMES_FILE)
+        if os.path.isfile(beside):  # class names travel with the shards (test logs)
+            shutil.copyfile(beside, names_file)
     else:
-        paths, labels = _videos_of_config(args.cfg, args.split, args.opts)
+        paths, labels, class_names = _videos_of_config(args.cfg, args.split, args.opts)
+        if class_names:
+            write_class_names(names_file, class_names)
     name = args.name or args.split
     shards = write_shards(
         paths,

@@ -18,6 +18,9 @@ import torch
 import torch.multiprocessing as mp
 from fvcore.common.config import CfgNode
 
+from slowvid.config import import_project_of
+from slowvid.config.validation import infer_and_check
+
 from . import comm
 
 logger = logging.getLogger(__name__)
@@ -49,6 +52,9 @@ def _run_worker(
 ) -> object:
     per_machine = processes_per_machine(cfg)
     os.environ["LOCAL_RANK"] = str(local_rank)
+    # A spawned worker is a fresh interpreter: the launcher's import of the project (its
+    # registered models and datasets) does not reach it.
+    import_project_of(cfg)
     return _run_in_group(
         func,
         cfg,
@@ -159,8 +165,6 @@ def config_for_layout(cfg: CfgNode, layout: LauncherLayout) -> CfgNode:
         ValueError: the launcher's processes differ from machine to machine, or the batch
             sizes do not divide among them (naming the keys).
     """
-    from slowvid.config.validation import infer_and_check  # config sits beside, not below
-
     if layout.world_size != layout.local_world_size * layout.num_nodes:
         raise ValueError(
             f"the launcher started {layout.world_size} processes on {layout.num_nodes} "
@@ -206,6 +210,7 @@ def launch_job(cfg: CfgNode, func: Callable[[CfgNode], object], init_method: str
     if layout is not None:
         return _run_under_launcher(cfg, func, layout, init_method)
     check_devices(cfg)
+    import_project_of(cfg)
     per_machine = processes_per_machine(cfg)
     if per_machine * cfg.NUM_SHARDS == 1:
         return func(cfg)
@@ -236,6 +241,7 @@ def _run_under_launcher(
         )
     cfg = config_for_layout(cfg, layout)
     check_devices(cfg)
+    import_project_of(cfg)  # every torchrun worker loads the run spec itself; a no-op then
     logger.info(
         "started by a launcher: rank %d of %d (machine %d of %d, local rank %d, attempt %d)",
         layout.rank,

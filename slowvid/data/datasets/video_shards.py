@@ -24,6 +24,7 @@ batches again and dropping them: exact, but it re-reads those shards.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import random
 from collections.abc import Iterator
@@ -31,8 +32,15 @@ from typing import Any
 
 import torch
 
+from slowvid.data.class_names import CLASS_NAMES_FILE
 from slowvid.data.decoding import DecodeError, open_video
-from slowvid.data.shards import StreamingDataset, assign_shards, iterate_samples, read_shard_index
+from slowvid.data.shards import (
+    StreamingDataset,
+    assign_shards,
+    iterate_samples,
+    open_url,
+    read_shard_index,
+)
 from slowvid.registry import DATASETS
 
 from .clip_dataset import ClipDataset
@@ -77,6 +85,7 @@ class VideoShards(StreamingDataset):
         self.shuffle_buffer = shuffle_buffer
         self.seed = seed
         self.training = self.clips.training
+        self.class_names = _class_names_beside(index_url)
         self.epoch = 0
         self.world_size, self.rank, self.batch_size, self.num_workers = 1, 0, 1, 0
 
@@ -212,3 +221,18 @@ class VideoShards(StreamingDataset):
             logger.warning("Skipping video: %s", err)
             return {"inputs": None, "label": label, "video_index": video_index, "failed": [name]}
         return {"inputs": inputs, "label": label, "video_index": video_index, "failed": []}
+
+
+def _class_names_beside(index_url: str) -> list[str] | None:
+    """The class names in ``classnames.json`` next to the index, if there is one."""
+    url = (
+        f"{index_url.rsplit('/', 1)[0]}/{CLASS_NAMES_FILE}"
+        if "/" in index_url
+        else CLASS_NAMES_FILE
+    )
+    try:
+        with open_url(url) as f:
+            names = json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError):  # none there (remote stores raise their own OSErrors)
+        return None
+    return list(names) if isinstance(names, list) else None
