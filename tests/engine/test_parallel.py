@@ -146,3 +146,21 @@ def _two_rank_checks(rank: int, port: int) -> None:
 def test_fsdp_on_two_gloo_processes_matches_the_plain_model():
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     mp.spawn(_two_rank_checks, args=(find_free_port(),), nprocs=2, join=True)
+
+
+def test_fsdp_keys_reach_the_options_and_fp16_autocast_is_refused():
+    from slowvid.config import load_config
+
+    cfg = get_cfg()
+    cfg.FSDP.PARAM_DTYPE, cfg.FSDP.REDUCE_DTYPE, cfg.FSDP.RESHARD_AFTER_FORWARD = (
+        "bfloat16",
+        "float32",
+        False,
+    )
+    assert FSDPOptions.from_config(cfg) == FSDPOptions(torch.bfloat16, torch.float32, False)
+    assert FSDPOptions.from_config(get_cfg()) == FSDPOptions(None, None, True)
+    opts = ["TRAIN.DISTRIBUTED", "fsdp", "TRAIN.MIXED_PRECISION", "True", "NUM_GPUS", "1"]
+    with pytest.raises(ValueError, match="TRAIN.MIXED_PRECISION.*FSDP.PARAM_DTYPE bfloat16"):
+        load_config(opts=opts)
+    with pytest.raises(ValueError, match="TRAIN.DISTRIBUTED: 'zero3' is not one of"):
+        load_config(opts=["TRAIN.DISTRIBUTED", "zero3"])
