@@ -359,8 +359,8 @@ def load_checkpoint(
     the optimizer state of a converted checkpoint is never loaded.
 
     Sharded (``.dcp``) and file checkpoints load into sharded (FSDP) and plain models alike;
-    a sharded checkpoint into a sharded model is a collective call in which every rank reads
-    only its own shards.
+    a sharded checkpoint with its optimizer into a sharded model is a collective call in which
+    every rank reads only its own shards.
 
     Args:
         path (str): the checkpoint file (any iopath path).
@@ -384,8 +384,11 @@ def load_checkpoint(
             (with both shapes) when the weights do not fit outside the head.
     """
     sharded = is_sharded_model(model)
-    if sharded and _is_local(path) and is_sharded_checkpoint(g_pathmgr.get_local_path(path)):
-        return load_sharded_checkpoint(g_pathmgr.get_local_path(path), model, optimizer)
+    # Resuming an FSDP run: each rank reads its own shards. Weights alone (fine-tuning, maybe
+    # to another head) go through the full tensors below, which skip a mismatched head.
+    local = g_pathmgr.get_local_path(path) if _is_local(path) else ""
+    if sharded and optimizer is not None and local and is_sharded_checkpoint(local):
+        return load_sharded_checkpoint(local, model, optimizer)
     checkpoint = read_checkpoint(path, checkpoint_type=checkpoint_type)
     target = _unwrap(model)
     # The one place foreign formats enter: everything below sees slowvid names.

@@ -242,15 +242,6 @@ def _run_under_launcher(
     cfg = config_for_layout(cfg, layout)
     check_devices(cfg)
     import_project_of(cfg)  # every torchrun worker loads the run spec itself; a no-op then
-    logger.info(
-        "started by a launcher: rank %d of %d (machine %d of %d, local rank %d, attempt %d)",
-        layout.rank,
-        layout.world_size,
-        layout.node_rank,
-        layout.num_nodes,
-        layout.local_rank,
-        layout.attempt,
-    )
     if layout.world_size == 1:
         return func(cfg)
     return _run_in_group(

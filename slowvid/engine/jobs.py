@@ -119,39 +119,35 @@ def hold_output_dir_of(cfg: CfgNode):
     )
 
 
-def _model_and_optimizer(cfg: CfgNode, device: torch.device):
-    """The wrapped model, its optimizer and the resumed checkpoint (``{"epoch": 0}`` when new).
+def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
+    """Load the newest checkpoint of this run, else the initial weights.
 
-    The newest checkpoint of this run is resumed (weights, optimizer, epoch); failing that the
-    model starts from TRAIN.CHECKPOINT_FILE_PATH, loaded before wrapping. The optimizer is
-    built on the wrapped model, since FSDP replaces the parameters by their shards, and a
-    sharded checkpoint then loads shard by shard.
+    ``model`` may be wrapped (DDP) or sharded (FSDP: a sharded checkpoint then loads shard by
+    shard, a file checkpoint from its full tensors).
+
+    Returns:
+        the resumed checkpoint (``epoch`` = epochs done, optional ``scaler_state``), or
+        ``{"epoch": 0}`` for a new run.
     """
-    model = build_model(cfg)
-    logger.info(
-        "%s (%s): %.2f M parameters",
-        cfg.MODEL.MODEL_NAME,
-        cfg.MODEL.ARCH,
-        count_parameters(model) / 1e6,
-    )
-    latest = find_latest_checkpoint(cfg.OUTPUT_DIR) if cfg.TRAIN.AUTO_RESUME else None
-    if not latest and cfg.TRAIN.CHECKPOINT_FILE_PATH:
+    if cfg.TRAIN.AUTO_RESUME:
+        latest = find_latest_checkpoint(cfg.OUTPUT_DIR)
+        if latest:
+            state = load_checkpoint(latest, unwrap_model(model), optimizer)
+            logger.info(
+                "resumed from %s (epoch %d, iteration %d)",
+                latest,
+                state["epoch"],
+                state.get("iter", 0),
+            )
+            return state
+    if cfg.TRAIN.CHECKPOINT_FILE_PATH:
         load_checkpoint(
-            cfg.TRAIN.CHECKPOINT_FILE_PATH, model, checkpoint_type=cfg.TRAIN.CHECKPOINT_TYPE
+            cfg.TRAIN.CHECKPOINT_FILE_PATH,
+            unwrap_model(model),
+            checkpoint_type=cfg.TRAIN.CHECKPOINT_TYPE,
         )
         logger.info("initialised the model from %s", cfg.TRAIN.CHECKPOINT_FILE_PATH)
-    model = wrap_model(model, cfg, device)
-    optimizer = build_optimizer(unwrap_model(model), cfg)
-    if not latest:
-        return model, optimizer, {"epoch": 0}
-    resumed = load_checkpoint(latest, model, optimizer)
-    logger.info(
-        "resumed from %s (epoch %d, iteration %d)",
-        latest,
-        resumed["epoch"],
-        resumed.get("iter", 0),
-    )
-    return model, optimizer, resumed
+    return {"epoch": 0}
 
 
 def train(cfg: CfgNode) -> dict:
@@ -163,7 +159,17 @@ def train(cfg: CfgNode) -> dict:
 def _train(cfg: CfgNode, lease) -> dict:
     cfg, long_cycle = apply_long_cycle(cfg)  # multigrid rewrites the solver's epochs and LRs
     device = setup_job(cfg, "train")
-    model, optimizer, resumed = _model_and_optimizer(cfg, device)
+    model = build_model(cfg)
+    logger.info(
+        "%s (%s): %.2f M parameters",
+        cfg.MODEL.MODEL_NAME,
+        cfg.MODEL.ARCH,
+        count_parameters(model) / 1e6,
+    )
+    model = wrap_model(model, cfg, device)
+    # After wrapping: FSDP replaces the parameters by their shards (DDP keeps them).
+    optimizer = build_optimizer(unwrap_model(model), cfg)
+    resumed = _resume_or_initialise(cfg, model, optimizer)
     start_epoch = int(resumed["epoch"])
     train_loader = build_loader(cfg, "train")
     tensorboard = _tensorboard(cfg)

@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import (
+    CheckpointWrapper,
     apply_activation_checkpointing,
     checkpoint_wrapper,
 )
@@ -98,7 +99,7 @@ def checkpoint_blocks(model: nn.Module) -> int:
     apply_activation_checkpointing(
         model, checkpoint_wrapper_fn=_wrap_block, check_fn=lambda m: isinstance(m, types)
     )
-    return sum(1 for m in model.modules() if type(m).__name__ == "CheckpointWrapper")
+    return sum(1 for m in model.modules() if isinstance(m, CheckpointWrapper))
 
 
 @dataclass(frozen=True)
