@@ -6,8 +6,7 @@ import os
 
 import pytest
 import torch
-from conftest import REFERENCE_OPTS, demo_opts
-from demo_config import DEMO_CFG, REPO
+from demo_config import DEMO_CFG, REFERENCE_OPTS, REPO, demo_opts
 
 from slowvid import engine
 from slowvid.checkpoint import (

@@ -5,8 +5,7 @@ import json
 import os
 
 import pytest
-from conftest import demo_opts
-from demo_config import DEMO_CFG, REPO
+from demo_config import DEMO_CFG, REPO, demo_opts
 
 from slowvid import engine
 from slowvid.config import load_config

@@ -7,8 +7,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REFERENCE_OPTS, demo_opts
-from demo_config import DEMO_CFG, REPO
+from demo_config import DEMO_CFG, REFERENCE_OPTS, REPO, demo_opts
 
 from slowvid.checkpoint import find_latest_checkpoint, list_checkpoints, read_checkpoint
 from slowvid.config import get_cfg
