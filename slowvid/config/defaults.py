@@ -36,6 +36,17 @@ _C.LOG_PERIOD = 10
 _C.PROJECT = ""
 
 # ---------------------------------------------------------------------------- #
+# One run per OUTPUT_DIR (a lease file the run renews; see slowvid/distributed/lease.py)
+# ---------------------------------------------------------------------------- #
+_C.LEASE = CfgNode()
+# Hold OUTPUT_DIR while running, so a second launch into it is refused.
+_C.LEASE.ENABLE = True
+# Seconds without a heartbeat after which a holder counts as dead and its lease is taken over.
+_C.LEASE.TTL_SECONDS = 120.0
+# Seconds between two heartbeats of the holder; at most half of TTL_SECONDS.
+_C.LEASE.RENEW_SECONDS = 15.0
+
+# ---------------------------------------------------------------------------- #
 # Training
 # ---------------------------------------------------------------------------- #
 _C.TRAIN = CfgNode()
@@ -63,6 +74,20 @@ _C.TRAIN.HOOKS = []
 _C.TRAIN.MIXED_PRECISION = False
 # Mini-batches whose gradients are summed before each optimizer step.
 _C.TRAIN.GRAD_ACCUM_STEPS = 1
+# Data parallelism over several processes: "ddp" (a full model copy per process) or "fsdp"
+# (FSDP2: parameters, gradients and optimizer state sharded per block; sharded checkpoints).
+_C.TRAIN.DISTRIBUTED = "ddp"
+
+# ---------------------------------------------------------------------------- #
+# FSDP (TRAIN.DISTRIBUTED fsdp)
+# ---------------------------------------------------------------------------- #
+_C.FSDP = CfgNode()
+# Dtype the gathered parameters compute in: "" (their own, float32), "bfloat16" or "float16".
+_C.FSDP.PARAM_DTYPE = ""
+# Dtype gradients are reduce-scattered in: "" (PARAM_DTYPE), "float32", "bfloat16", "float16".
+_C.FSDP.REDUCE_DTYPE = ""
+# Free each block's gathered parameters after its forward pass (less memory, one more gather).
+_C.FSDP.RESHARD_AFTER_FORWARD = True
 
 # ---------------------------------------------------------------------------- #
 # Testing
@@ -89,7 +114,8 @@ _C.TEST.SAVE_RESULTS_PATH = ""
 # Data
 # ---------------------------------------------------------------------------- #
 _C.DATA = CfgNode()
-# Directory holding the split files (train.csv, val.csv, test.csv).
+# Directory holding the split files (train.csv, val.csv, test.csv); for VideoShards the shard
+# indexes ({split}.json), as a path or a URL (s3://, https://, ...).
 _C.DATA.PATH_TO_DATA_DIR = ""
 # Prefix joined to every video path read from the split files.
 _C.DATA.PATH_PREFIX = ""
@@ -145,6 +171,9 @@ _C.DATA.VIDEO_FORMAT = "video"
 _C.DATA.FRAME_TEMPLATE = "img_{:05d}.jpg"
 # Rate (frames per second) the "frames" were extracted at; TARGET_FPS resamples from it.
 _C.DATA.FRAME_FPS = 30.0
+# Samples each loader worker shuffles among when streaming tar shards in training
+# (TRAIN.DATASET VideoShards); 1 reads them in shard order.
+_C.DATA.SHARD_SHUFFLE_BUFFER = 64
 
 # ---------------------------------------------------------------------------- #
 # Augmentation (training only; the same op, magnitude, crop and box for every frame of a clip)
@@ -222,6 +251,9 @@ _C.MODEL.TASK_NUM_CLASSES = []
 _C.MODEL.CHANNELS_LAST = None
 # torch.compile the model for training and testing (inductor; the first steps pay the compile).
 _C.MODEL.COMPILE = False
+# Activation checkpointing (PySlowFast's key): each block (the model's block_types) keeps only its
+# input and recomputes its activations in the backward pass; less memory, ~1/3 more compute.
+_C.MODEL.ACT_CHECKPOINT = False
 
 # ---------------------------------------------------------------------------- #
 # ResNet family

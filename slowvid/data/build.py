@@ -37,6 +37,7 @@ from slowvid.registry import DATASETS
 
 from .augment import MixupCollate, build_mixup
 from .device_decoding import EncodedBatch, EncodedClip
+from .shards import StreamingDataset
 from .transforms import is_channels_last
 
 __all__ = [
@@ -302,6 +303,8 @@ def build_loader(cfg, split: str) -> DataLoader:
             world,
             total // world,
         )
+    if isinstance(dataset, StreamingDataset):
+        return _streaming_loader(cfg, dataset, training, total // world, world, rank)
     if training and world > 1:
         sampler: Sampler = DistributedSampler(
             dataset,
@@ -349,6 +352,31 @@ def build_loader(cfg, split: str) -> DataLoader:
     return loader
 
 
+def _streaming_loader(
+    cfg, dataset: StreamingDataset, training: bool, batch_size: int, world: int, rank: int
+) -> DataLoader:
+    """The loader of a dataset that streams its own share (no sampler: it picks its items)."""
+    if training and (cfg.MULTIGRID.SHORT_CYCLE or cfg.MIXUP.ENABLE):
+        raise ValueError(
+            f"{type(dataset).__name__} streams its items: MULTIGRID.SHORT_CYCLE and "
+            "MIXUP.ENABLE are not supported with it"
+        )
+    num_workers = cfg.DATA_LOADER.NUM_WORKERS
+    dataset.set_share(world_size=world, rank=rank, batch_size=batch_size, num_workers=num_workers)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        drop_last=training,
+        num_workers=num_workers,
+        collate_fn=getattr(dataset, "collate_fn", collate_clips),
+        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
+        worker_init_fn=functools.partial(_init_worker, seed=cfg.RNG_SEED, rank=rank),
+        generator=torch.Generator().manual_seed(_mix_seed(cfg.RNG_SEED, rank, 0)),
+    )
+    loader.slowvid_seed = (cfg.RNG_SEED, rank)
+    return loader
+
+
 def shuffle_loader(loader: DataLoader, epoch: int) -> None:
     """Prepare ``loader`` for ``epoch``: sampler order and worker seeds depend on it only.
 
@@ -359,6 +387,8 @@ def shuffle_loader(loader: DataLoader, epoch: int) -> None:
         loader.sampler.set_epoch(epoch)
     if hasattr(loader.batch_sampler, "set_epoch"):  # multigrid's short cycle
         loader.batch_sampler.set_epoch(epoch)
+    if isinstance(loader.dataset, StreamingDataset):
+        loader.dataset.set_epoch(epoch)
     seed, rank = getattr(loader, "slowvid_seed", (0, 0))
     if loader.generator is not None:
         loader.generator.manual_seed(_mix_seed(seed, rank, epoch))

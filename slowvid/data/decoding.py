@@ -197,14 +197,16 @@ class PyAVVideo(Video):
     """PyAV backend: seeks by timestamp, decodes forward until the last requested frame.
 
     Args:
-        path: video file.
+        path: video file (with ``data``, only the name used in messages).
         num_threads: FFmpeg decoding threads (1 suits data-loader workers, which already
             run in parallel).
+        data: the encoded file's bytes, read from memory instead of ``path`` (a video
+            streamed out of a tar shard).
     """
 
     backend = "pyav"
 
-    def __init__(self, path: str, *, num_threads: int = 1):
+    def __init__(self, path: str, *, num_threads: int = 1, data: bytes | None = None):
         import av
 
         self.path = path
@@ -213,10 +215,10 @@ class PyAVVideo(Video):
         self.last_decoded_count = 0
         self.last_stats = DecodeStats()
         self._fresh = True
-        if not os.path.isfile(path):
+        if data is None and not os.path.isfile(path):
             raise DecodeError(path, "file not found")
         try:
-            self._container = av.open(path)
+            self._container = av.open(path if data is None else io.BytesIO(data))
             if not self._container.streams.video:
                 raise DecodeError(path, "no video stream")
             stream = self._container.streams.video[0]
@@ -388,17 +390,20 @@ class TorchCodecVideo(Video):
     it retries once in "exact" mode, whose frame count comes from the packets themselves.
 
     Args:
-        path: video file.
+        path: video file (with ``data``, only the name used in messages).
         num_threads: FFmpeg decoding threads.
+        data: the encoded file's bytes, read from memory instead of ``path``.
     """
 
     backend = "torchcodec"
 
-    def __init__(self, path: str, *, num_threads: int = 1):
+    def __init__(self, path: str, *, num_threads: int = 1, data: bytes | None = None):
         self.path = path
         self._decoder = None
         self._num_threads = num_threads
-        if not os.path.isfile(path):
+        self._data = data
+        self._source = path if data is None else data
+        if data is None and not os.path.isfile(path):
             raise DecodeError(path, "file not found")
         self._open("approximate")
 
@@ -407,7 +412,7 @@ class TorchCodecVideo(Video):
 
         try:
             self._decoder = VideoDecoder(
-                self.path,
+                self._source,
                 dimension_order="NHWC",
                 num_ffmpeg_threads=self._num_threads,
                 seek_mode=seek_mode,
@@ -459,11 +464,11 @@ class TorchCodecVideo(Video):
         offset = float(getattr(self._decoder.metadata, "begin_stream_seconds", 0) or 0)
         start, end = start_sec + offset, end_sec + offset
         try:
-            decoder = AudioDecoder(self.path, sample_rate=sample_rate, num_channels=1)
+            decoder = AudioDecoder(self._source, sample_rate=sample_rate, num_channels=1)
             played = decoder.get_samples_played_in_range(max(start, 0.0), end)
         except Exception as err:
             # torchcodec's message for a missing track is generic; PyAV tells which it is.
-            with PyAVVideo(self.path) as video:
+            with PyAVVideo(self.path, data=self._data) as video:
                 if not video._container.streams.audio:
                     raise NoAudioError(self.path, "no audio stream") from None
             raise DecodeError(self.path, f"audio: {type(err).__name__}: {err}") from err
@@ -564,13 +569,16 @@ def resolve_backend(backend: str = "auto") -> str:
     return chosen
 
 
-def open_video(path: str, backend: str = "auto", *, num_threads: int = 1) -> Video:
+def open_video(
+    path: str, backend: str = "auto", *, num_threads: int = 1, data: bytes | None = None
+) -> Video:
     """Open a video for random access to its frames.
 
     Args:
-        path: video file.
+        path: video file; with ``data``, only its name (in messages and ``Video.path``).
         backend: "auto" (torchcodec when it works here, else PyAV), "pyav" or "torchcodec".
         num_threads: FFmpeg decoding threads.
+        data: the encoded bytes of the file, when they are already in memory (tar shards).
 
     Returns:
         An open :class:`Video`; close it (or use ``with``) when done.
@@ -580,5 +588,5 @@ def open_video(path: str, backend: str = "auto", *, num_threads: int = 1) -> Vid
     """
     path = os.fspath(path)
     if resolve_backend(backend) == "torchcodec":
-        return TorchCodecVideo(path, num_threads=num_threads)
-    return PyAVVideo(path, num_threads=num_threads)
+        return TorchCodecVideo(path, num_threads=num_threads, data=data)
+    return PyAVVideo(path, num_threads=num_threads, data=data)

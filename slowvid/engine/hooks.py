@@ -11,10 +11,13 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from slowvid.checkpoint import save_checkpoint
+from slowvid.checkpoint import is_sharded_model, save_checkpoint
 from slowvid.distributed import comm
+from slowvid.distributed.lease import OutputDirBusy, OutputDirLease
 from slowvid.registry import HOOKS
 from slowvid.visualization import write_input_clips
+
+from .parallel import sync_buffers
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -59,17 +62,43 @@ class PeriodicCheckpoint(HookBase):
         done = trainer.epoch + 1
         if done % self.period and done != trainer.max_epoch:
             return
-        if comm.is_main_process():
-            path = save_checkpoint(
-                self.output_dir,
-                done,
-                trainer.model,
-                trainer.optimizer,
-                cfg=self.cfg_dump,
-                extra=self.extra_state() if self.extra_state else None,
-            )
+        path = save_run_checkpoint(
+            self.output_dir,
+            done,
+            trainer.model,
+            trainer.optimizer,
+            cfg=self.cfg_dump,
+            extra=self.extra_state() if self.extra_state else None,
+        )
+        if path:
             logger.info("saved checkpoint %s", path)
         comm.synchronize()  # no rank runs ahead of a checkpoint it might need to resume from
+
+
+def save_run_checkpoint(output_dir: str, epoch: int, model, optimizer, **kwargs) -> str | None:
+    """Save the run's state: rank 0 writes a file, or, for an FSDP model, every rank writes
+    its shards (with rank 0's BatchNorm statistics, as a DDP run saves them).
+
+    Returns:
+        The path written, on the ranks that wrote; None elsewhere.
+    """
+    if is_sharded_model(model):
+        sync_buffers(model)
+        return save_checkpoint(output_dir, epoch, model, optimizer, **kwargs)
+    if comm.is_main_process():
+        return save_checkpoint(output_dir, epoch, model, optimizer, **kwargs)
+    return None
+
+
+class LeaseWatch(HookBase):
+    """Stops training once the run has lost its OUTPUT_DIR lease to another launch."""
+
+    def __init__(self, lease: OutputDirLease):
+        self.lease = lease
+
+    def after_step(self) -> None:
+        if self.lease.lost:
+            raise OutputDirBusy(self.lease.lost)
 
 
 class PeriodicEval(HookBase):

@@ -1,4 +1,8 @@
-"""The two jobs ``tools/run_net.py`` launches in every process: ``train`` and ``test``."""
+"""The two jobs ``tools/run_net.py`` launches in every process: ``train`` and ``test``.
+
+Each holds the run's OUTPUT_DIR (:func:`slowvid.distributed.lease.hold_output_dir`) while it
+runs, so a second launch into the same directory stops instead of mixing its files in.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from fvcore.common.config import CfgNode
 from slowvid.checkpoint import find_latest_checkpoint, load_checkpoint
 from slowvid.data import build_loader
 from slowvid.distributed import comm, preemption
+from slowvid.distributed.lease import hold_output_dir
 from slowvid.evaluation import render_confusion_matrix
 from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.solver import build_lr_schedule, build_optimizer
@@ -24,9 +29,16 @@ from .evaluator import (
     predict_views,
     run_dataset_evaluator,
 )
-from .hooks import InputClipsToTensorboard, PeriodicCheckpoint, PeriodicEval, build_extra_hooks
+from .hooks import (
+    InputClipsToTensorboard,
+    LeaseWatch,
+    PeriodicCheckpoint,
+    PeriodicEval,
+    build_extra_hooks,
+)
 from .inputs import PixelNorm
 from .multigrid import LongCycleLoader, apply_long_cycle
+from .parallel import gathered
 from .precise_bn import PreciseBN
 from .preempt import StopCheckpoint, rank_rng_state
 from .setup import fold_for_inference, setup_job, unwrap_model, wrap_model
@@ -55,6 +67,11 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
     A dataset with ``make_evaluator(output_dir, tag)`` (AVA) is scored by that evaluator;
     any other by multi-view ensembling (``results["ensemble"]`` is then set, else None).
     """
+    with gathered(model, cfg.FSDP.RESHARD_AFTER_FORWARD):  # FSDP: no collective per batch
+        return _evaluate(model, loader, device, cfg, tag=tag, step=step, tensorboard=tensorboard)
+
+
+def _evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard) -> dict:
     galleries = _galleries(cfg, model, tag, tensorboard)
     on_batch = galleries.update if galleries is not None else None
     make_evaluator = getattr(loader.dataset, "make_evaluator", None)
@@ -114,8 +131,19 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
     return results
 
 
+def hold_output_dir_of(cfg: CfgNode):
+    """:func:`hold_output_dir` for the run's OUTPUT_DIR with the LEASE.* settings."""
+    lease = cfg.LEASE
+    return hold_output_dir(
+        cfg.OUTPUT_DIR, ttl_s=lease.TTL_SECONDS, renew_s=lease.RENEW_SECONDS, enabled=lease.ENABLE
+    )
+
+
 def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
     """Load the newest checkpoint of this run, else the initial weights.
+
+    ``model`` may be wrapped (DDP) or sharded (FSDP: a sharded checkpoint then loads shard by
+    shard, a file checkpoint from its full tensors).
 
     Returns:
         the resumed checkpoint (``epoch`` = epochs done, optional ``scaler_state``), or
@@ -144,6 +172,11 @@ def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
 
 def train(cfg: CfgNode) -> dict:
     """Train per ``cfg``, evaluating and checkpointing periodically. Returns the last stats."""
+    with hold_output_dir_of(cfg) as lease:
+        return _train(cfg, lease)
+
+
+def _train(cfg: CfgNode, lease) -> dict:
     cfg, long_cycle = apply_long_cycle(cfg)  # multigrid rewrites the solver's epochs and LRs
     device = setup_job(cfg, "train")
     model = build_model(cfg)
@@ -153,10 +186,11 @@ def train(cfg: CfgNode) -> dict:
         cfg.MODEL.ARCH,
         count_parameters(model) / 1e6,
     )
-    optimizer = build_optimizer(model, cfg)  # before wrapping: groups are built on the bare module
+    model = wrap_model(model, cfg, device)
+    # After wrapping: FSDP replaces the parameters by their shards (DDP keeps them).
+    optimizer = build_optimizer(unwrap_model(model), cfg)
     resumed = _resume_or_initialise(cfg, model, optimizer)
     start_epoch = int(resumed["epoch"])
-    model = wrap_model(model, cfg, device)
     train_loader = build_loader(cfg, "train")
     tensorboard = _tensorboard(cfg)
     trainer: Trainer | None = None  # the checkpoint hook reads the trainer's scaler
@@ -203,6 +237,8 @@ def train(cfg: CfgNode) -> dict:
             )
         )
     hooks.extend(build_extra_hooks(cfg.TRAIN.HOOKS))
+    if lease is not None:
+        hooks.append(LeaseWatch(lease))
     if preemption.is_armed():  # last: the state it saves is the one after every other hook
         hooks.append(
             StopCheckpoint(output_dir=cfg.OUTPUT_DIR, cfg_dump=cfg.dump(), extra_state=extra_state)
@@ -247,6 +283,11 @@ def train(cfg: CfgNode) -> dict:
 
 def test(cfg: CfgNode) -> dict:
     """Multi-view test of the checkpoint named by TEST.CHECKPOINT_FILE_PATH or the newest one."""
+    with hold_output_dir_of(cfg):
+        return _test(cfg)
+
+
+def _test(cfg: CfgNode) -> dict:
     device = setup_job(cfg, "test")
     model = build_model(cfg)
     path = cfg.TEST.CHECKPOINT_FILE_PATH or find_latest_checkpoint(cfg.OUTPUT_DIR)
@@ -300,8 +341,9 @@ def train_and_test(cfg: CfgNode) -> dict:
     store of the training job just before it closes.
     """
     results = {}
-    if cfg.TRAIN.ENABLE:
-        results["train"] = train(cfg)
-    if cfg.TEST.ENABLE:
-        results["test"] = test(cfg)
+    with hold_output_dir_of(cfg):  # held from training through testing
+        if cfg.TRAIN.ENABLE:
+            results["train"] = train(cfg)
+        if cfg.TEST.ENABLE:
+            results["test"] = test(cfg)
     return results

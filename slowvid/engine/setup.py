@@ -16,6 +16,8 @@ from slowvid.layers import convert_all_reduce_batchnorm
 from slowvid.models.folding import fold_batchnorm
 from slowvid.utils.logging import setup_logging
 
+from .parallel import FSDPOptions, checkpoint_blocks, shard_model
+
 logger = logging.getLogger(__name__)
 
 
@@ -50,7 +52,14 @@ def setup_job(cfg: CfgNode, job: str) -> torch.device:
 
 
 def wrap_model(model: torch.nn.Module, cfg: CfgNode, device: torch.device) -> torch.nn.Module:
-    """Place the model on its device and wrap it for data-parallel training when needed."""
+    """Place the model on its device and wrap it for data-parallel training when needed.
+
+    MODEL.ACT_CHECKPOINT checkpoints each block's activations; with several processes the
+    model is then wrapped in DDP, or sharded per block by FSDP2 (TRAIN.DISTRIBUTED fsdp), in
+    which case the optimizer must be built on the returned model.
+    """
+    if cfg.MODEL.ACT_CHECKPOINT:
+        logger.info("activation checkpointing: %d blocks", checkpoint_blocks(model))
     if comm.get_world_size() > 1 and cfg.BN.NORM_TYPE == "sync_batchnorm":
         # PyTorch's SyncBatchNorm runs only on GPUs; CPU processes (gloo) all-reduce instead.
         if device.type == "cuda":
@@ -58,15 +67,26 @@ def wrap_model(model: torch.nn.Module, cfg: CfgNode, device: torch.device) -> to
         else:
             model = convert_all_reduce_batchnorm(model)
     model = model.to(device)
-    if use_channels_last(model, cfg.MODEL.CHANNELS_LAST, device):
+    fsdp = cfg.TRAIN.DISTRIBUTED == "fsdp"
+    sharded = fsdp and comm.get_world_size() > 1
+    if sharded and cfg.MODEL.CHANNELS_LAST:
+        raise ValueError(
+            "MODEL.CHANNELS_LAST True cannot be combined with TRAIN.DISTRIBUTED fsdp: FSDP2 "
+            "shards only contiguous parameters; leave MODEL.CHANNELS_LAST at None or False"
+        )
+    if not sharded and use_channels_last(model, cfg.MODEL.CHANNELS_LAST, device):
         # Convolutions then run in NDHWC; 5-D activations follow the weights' layout.
         model = model.to(memory_format=torch.channels_last_3d)
+    if sharded:
+        model = shard_model(model, FSDPOptions.from_config(cfg), device)  # in place, per block
     if cfg.MODEL.COMPILE:
         # Inside DDP, so checkpoints (which unwrap DDP, then the compiled module) keep their keys.
         model = torch.compile(model)
-    if comm.get_world_size() > 1:
+    if comm.get_world_size() > 1 and not fsdp:
         device_ids = [device.index] if device.type == "cuda" else None
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    elif fsdp:
+        logger.warning("TRAIN.DISTRIBUTED fsdp with one process: nothing to shard, plain model")
     return model
 
 

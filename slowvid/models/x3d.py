@@ -171,6 +171,9 @@ class X3D(VideoModel):
     # engine uses it on CPUs when MODEL.CHANNELS_LAST is None.
     channels_last_devices = ("cpu",)
 
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (X3DBottleneck,)
+
     def __init__(
         self,
         *,
