@@ -96,6 +96,14 @@ def add_foreign_keys(cfg: CfgNode) -> set[str]:
     return added
 
 
+def _gate_is_on(cfg: CfgNode, gate: str) -> bool:
+    """Whether a gate that is a key of slowvid's own (a feature that has landed, e.g.
+    TENSORBOARD.MODEL_VIS.ENABLE) is switched on: its gated keys are then read, and checked.
+    A gate the table adds is refused when on, and a gate that is not a key (NEVER_READ,
+    conditions) never opens."""
+    return gate not in IN_TREE and _has(cfg, gate) and bool(_get(cfg, gate))
+
+
 def foreign_value_problems(cfg: CfgNode) -> list[str]:
     """Every setting of ``cfg`` that asks for a PySlowFast feature slowvid lacks.
 
@@ -110,13 +118,14 @@ def foreign_value_problems(cfg: CfgNode) -> list[str]:
         if key not in IN_TREE or not _has(cfg, key):
             continue
         value = _get(cfg, key)
-        if entry.gate:
+        if entry.gate and not _gate_is_on(cfg, entry.gate):
             continue
         if not any(same_value(value, off) for off in entry.off_values()):
             allowed = " or ".join(repr(v) for v in entry.off_values())
+            read = f", read with {entry.gate}" if entry.gate else ""
             problems.append(
                 f"{key} = {value!r}: slowvid lacks this PySlowFast feature: {entry.does} "
-                f"(accepted: {allowed})"
+                f"(accepted: {allowed}{read})"
             )
     for (key, value), (does, lands_with) in FOREIGN_VALUES.items():
         landed = lands_with and lands_with not in IN_TREE

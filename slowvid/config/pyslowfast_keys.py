@@ -247,7 +247,6 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
     "TENSORBOARD.PREDICTIONS_PATH": _g(
         "", "predictions pickle plotted by tools/visualization.py", "tools/visualization.py"
     ),
-    "TENSORBOARD.CLASS_NAMES_PATH": _f("", "class names of the confusion matrix / histograms"),
     "TENSORBOARD.CATEGORIES_PATH": _f("", "parent categories of those plots"),
     "TENSORBOARD.CONFUSION_MATRIX.ENABLE": _f(False, "plots confusion matrices while training"),
     "TENSORBOARD.CONFUSION_MATRIX.FIGSIZE": _g(
@@ -260,21 +259,11 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
     "TENSORBOARD.HISTOGRAM.SUBSET_PATH": _g("", "classes plotted", "TENSORBOARD.HISTOGRAM.ENABLE"),
     "TENSORBOARD.HISTOGRAM.TOPK": _g(10, "top-k classes plotted", "TENSORBOARD.HISTOGRAM.ENABLE"),
     "TENSORBOARD.HISTOGRAM.FIGSIZE": _g([8, 8], "figure size", "TENSORBOARD.HISTOGRAM.ENABLE"),
-    "TENSORBOARD.MODEL_VIS.ENABLE": _f(False, "visualises weights, activations and Grad-CAM"),
     "TENSORBOARD.MODEL_VIS.MODEL_WEIGHTS": _g(False, "plots the weights", _VIS),
     "TENSORBOARD.MODEL_VIS.ACTIVATIONS": _g(False, "plots the activations", _VIS),
-    "TENSORBOARD.MODEL_VIS.INPUT_VIDEO": _g(False, "plots the input clips", _VIS),
     "TENSORBOARD.MODEL_VIS.LAYER_LIST": _g([], "layers visualised", _VIS),
     "TENSORBOARD.MODEL_VIS.TOPK_PREDS": _g(1, "predictions drawn on the clips", _VIS),
     "TENSORBOARD.MODEL_VIS.COLORMAP": _g("Pastel2", "colours of the drawn boxes", _VIS),
-    "TENSORBOARD.MODEL_VIS.GRAD_CAM.ENABLE": _g(True, "Grad-CAM maps", _VIS),
-    "TENSORBOARD.MODEL_VIS.GRAD_CAM.LAYER_LIST": _g([], "layers of Grad-CAM", _VIS),
-    "TENSORBOARD.MODEL_VIS.GRAD_CAM.USE_TRUE_LABEL": _g(False, "Grad-CAM of the true label", _VIS),
-    "TENSORBOARD.MODEL_VIS.GRAD_CAM.COLORMAP": _g("viridis", "colours of Grad-CAM", _VIS),
-    "TENSORBOARD.WRONG_PRED_VIS.ENABLE": _f(False, "plots the wrongly classified clips"),
-    "TENSORBOARD.WRONG_PRED_VIS.TAG": _g(
-        "Incorrectly classified videos.", "their tag", "TENSORBOARD.WRONG_PRED_VIS.ENABLE"
-    ),
     "TENSORBOARD.WRONG_PRED_VIS.SUBSET_PATH": _g(
         "", "labels they are drawn from", "TENSORBOARD.WRONG_PRED_VIS.ENABLE"
     ),
@@ -369,6 +358,11 @@ DATASET_NAMES: dict[str, str] = {
 DEFAULTS_DIFFER: dict[str, tuple[Any, str]] = {
     "OUTPUT_DIR": (".", "slowvid writes into ./output, not the working directory"),
     "DIST_BACKEND": ("nccl", "'auto' picks nccl with GPUs and gloo on the CPU"),
+    "MODEL.ARCH": (
+        "slowfast",
+        "'' takes MODEL_NAME's first architecture (ResNet: slow, the kernels PySlowFast's "
+        "'slowfast' gives a ResNet; SlowFast: slowfast)",
+    ),
     "TENSORBOARD.ENABLE": (False, "slowvid writes TensorBoard scalars unless told not to"),
     "DATA.DECODING_BACKEND": (
         "torchvision",

@@ -11,7 +11,7 @@ from .pyslowfast import foreign_value_problems
 _CHOICES = {
     "SOLVER.LR_POLICY": ("cosine", "steps_with_relative_lrs", "constant"),
     "SOLVER.OPTIMIZING_METHOD": ("sgd", "adam", "adamw"),
-    "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav", "torchvision"),
+    "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav", "torchcodec_cuda", "torchvision"),
     "MODEL.HEAD_ACT": ("", "softmax", "sigmoid", "none"),
     "RESNET.TRANS_FUNC": ("", "bottleneck_transform", "x3d_transform"),
     "TEST.CHECKPOINT_TYPE": ("pytorch", "caffe2"),
@@ -21,6 +21,9 @@ _CHOICES = {
     "AUG.INTERPOLATION": ("bilinear", "bicubic", "nearest"),
     "AUG.RE_MODE": ("const", "rand", "pixel"),
     "DIST_BACKEND": ("auto", "nccl", "gloo"),
+    "TRAIN.DISTRIBUTED": ("ddp", "fsdp"),
+    "FSDP.PARAM_DTYPE": ("", "float32", "bfloat16", "float16"),
+    "FSDP.REDUCE_DTYPE": ("", "float32", "bfloat16", "float16"),
     "TRAIN.CHECKPOINT_TYPE": ("pytorch", "caffe2"),
     "EPICKITCHENS.VIDEO_FORMAT": ("mp4", "frames"),
     "SSV2.VIDEO_FORMAT": ("webm", "frames"),
@@ -86,12 +89,7 @@ def infer_and_check(cfg: CfgNode) -> None:
         _fail(
             "DATA.MEAN/DATA.STD", f"need one value per input channel ({data.INPUT_CHANNEL_NUM[0]})"
         )
-    if len(data.INPUT_CHANNEL_NUM) == 2 and data.NUM_FRAMES % cfg.SLOWFAST.ALPHA:
-        _fail(
-            "DATA.NUM_FRAMES",
-            f"{data.NUM_FRAMES} frames cannot be split into a slow pathway "
-            f"with SLOWFAST.ALPHA={cfg.SLOWFAST.ALPHA}",
-        )
+    _infer_model(cfg)
     if not 0.0 <= data.MAX_FAILED_FRACTION <= 1.0:
         _fail("DATA.MAX_FAILED_FRACTION", "must lie in [0, 1]")
     if not 0.0 <= data.VAL_FRACTION < 1.0:
@@ -133,6 +131,18 @@ def infer_and_check(cfg: CfgNode) -> None:
     clips = cfg.TEST.NUM_TEMPORAL_CLIPS
     if not all(isinstance(n, int) and n >= 1 for n in clips):
         _fail("TEST.NUM_TEMPORAL_CLIPS", f"{list(clips)}; each entry must be an integer >= 1")
+    if cfg.TRAIN.DISTRIBUTED == "fsdp" and cfg.TRAIN.MIXED_PRECISION and cfg.NUM_GPUS > 0:
+        _fail(
+            "TRAIN.MIXED_PRECISION",
+            "fp16 autocast with its gradient scaler is not set up for sharded gradients; with "
+            "TRAIN.DISTRIBUTED fsdp use FSDP.PARAM_DTYPE bfloat16 instead",
+        )
+    if not 0 < 2 * cfg.LEASE.RENEW_SECONDS <= cfg.LEASE.TTL_SECONDS:
+        _fail(
+            "LEASE.RENEW_SECONDS",
+            f"{cfg.LEASE.RENEW_SECONDS} must be positive and at most half of "
+            f"LEASE.TTL_SECONDS ({cfg.LEASE.TTL_SECONDS}), or a live run could look dead",
+        )
     if cfg.TEST.NUM_SPATIAL_CROPS not in (1, 3):
         _fail("TEST.NUM_SPATIAL_CROPS", f"{cfg.TEST.NUM_SPATIAL_CROPS}; use 1 or 3")
     if cfg.MULTIGRID.LONG_CYCLE and solver.LR_POLICY != "steps_with_relative_lrs":
@@ -143,6 +153,31 @@ def infer_and_check(cfg: CfgNode) -> None:
         )
     if len(cfg.MULTIGRID.SHORT_CYCLE_FACTORS) != 2:
         _fail("MULTIGRID.SHORT_CYCLE_FACTORS", "needs two crop factors")
+
+
+def _infer_model(cfg: CfgNode) -> None:
+    """MODEL.ARCH from MODEL_NAME when empty (checked when given), DATA.INPUT_CHANNEL_NUM and
+    DATA.NUM_FRAMES against the pathways the model declares it takes."""
+    # The registered model classes declare their architectures and inputs (slowvid.models.base);
+    # imported here so that loading a config registers the core's models.
+    from slowvid.models import model_class
+
+    try:
+        cls = model_class(cfg)
+        arch = cls.arch_of(cfg)
+        spec = cls.input_spec_from_config(cfg)
+    except ValueError as err:  # the model's own check, which names the key
+        raise ValueError(f"config {err}") from None
+    if cfg.MODEL.ARCH != arch:  # a frozen config that is already complete is left alone
+        cfg.MODEL.ARCH = arch
+    for stride in spec.frame_strides:
+        if cfg.DATA.NUM_FRAMES % stride:
+            _fail(
+                "DATA.NUM_FRAMES",
+                f"{cfg.DATA.NUM_FRAMES} frames cannot be split into the pathway of "
+                f"{cfg.MODEL.MODEL_NAME} that keeps every {stride}th frame (SLOWFAST.ALPHA "
+                "for SlowFast)",
+            )
 
 
 def head_activation(cfg: CfgNode) -> str:

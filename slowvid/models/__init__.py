@@ -1,7 +1,18 @@
 """Video models. Importing this package registers every core model and head."""
 
-from . import csn, detector, heads, mvit, ptv_models, r2plus1d, resnet3d, slowfast, x3d  # noqa: F401
-from .build import build_head, build_model, build_norm
+from . import (  # noqa: F401  (registration)
+    csn,
+    detector,
+    heads,
+    mvit,
+    ptv_models,
+    r2plus1d,
+    resnet3d,
+    slowfast,
+    x3d,
+)
+from .base import InputSpec, VideoModel
+from .build import build_head, build_model, build_norm, input_spec_of, model_class
 from .complexity import (
     count_gflops,
     count_parameters,
@@ -11,6 +22,8 @@ from .complexity import (
 from .losses import build_loss
 
 __all__ = [
+    "InputSpec",
+    "VideoModel",
     "build_head",
     "build_loss",
     "build_model",
@@ -18,5 +31,7 @@ __all__ = [
     "count_gflops",
     "count_parameters",
     "gflops_by_operator",
+    "input_spec_of",
     "meta_gflops_by_operator",
+    "model_class",
 ]

@@ -4,16 +4,15 @@ Device placement, SyncBatchNorm conversion and DDP wrapping happen in ``slowvid.
 so a built model is a plain CPU ``nn.Module`` usable in a notebook or a test.
 """
 
-import contextlib
 import functools
 from collections.abc import Callable, Sequence
 
-import torch
-import torch.utils.checkpoint
 from torch import nn
 
 from slowvid.layers import SplitBatchNorm
 from slowvid.registry import HEADS, MODELS
+
+from .base import InputSpec, VideoModel
 
 __all__ = [
     "DETECTOR",
@@ -22,7 +21,8 @@ __all__ = [
     "build_model",
     "build_norm",
     "check_trans_func",
-    "checkpoint_activations",
+    "input_spec_of",
+    "model_class",
 ]
 
 
@@ -30,68 +30,34 @@ __all__ = [
 DETECTOR = "ActionDetector"
 
 
-def build_model(cfg) -> nn.Module:
-    """The model named by cfg.MODEL.MODEL_NAME, on the CPU, in training mode; with
-    DETECTION.ENABLE, an ActionDetector whose backbone it is (PySlowFast's AVA yamls); with
-    MODEL.ACT_CHECKPOINT, its stages and transformer blocks recompute their activations in the
-    backward pass."""
-    cls = MODELS.get(DETECTOR if cfg.DETECTION.ENABLE else cfg.MODEL.MODEL_NAME)
-    model = cls(**cls.from_config(cfg))
-    if cfg.MODEL.ACT_CHECKPOINT:
-        checkpoint_activations(model)
-    return model
+def model_class(cfg) -> type[VideoModel]:
+    """The registered class cfg.MODEL.MODEL_NAME names; with DETECTION.ENABLE, the
+    ActionDetector whose backbone it is (PySlowFast's AVA yamls).
 
-
-def checkpoint_activations(model: nn.Module) -> list[str]:
-    """Makes, in place, every element of the model's ``*stages`` and ``blocks`` lists recompute
-    its activations in the backward pass instead of keeping them (same results, less memory;
-    PySlowFast's MODEL.ACT_CHECKPOINT). Parameter names do not change, and the recomputation
-    leaves batch-norm running statistics alone (they are updated once per step, as without).
-
-    Returns:
-        The names of the checkpointed modules.
+    Raises:
+        ValueError: no model of that name is registered (the message lists those that are).
     """
-    targets = {
-        f"{name}.{i}": child
-        for name, module in model.named_modules()
-        if isinstance(module, nn.ModuleList) and name.split(".")[-1].endswith(("stages", "blocks"))
-        for i, child in enumerate(module)
-    }
-    if not targets:
+    name = cfg.MODEL.MODEL_NAME
+    if name not in MODELS:
+        known = sorted(n for n, _ in MODELS)
         raise ValueError(
-            f"MODEL.ACT_CHECKPOINT: {type(model).__name__} has no stages or blocks to checkpoint"
+            f"MODEL.MODEL_NAME {name!r} is not a registered model; registered: {known}. A "
+            "project's model is registered when its project is imported (PROJECT, --project)"
         )
-    for module in targets.values():
-        contexts = functools.partial(_recompute_contexts, module)
-        module.forward = functools.partial(_checkpointed, module.forward, contexts)
-    return sorted(targets)
+    return MODELS.get(DETECTOR if cfg.DETECTION.ENABLE else name)
 
 
-def _checkpointed(forward: Callable, contexts: Callable, *args, **kwargs):
-    if not torch.is_grad_enabled():
-        return forward(*args, **kwargs)
-    return torch.utils.checkpoint.checkpoint(
-        forward, *args, use_reentrant=False, context_fn=contexts, **kwargs
-    )
+def input_spec_of(cfg) -> InputSpec:
+    """What the model cfg names takes (pathways, frames per pathway, extra inputs), read
+    without building it; DATA.INPUT_CHANNEL_NUM is checked against it."""
+    return model_class(cfg).input_spec_from_config(cfg)
 
 
-def _recompute_contexts(module: nn.Module):
-    """(context of the forward, context of its recomputation): the second freezes the
-    running statistics of the module's batch norms (momentum 0 keeps them as they are)."""
-    return contextlib.nullcontext(), _frozen_norms(module)
-
-
-@contextlib.contextmanager
-def _frozen_norms(module: nn.Module):
-    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.momentum = 0.0
-    try:
-        yield
-    finally:
-        for m, momentum in zip(norms, momenta):
-            m.momentum = momentum
+def build_model(cfg) -> VideoModel:
+    """The model :func:`model_class` names, on the CPU, in training mode (MODEL.ACT_CHECKPOINT
+    is applied when the run wraps it: ``slowvid.engine.setup.wrap_model``)."""
+    cls = model_class(cfg)
+    return cls(**cls.from_config(cfg))
 
 
 def build_head(cfg, dim_in: Sequence[int], default: str = "ClassificationHead") -> nn.Module:

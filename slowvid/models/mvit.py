@@ -25,11 +25,12 @@ from torch import nn
 
 from slowvid.registry import MODELS
 
+from .base import InputSpec, VideoModel
 from .blocks.attention import MultiScaleBlock, MViTv2Options, PoolSpec, Size3, check_size3
+from .heads import TokenHead
 
 __all__ = [
     "LAYER_NORM",
-    "VARIANTS",
     "MViT",
     "MViTBlockSpec",
     "PatchSpec",
@@ -179,37 +180,8 @@ def make_mvit_blocks(
     return tuple(specs)
 
 
-class _ClsHead(nn.Module):
-    """Class token (or mean token) -> dropout -> linear, giving raw logits.
-
-    Args:
-        dim_in: token channels.
-        num_classes: output classes.
-        dropout_rate: dropout before the linear layer.
-        use_cls: read the class token; otherwise average all tokens.
-    """
-
-    def __init__(self, dim_in: int, num_classes: int, dropout_rate: float, use_cls: bool):
-        super().__init__()
-        self.dim_in = dim_in
-        self.use_cls = use_cls
-        self.dropout = nn.Dropout(dropout_rate) if dropout_rate > 0 else nn.Identity()
-        self.proj = nn.Linear(dim_in, num_classes)
-
-    def reset(self, num_classes: int) -> None:
-        """Replaces the linear layer with a fresh one of ``num_classes`` outputs."""
-        self.proj = nn.Linear(self.dim_in, num_classes)
-        nn.init.trunc_normal_(self.proj.weight, std=0.02)
-        nn.init.zeros_(self.proj.bias)
-
-    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: ``[(B, N, C)]`` normalised tokens. Returns: (B, num_classes)."""
-        x = features[0][:, 0] if self.use_cls else features[0].mean(1)
-        return self.proj(self.dropout(x))
-
-
 @MODELS.register()
-class MViT(nn.Module):
+class MViT(VideoModel):
     """Multiscale Vision Transformer (v1, or v2 with ``v2`` options and no absolute positions).
 
     ::
@@ -219,17 +191,16 @@ class MViT(nn.Module):
           -> [cls token] + positional embedding (space + time + cls, or joint)
           -> blocks; query pooling shrinks H, W and widths grow (MViT-B: 96 -> 768, 56^2 -> 7^2)
           -> LayerNorm                  (B, 1 + N', C)
-          -> head (cls token, dropout, linear)  (B, num_classes) logits
+          -> head (TokenHead: cls token, dropout, linear)  (B, num_classes) logits
 
     Args:
         blocks: one spec per transformer block.
-        num_classes: output classes.
+        head: maps ``[(B, 1 + N', C_out)]`` tokens to logits (a :class:`TokenHead`).
         dim_in: input channels.
         input_size: (T, H, W) of the training clip; sizes the positional embedding.
         patch: the cube patch embedding.
         mlp_ratio: MLP hidden width over the block width.
         qkv_bias: bias on the q, k, v projections.
-        dropout_rate: dropout before the classifier.
         sep_pos_embed: separate spatial + temporal (+ class) embeddings instead of one per token.
         cls_embed_on: prepend a class token and classify from it (else average the tokens).
         norm: builds the LayerNorm-style normalisation over channels.
@@ -237,17 +208,21 @@ class MViT(nn.Module):
         v2: the MViTv2 block options; None is MViT v1.
     """
 
+    archs = ("mvit",)
+
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (MultiScaleBlock,)
+
     def __init__(
         self,
         *,
         blocks: Sequence[MViTBlockSpec],
-        num_classes: int,
+        head: nn.Module,
         dim_in: int = 3,
         input_size: Size3 = (16, 224, 224),
         patch: PatchSpec = PatchSpec(),
         mlp_ratio: float = 4.0,
         qkv_bias: bool = True,
-        dropout_rate: float = 0.5,
         sep_pos_embed: bool = True,
         cls_embed_on: bool = True,
         norm: Callable[[int], nn.Module] = LAYER_NORM,
@@ -270,6 +245,9 @@ class MViT(nn.Module):
         self.sep_pos_embed = sep_pos_embed
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_embed_on else None
         self.use_abs_pos = use_abs_pos
+        # Only the embeddings the layout uses become parameters; the others stay None.
+        self.pos_embed = self.pos_embed_spatial = None
+        self.pos_embed_temporal = self.pos_embed_class = None
         if use_abs_pos and sep_pos_embed:
             self.pos_embed_spatial = nn.Parameter(torch.zeros(1, h * w, embed_dim))
             self.pos_embed_temporal = nn.Parameter(torch.zeros(1, t, embed_dim))
@@ -299,17 +277,20 @@ class MViT(nn.Module):
             for s, grid in zip(blocks, grids, strict=True)
         )
         self.norm = norm(blocks[-1].dim_out)
-        self.head = _ClsHead(blocks[-1].dim_out, num_classes, dropout_rate, cls_embed_on)
-        self.feature_dims = [blocks[-1].dim_out]
+        self.head = head
+        self.input_spec = InputSpec((1,), (dim_in,))
+        self.feature_dims = (blocks[-1].dim_out,)
+        self.feature_stride = None  # tokens, not a feature map
+        self.feature_layers = ("norm",)
         self._init_weights()
 
     def _init_weights(self) -> None:
         for p in (
             self.cls_token,
-            getattr(self, "pos_embed", None),
-            getattr(self, "pos_embed_spatial", None),
-            getattr(self, "pos_embed_temporal", None),
-            getattr(self, "pos_embed_class", None),
+            self.pos_embed,
+            self.pos_embed_spatial,
+            self.pos_embed_temporal,
+            self.pos_embed_class,
         ):
             if p is not None:
                 nn.init.trunc_normal_(p, std=0.02)
@@ -329,12 +310,8 @@ class MViT(nn.Module):
     def from_config(cls, cfg) -> dict:
         """Reads MODEL.ARCH, MVIT.*, DATA.INPUT_CHANNEL_NUM / NUM_FRAMES / TRAIN_CROP_SIZE and
         MODEL.NUM_CLASSES / DROPOUT_RATE. MODEL.HEAD_NAME is not used: the head reads tokens."""
-        if cfg.MODEL.ARCH != "mvit":
-            raise ValueError(
-                f"MODEL.ARCH {cfg.MODEL.ARCH!r} is not an MViT architecture: use 'mvit'"
-            )
-        if len(cfg.DATA.INPUT_CHANNEL_NUM) != 1:
-            raise ValueError("DATA.INPUT_CHANNEL_NUM: MViT takes one pathway")
+        cls.arch_of(cfg)
+        spec = cls.input_spec_from_config(cfg)
         m = cfg.MVIT
         blocks = make_mvit_blocks(
             depth=m.DEPTH,
@@ -352,8 +329,11 @@ class MViT(nn.Module):
         crop = cfg.DATA.TRAIN_CROP_SIZE
         return {
             "blocks": blocks,
-            "num_classes": cfg.MODEL.NUM_CLASSES,
-            "dim_in": cfg.DATA.INPUT_CHANNEL_NUM[0],
+            # Tokens, whatever MODEL.HEAD_NAME says: the class token when there is one.
+            "head": TokenHead(
+                **TokenHead.from_config(cfg, [blocks[-1].dim_out], use_cls=m.CLS_EMBED_ON)
+            ),
+            "dim_in": spec.channels[0],
             "input_size": (cfg.DATA.NUM_FRAMES, crop, crop),
             "patch": PatchSpec(
                 kernel=check_size3("MVIT.PATCH_KERNEL", m.PATCH_KERNEL),
@@ -362,7 +342,6 @@ class MViT(nn.Module):
             ),
             "mlp_ratio": m.MLP_RATIO,
             "qkv_bias": m.QKV_BIAS,
-            "dropout_rate": cfg.MODEL.DROPOUT_RATE,
             "sep_pos_embed": m.SEP_POS_EMBED,
             "cls_embed_on": m.CLS_EMBED_ON,
             "use_abs_pos": m.USE_ABS_POS,
@@ -416,22 +395,3 @@ class MViT(nn.Module):
         for block in self.blocks:
             x, grid = block(x, grid)
         return [self.norm(x)]
-
-    def forward_head(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: output of :meth:`forward_features`. Returns: logits (B, num_classes)."""
-        return self.head(features)
-
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: inputs: ``[clip]``, clip (B, C, T, H, W). Returns: logits (B, num_classes)."""
-        return self.forward_head(self.forward_features(inputs))
-
-    def reset_head(self, num_classes: int) -> None:
-        """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
-        self.head.reset(num_classes)
-
-
-# Named variants: the block schedule is shared, the clip length differs (PyTorchVideo hub).
-VARIANTS = {
-    "mvit_b_16x4": {"input_size": (16, 224, 224), "droppath_rate": 0.2},
-    "mvit_b_32x3": {"input_size": (32, 224, 224), "droppath_rate": 0.3},
-}

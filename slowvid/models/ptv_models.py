@@ -26,7 +26,7 @@ from .x3d import X3D
 __all__ = ["PTVCSN", "PTVMViT", "PTVR2plus1D", "PTVResNet", "PTVSlowFast", "PTVX3D"]
 
 
-def _check(cfg, name: str, trans_func: str | None, archs: tuple[str, ...]) -> None:
+def _check(cfg, name: str, trans_func: str | None) -> None:
     """PySlowFast's assertions of the PTV wrapper ``name``, as errors naming the key."""
     if cfg.RESNET.STRIDE_1X1:
         raise ValueError(f"RESNET.STRIDE_1X1 True: PySlowFast's {name} has stride on the 3x3")
@@ -34,8 +34,6 @@ def _check(cfg, name: str, trans_func: str | None, archs: tuple[str, ...]) -> No
         raise ValueError(
             f"RESNET.TRANS_FUNC {cfg.RESNET.TRANS_FUNC!r}: PySlowFast's {name} needs {trans_func!r}"
         )
-    if archs and cfg.MODEL.ARCH not in archs:
-        raise ValueError(f"MODEL.ARCH {cfg.MODEL.ARCH!r}: PySlowFast's {name} takes {list(archs)}")
 
 
 def _all_blocks_temporal(cfg, pathway: int) -> bool:
@@ -53,9 +51,11 @@ def _all_blocks_temporal(cfg, pathway: int) -> bool:
 class PTVResNet(ResNet):
     """PySlowFast's PTVResNet (c2d, slow, i3d): slowvid's :class:`ResNet`."""
 
+    archs = ("slow", "c2d", "i3d")  # what PySlowFast's wrapper accepts
+
     @classmethod
     def from_config(cls, cfg) -> dict:
-        _check(cfg, "PTVResNet", "bottleneck_transform", ("c2d", "slow", "i3d"))
+        _check(cfg, "PTVResNet", "bottleneck_transform")
         # PyTorchVideo's builder gives every block its stage's temporal kernel and has no
         # non-local blocks; a config asking otherwise would silently differ in PySlowFast.
         if not _all_blocks_temporal(cfg, 0):
@@ -78,7 +78,7 @@ class PTVSlowFast(SlowFast):
 
     @classmethod
     def from_config(cls, cfg) -> dict:
-        _check(cfg, "PTVSlowFast", "bottleneck_transform", ())
+        _check(cfg, "PTVSlowFast", "bottleneck_transform")
         if any(blocks for stage in cfg.NONLOCAL.LOCATION for blocks in _flat(stage)):
             raise ValueError("NONLOCAL.LOCATION: PySlowFast's PTVSlowFast has no non-local blocks")
         return super().from_config(cfg)
@@ -91,7 +91,7 @@ class PTVX3D(X3D):
 
     @classmethod
     def from_config(cls, cfg) -> dict:
-        _check(cfg, "PTVX3D", "x3d_transform", ("x3d",))
+        _check(cfg, "PTVX3D", "x3d_transform")
         return {**super().from_config(cfg), "shortcut_norm_same_width": False}
 
 

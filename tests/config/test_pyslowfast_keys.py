@@ -130,6 +130,15 @@ def test_gated_keys_take_any_value_while_their_feature_is_off():
     infer_and_check(cfg)
 
 
+def test_gated_keys_are_checked_once_their_landed_gate_is_on():
+    cfg = get_cfg()
+    cfg.TENSORBOARD.MODEL_VIS.MODEL_WEIGHTS = True  # PySlowFast reads it only with MODEL_VIS on
+    infer_and_check(cfg.clone())
+    cfg.TENSORBOARD.MODEL_VIS.ENABLE = True  # slowvid's own feature now: the key is read
+    with pytest.raises(ValueError, match="MODEL_WEIGHTS = True.*read with TENSORBOARD.MODEL_VIS"):
+        infer_and_check(cfg)
+
+
 def test_a_foreign_value_is_refused_until_its_feature_lands(monkeypatch):
     from slowvid.config import pyslowfast
 

@@ -2,6 +2,7 @@
 own code gives (``../shared/pyslowfast_reference_params.json`` holds them for its yamls) and by
 the outputs each switch changes."""
 
+import copy
 import logging
 
 import pytest
@@ -10,6 +11,7 @@ from torch import nn
 
 from slowvid.config import get_cfg, infer_and_check
 from slowvid.engine.jobs import log_model_info
+from slowvid.engine.setup import wrap_model
 from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.models.blocks.nonlocal_block import NonLocal
 from slowvid.models.detector import ActionDetector
@@ -218,9 +220,8 @@ def test_act_checkpoint_trains_the_same_keeping_fewer_activations():
     cfg = _tiny_resnet(**{"MODEL.ARCH": "slow", "MODEL.DROPOUT_RATE": 0.0})
     torch.manual_seed(0)
     plain = build_model(cfg)
-    cfg.MODEL.ACT_CHECKPOINT = True
-    lean = build_model(cfg)
-    lean.load_state_dict(plain.state_dict())
+    cfg.MODEL.ACT_CHECKPOINT = True  # applied where the run wraps its model
+    lean = wrap_model(copy.deepcopy(plain), cfg, torch.device("cpu"))
     assert plain.state_dict().keys() == lean.state_dict().keys()
     clip = [torch.randn(2, 3, 4, 32, 32)]
     out_a, kept_a = _saved_bytes(plain, clip)
