@@ -28,7 +28,17 @@ setup(
     extras_require={
         # torchcodec is faster and pixel-identical, but needs the system FFmpeg libraries
         "torchcodec": ["torchcodec"],
-        # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark.
-        "dev": ["pytest", "pytest-timeout", "ruff", "pytorchvideo==0.1.5", "torchvision"],
+        # slowvid.lightning: VideoClassificationModule, VideoDataModule, examples/train_lightning.py
+        "lightning": ["lightning>=2.2"],
+        # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark;
+        # lightning the tests of slowvid.lightning and the examples.
+        "dev": [
+            "pytest",
+            "pytest-timeout",
+            "ruff",
+            "pytorchvideo==0.1.5",
+            "torchvision",
+            "lightning>=2.2",
+        ],
     },
 )
