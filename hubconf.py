@@ -41,8 +41,9 @@ class _Entry:
     num_classes: int = 400
     head_activation: str | None = None  # PyTorchVideo's for this name
     overrides: dict = _field(default_factory=dict)  # config keys PyTorchVideo's model differs in
-    mvit: bool = False  # takes spatial_size / temporal_size; PyTorchVideo says head_num_classes
+    mvit: bool = False  # takes spatial_size / temporal_size, as PyTorchVideo's MViTs do
     classes_argument: str = "model_num_class"  # PyTorchVideo's builder's name for num_classes
+    pytorchvideo: bool = True  # PyTorchVideo's hubconf has this name
 
 
 _MVIT = {"mvit": True, "classes_argument": "head_num_classes"}
@@ -74,14 +75,14 @@ ENTRIES = {
     # The image MViT-B (depth 16, ImageNet-1k): a one-frame MViT with a 2-D patch embedding.
     "mvit_base_16": _Entry(None, 1000, **_MVIT),
     # slowvid's other zoo rows.
-    "slow_r50_4x16": _Entry("Kinetics/SLOW_4x16_R50.yaml"),
-    "slowfast_r50_4x16": _Entry("Kinetics/SLOWFAST_4x16_R50.yaml"),
-    "mvitv2_s_16x4": _Entry("Kinetics/MVITv2_S_16x4.yaml", **_MVIT),
-    "mvitv2_b_32x3": _Entry("Kinetics/MVITv2_B_32x3.yaml", **_MVIT),
+    "slow_r50_4x16": _Entry("Kinetics/SLOW_4x16_R50.yaml", pytorchvideo=False),
+    "slowfast_r50_4x16": _Entry("Kinetics/SLOWFAST_4x16_R50.yaml", pytorchvideo=False),
+    "mvitv2_s_16x4": _Entry("Kinetics/MVITv2_S_16x4.yaml", **_MVIT, pytorchvideo=False),
+    "mvitv2_b_32x3": _Entry("Kinetics/MVITv2_B_32x3.yaml", **_MVIT, pytorchvideo=False),
 }
 
-# For the docstrings and tests: the names PyTorchVideo 0.1.5's hubconf defines.
-PYTORCHVIDEO_NAMES = tuple(list(ENTRIES)[:19])
+# The names PyTorchVideo 0.1.5's hubconf defines.
+PYTORCHVIDEO_NAMES = tuple(name for name, entry in ENTRIES.items() if entry.pytorchvideo)
 
 
 def _image_mvit(num_classes: int, spatial_size: int):
