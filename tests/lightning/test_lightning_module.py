@@ -12,6 +12,7 @@ pytest.importorskip("lightning")
 
 import lightning as L  # noqa: E402
 
+from slowvid.checkpoint import load_checkpoint  # noqa: E402
 from slowvid.config import load_config  # noqa: E402
 from slowvid.data import build_loader  # noqa: E402
 from slowvid.data.augment import Mixup  # noqa: E402
@@ -90,7 +91,7 @@ SCHEDULE = {
 }
 
 
-def test_plain_arguments_train_with_slowvid_schedule_and_device_normalisation():
+def test_plain_arguments_train_with_slowvid_schedule_and_device_normalisation(tmp_path):
     torch.manual_seed(0)
     model = _MeanNet()
     module = VideoClassificationModule(
@@ -118,6 +119,12 @@ def test_plain_arguments_train_with_slowvid_schedule_and_device_normalisation():
     metrics = trainer.callback_metrics
     assert metrics["train/epoch_loss"] < 1.0  # chance is log(4) = 1.39
     assert metrics["val/top1_acc"] == 100.0 and metrics["val/num_videos"] == 8
+    # Lightning's checkpoint loads where slowvid checkpoints do (run_net, hub weights=).
+    path = str(tmp_path / "module.ckpt")
+    trainer.save_checkpoint(path)
+    fresh = _MeanNet()
+    load_checkpoint(path, fresh)
+    torch.testing.assert_close(fresh.state_dict(), model.state_dict())
 
 
 def test_mixup_targets_train_with_soft_cross_entropy():
