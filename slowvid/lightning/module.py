@@ -224,6 +224,13 @@ class VideoClassificationModule(L.LightningModule):
             f"train/epoch_{n}": sums[i] / max(sums[len(names) + i], 1) for i, n in enumerate(names)
         }
         self.log_dict(means, sync_dist=True, reduce_fx="max")  # the same on every rank
+        if self.global_rank == 0:
+            logger.info(
+                "epoch %d/%d  %s",
+                self.current_epoch + 1,
+                self.trainer.max_epochs,
+                "  ".join(f"{k} {v:.4g}" for k, v in means.items()),
+            )
         self._train_sums = {}
         check_failed_videos(
             self._train_failed,
@@ -270,6 +277,8 @@ class VideoClassificationModule(L.LightningModule):
             if isinstance(v, int | float) and not isinstance(v, bool)
         }
         self.log_dict(numbers, sync_dist=True, reduce_fx="max")
+        if self.global_rank == 0:
+            logger.info("%s  %s", tag, "  ".join(f"{k} {v:.4g}" for k, v in numbers.items()))
         self._evaluator = None
         return results
 
