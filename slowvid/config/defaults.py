@@ -30,6 +30,10 @@ _C.OUTPUT_DIR = "./output"
 _C.RNG_SEED = 1
 # Iterations between two console/json log lines.
 _C.LOG_PERIOD = 10
+# Folder under projects/ whose package every process of the run imports (registering its parts)
+# before building anything; "" for none. Set by --project, by this key in a yaml, or by the
+# yaml's own place under projects/<name>/.
+_C.PROJECT = ""
 
 # ---------------------------------------------------------------------------- #
 # Training
@@ -49,7 +53,9 @@ _C.TRAIN.CHECKPOINT_PERIOD = 10
 _C.TRAIN.AUTO_RESUME = True
 # Checkpoint to initialise the model from when there is nothing to resume ("" for none).
 _C.TRAIN.CHECKPOINT_FILE_PATH = ""
-# Format of TRAIN.CHECKPOINT_FILE_PATH: "pytorch" (slowvid or PySlowFast .pyth) or "auto".
+# Format of TRAIN.CHECKPOINT_FILE_PATH, as in PySlowFast: "pytorch" (a torch file: slowvid,
+# PySlowFast .pyth, PyTorchVideo, MMAction2, torchvision; the layout is detected from its keys)
+# or "caffe2" (a Caffe2 blob pickle, PySlowFast's .pkl model zoo, whatever the file's name).
 _C.TRAIN.CHECKPOINT_TYPE = "pytorch"
 # Extra training hooks by class name in HOOKS (projects add theirs this way).
 _C.TRAIN.HOOKS = []
@@ -91,6 +97,8 @@ _C.DATA.PATH_PREFIX = ""
 _C.DATA.PATH_LABEL_SEPARATOR = " "
 # Official train/test split (1, 2 or 3) read by UCF101 and HMDB51.
 _C.DATA.SPLIT = 1
+# VideoFolder without split files: share of each class's videos held out for val and test.
+_C.DATA.VAL_FRACTION = 0.2
 # Frames per clip fed to the network (the fast pathway for SlowFast).
 _C.DATA.NUM_FRAMES = 8
 # Temporal stride between sampled frames, counted at TARGET_FPS.
@@ -120,7 +128,8 @@ _C.DATA.RANDOM_FLIP = True
 _C.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
 # [min, max] width / height of that random resized crop; [] means [0.75, 1.3333].
 _C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
-# Video decoder: "auto" (torchcodec when it loads, else PyAV), "torchcodec" or "pyav".
+# Video decoder: "auto" ($SLOWVID_DECODING_BACKEND if set, else torchcodec when it loads, else
+# PyAV), "torchcodec" or "pyav".
 _C.DATA.DECODING_BACKEND = "auto"
 # Fraction of videos in an epoch that may fail to decode before the run stops.
 _C.DATA.MAX_FAILED_FRACTION = 0.1
@@ -398,6 +407,14 @@ _C.SSV2.FRAME_FPS = 30.0
 # "segments": one frame from each of DATA.NUM_FRAMES equal segments of the whole video (random
 # in training, middle in testing; SAMPLING_RATE unused); "clip": Kinetics-like clips.
 _C.SSV2.SAMPLING = "segments"
+
+# ---------------------------------------------------------------------------- #
+# DoMSEV (PyTorchVideo's csv layout in DATA.PATH_TO_DATA_DIR; see data/datasets/domsev.py)
+# ---------------------------------------------------------------------------- #
+_C.DOMSEV = CfgNode()
+# Label family of the segments, read from {LABEL_TYPE}_labels.csv: "environment" (5 classes),
+# "activity" (13) or "attention" (3).
+_C.DOMSEV.LABEL_TYPE = "activity"
 
 # ---------------------------------------------------------------------------- #
 # Batch norm

@@ -14,9 +14,11 @@ _CHOICES = {
     "AUG.INTERPOLATION": ("bilinear", "bicubic", "nearest"),
     "AUG.RE_MODE": ("const", "rand", "pixel"),
     "DIST_BACKEND": ("auto", "nccl", "gloo"),
+    "TRAIN.CHECKPOINT_TYPE": ("pytorch", "caffe2"),
     "EPICKITCHENS.VIDEO_FORMAT": ("mp4", "frames"),
     "SSV2.VIDEO_FORMAT": ("webm", "frames"),
     "SSV2.SAMPLING": ("segments", "clip"),
+    "DOMSEV.LABEL_TYPE": ("environment", "activity", "attention"),
 }
 
 
@@ -76,6 +78,8 @@ def infer_and_check(cfg: CfgNode) -> None:
         )
     if not 0.0 <= data.MAX_FAILED_FRACTION <= 1.0:
         _fail("DATA.MAX_FAILED_FRACTION", "must lie in [0, 1]")
+    if not 0.0 <= data.VAL_FRACTION < 1.0:
+        _fail("DATA.VAL_FRACTION", f"{data.VAL_FRACTION}; must lie in [0, 1)")
     if data.FRAME_FPS <= 0:
         _fail("DATA.FRAME_FPS", f"must be positive, got {data.FRAME_FPS}")
     _check_frame_template(data.FRAME_TEMPLATE)

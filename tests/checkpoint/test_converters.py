@@ -23,6 +23,7 @@ are the identity, and asserts the warning.
 """
 
 import logging
+import os
 import pickle
 import re
 
@@ -461,3 +462,73 @@ def test_other_class_count_only_warns(tmp_path, caplog):
         load_checkpoint(path, model)
     assert "head.proj.weight (from head.projection.weight)" in caplog.text
     assert torch.equal(model.stem.conv.weight, source.stem.conv.weight)
+
+
+def _tiny_slow(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    opts = ["RESNET.DEPTH", "18", "RESNET.WIDTH_PER_GROUP", "8", "MODEL.NUM_CLASSES", "5"]
+    return _randomise(_slowvid("SLOW_8x8_R50.yaml", *opts), seed)
+
+
+@pytest.mark.timeout(60)
+def test_checkpoint_type_caffe2_reads_blobs_whatever_the_file_name(tmp_path):
+    from slowvid.engine.jobs import _resume_or_initialise
+
+    source, inputs = _tiny_slow(0), [_clip(1, 3, 4, 64, 64)]
+    path = str(tmp_path / "released_model.bin")  # not .pkl: the key, not the name, decides
+    with open(path, "wb") as f:
+        pickle.dump({"blobs": _to_caffe2(source.state_dict(), {})}, f, protocol=2)
+    opts = ["RESNET.DEPTH", "18", "RESNET.WIDTH_PER_GROUP", "8", "MODEL.NUM_CLASSES", "5"]
+    opts += ["TRAIN.AUTO_RESUME", "False", "TRAIN.CHECKPOINT_FILE_PATH", path]
+    cfg = load_config(
+        "configs/Kinetics/SLOW_8x8_R50.yaml", opts + ["TRAIN.CHECKPOINT_TYPE", "caffe2"]
+    )
+    target = _tiny_slow(1)
+    _resume_or_initialise(cfg, target, None)
+    with torch.no_grad():
+        torch.testing.assert_close(target(inputs), source(inputs), rtol=0, atol=TOL)
+    # As in PySlowFast, "pytorch" means a torch file: the blob pickle does not load as one.
+    cfg = load_config("configs/Kinetics/SLOW_8x8_R50.yaml", opts)
+    with pytest.raises(CheckpointReadError, match="released_model.bin"):
+        _resume_or_initialise(cfg, _tiny_slow(1), None)
+    pkl = str(tmp_path / "released_model.pkl")
+    os.replace(path, pkl)
+    with pytest.raises(CheckpointReadError, match="TRAIN.CHECKPOINT_TYPE caffe2"):
+        load_checkpoint(pkl, _tiny_slow(1), checkpoint_type="pytorch")
+    with pytest.raises(ValueError, match="TRAIN.CHECKPOINT_TYPE"):
+        load_config("configs/Kinetics/SLOW_8x8_R50.yaml", ["TRAIN.CHECKPOINT_TYPE", "pkl"])
+
+
+@pytest.fixture
+def prefixed_format():
+    """A project's format, registered from outside the core: ``net.`` before slowvid names."""
+    from slowvid.checkpoint.converters import CheckpointFormat, Conversion
+    from slowvid.registry import CHECKPOINT_FORMATS
+
+    @CHECKPOINT_FORMATS.register()
+    class NetPrefixed(CheckpointFormat):
+        name = "net_prefixed"
+        signature = r"net\."
+
+        def convert(self, state, model):
+            renamed = {k.removeprefix("net."): v for k, v in state.items()}
+            return Conversion(
+                state=renamed, source=self.name, origin={k: f"net.{k}" for k in renamed}
+            )
+
+    yield NetPrefixed
+    CHECKPOINT_FORMATS._obj_map.pop("NetPrefixed")
+
+
+@pytest.mark.timeout(60)
+def test_a_registered_format_is_detected_and_converted(tmp_path, prefixed_format, caplog):
+    from slowvid.checkpoint.converters import checkpoint_formats
+
+    assert [f.name for f in checkpoint_formats()][-1] == "net_prefixed"  # after the core's
+    source, inputs = _tiny_slow(0), [_clip(1, 3, 4, 64, 64)]
+    path = str(tmp_path / "fork.pth")
+    torch.save({f"net.{k}": v for k, v in source.state_dict().items()}, path)
+    target = _tiny_slow(1)
+    with caplog.at_level(logging.INFO):
+        _assert_same_logits(target, path, inputs, source(inputs).detach())
+    assert "converting from the net_prefixed format" in caplog.text

@@ -75,3 +75,27 @@ def test_ava_detection_demo(video, tmp_path, with_boxes):
         args += ["--boxes", str(boxes)]
     assert demo_net.main(args + ["--topk", "2", *TINY]) == 0
     _check(video, out)
+
+
+@pytest.mark.timeout(120)
+def test_overlay_names_classes_from_the_names_file(video, tmp_path, monkeypatch):
+    """The demo data's classnames.json (in DATA.PATH_TO_DATA_DIR) names the classes drawn;
+    a names file for another class count is not used."""
+    import json
+
+    from slowvid.data.demo import CLASSNAMES
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "classnames.json").write_text(json.dumps(CLASSNAMES))
+    drawn = []
+    monkeypatch.setattr(demo_net, "draw", lambda frame, lines, *a, **k: drawn.extend(lines))
+    cfg = os.path.join(REPO, "configs/Demo/SLOWFAST_DEMO.yaml")
+    args = ["--cfg", cfg, "--video", video, "--output", str(tmp_path / "o.mp4"), "--step", "2"]
+    opts = ["DATA.PATH_TO_DATA_DIR", str(data), "OUTPUT_DIR", str(tmp_path / "run"), *TINY]
+    assert demo_net.main(args + opts) == 0
+    assert drawn and all(line.rsplit(" ", 1)[0] in CLASSNAMES for line in drawn), drawn[:3]
+    drawn.clear()
+    (data / "classnames.json").write_text(json.dumps(CLASSNAMES[:5]))
+    assert demo_net.main(args + opts) == 0
+    assert drawn and all(line.startswith("class ") for line in drawn), drawn[:3]

@@ -17,10 +17,12 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from slowvid.registry import CHECKPOINT_FORMATS
+
 from .rules import (
     PARAM,
+    CheckpointFormat,
     Conversion,
-    SourceFormat,
     fill_identity_norms,
     fit_shapes,
     make_table,
@@ -29,7 +31,7 @@ from .rules import (
     rename_state,
 )
 
-__all__ = ["FORMAT", "convert"]
+__all__ = ["PyTorchVideo", "convert"]
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +135,7 @@ def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     renumbered, source_key = _close_block_gaps(state)
     conversion = rename_state(renumbered, TABLE, model_state)
     conversion.origin = {k: source_key[v] for k, v in conversion.origin.items()}
-    conversion.source = FORMAT.name
+    conversion.source = PyTorchVideo.name
     filled = fill_identity_norms(conversion.state, model, r".*\.shortcut\.1")
     if filled:
         logger.info("PyTorchVideo shortcuts without a norm, filled with identity: %s", filled)
@@ -174,7 +176,7 @@ def _convert_detector(state: Mapping[str, torch.Tensor], model: nn.Module) -> Co
         )
     inner = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
     conversion = convert(inner, backbone)
-    out = Conversion(state={}, source=FORMAT.name, skipped=list(conversion.skipped))
+    out = Conversion(state={}, source=PyTorchVideo.name, skipped=list(conversion.skipped))
     for key, value in conversion.state.items():
         out.state[f"backbone.{key}"] = value
         if key in conversion.origin:
@@ -186,13 +188,19 @@ def _convert_detector(state: Mapping[str, torch.Tensor], model: nn.Module) -> Co
     return out
 
 
-FORMAT = SourceFormat(
-    name="pytorchvideo",
-    signature=(
+@CHECKPOINT_FORMATS.register()
+class PyTorchVideo(CheckpointFormat):
+    """PyTorchVideo hub models (``blocks.N...``), its detectors (``model.blocks.N...``) and its
+    mobile-CPU X3D (``s1.pathway0_stem_conv_xy.kernel...``)."""
+
+    name = "pytorchvideo"
+    signature = (
         r"(model\.)?blocks\.\d+\."
         r"(multipathway_blocks|multipathway_fusion|res_blocks|conv\.conv_t)\."
         r"|cls_positional_encoding\.|patch_embed\.patch_model\."
         r"|s1\.pathway0_stem_conv_xy\.kernel\."
-    ),
-    convert=convert,
-)
+    )
+    priority = 30
+
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        return convert(state, model)

@@ -20,9 +20,9 @@ from torch import nn
 
 __all__ = [
     "PARAM",
+    "CheckpointFormat",
     "Conversion",
     "RuleTable",
-    "SourceFormat",
     "fill_identity_norms",
     "fit_shapes",
     "make_table",
@@ -53,24 +53,32 @@ class Conversion:
     skipped: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class SourceFormat:
-    """A foreign checkpoint format: how to recognise its keys and how to convert them.
+class CheckpointFormat:
+    """A foreign checkpoint layout: how to recognise its keys and how to convert them.
+
+    Subclasses are registered in ``slowvid.registry.CHECKPOINT_FORMATS`` (a project registers
+    its own the same way) and tried by :func:`~slowvid.checkpoint.converters.convert_checkpoint`
+    in ``priority`` order, the first whose :meth:`detect` accepts the keys converting them.
 
     Attributes:
-        name: short name used in logs and docs.
+        name: short name used in logs, docs and ``TRAIN.CHECKPOINT_TYPE``.
         signature: a key of this format matches this regex (``re.match``).
-        convert: ``(state, model) -> Conversion``.
+        priority: lower is tried first; the core's formats use 10..50, so a project's format
+            (default 100) is tried after them unless it says otherwise.
     """
 
-    name: str
-    signature: str
-    convert: Callable[[Mapping[str, torch.Tensor], nn.Module], Conversion]
+    name: str = ""
+    signature: str = ""
+    priority: int = 100
 
-    def detect(self, keys: Iterable[str]) -> bool:
-        """Whether any of ``keys`` looks like this format."""
+    def detect(self, state: Mapping[str, torch.Tensor]) -> bool:
+        """Whether any key of ``state`` looks like this format."""
         pattern = re.compile(self.signature)
-        return any(pattern.match(k) for k in keys)
+        return any(pattern.match(k) for k in state)
+
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        """``state`` under ``model``'s names and shapes."""
+        raise NotImplementedError(f"{type(self).__name__} does not define convert()")
 
 
 @dataclass(frozen=True)
