@@ -50,6 +50,7 @@ def trainer_arguments(cfg) -> dict[str, Any]:
         every_n_epochs=max(cfg.TRAIN.CHECKPOINT_PERIOD, 1),
         save_top_k=-1,
         save_last=True,  # last.ckpt after every epoch: the end of a run is always kept
+        save_on_train_epoch_end=True,  # by epoch, whether or not validation ran
     )
     return {
         "max_epochs": cfg.SOLVER.MAX_EPOCH,
