@@ -170,14 +170,15 @@ def _parent(tree: dict, key: str, create: bool = False) -> tuple[dict | None, st
 
 def defaults_differ(cfg: CfgNode) -> dict[str, tuple[Any, Any, str]]:
     """Keys whose slowvid default differs from PySlowFast's: key -> (PySlowFast's default,
-    slowvid's default, why). Includes foreign keys that slowvid keeps at another value."""
+    slowvid's default, why). Includes foreign keys that slowvid keeps at another value (a key
+    whose feature has landed in defaults.py is listed only through DEFAULTS_DIFFER)."""
     out = {
         key: (pysf, _get(cfg, key), why)
         for key, (pysf, why) in DEFAULTS_DIFFER.items()
         if _has(cfg, key)
     }
     for key, entry in FOREIGN_KEYS.items():
-        if key not in out and not same_value(cfg_default(entry), entry.default):
+        if key not in out and key in IN_TREE and not same_value(cfg_default(entry), entry.default):
             out[key] = (entry.default, cfg_default(entry), entry.does)
     return out
 
