@@ -325,6 +325,49 @@ _C.MVIT.RESIDUAL_POOLING = False
 _C.MVIT.DIM_MUL_IN_ATT = False
 
 # ---------------------------------------------------------------------------- #
+# Video ViT (VideoMAE / MAE-ST backbones; defaults are VideoMAE ViT-B) and TimeSformer, which
+# takes its widths from here too. Names follow PySlowFast's MVIT keys where the concept is one.
+# ---------------------------------------------------------------------------- #
+_C.VIT = CfgNode()
+# Transformer blocks.
+_C.VIT.DEPTH = 12
+# Token channels.
+_C.VIT.EMBED_DIM = 768
+# Attention heads.
+_C.VIT.NUM_HEADS = 12
+# MLP hidden width as a multiple of EMBED_DIM.
+_C.VIT.MLP_RATIO = 4.0
+# (t, h, w) tubelet size, the kernel and stride of the patch embedding; TimeSformer needs t = 1.
+_C.VIT.PATCH_SIZE = [2, 16, 16]
+# Bias on the q, k, v projections.
+_C.VIT.QKV_BIAS = True
+# With QKV_BIAS, a bias on the keys too; VideoMAE has none (softmax ignores it).
+_C.VIT.K_BIAS = False
+# Position embedding: "sincos" (VideoMAE's fixed 1-D table), "learned" (one vector per token) or
+# "separate" (learned space + time (+ class) vectors summed; MAE-ST, TimeSformer).
+_C.VIT.POS_EMBED = "sincos"
+# Prepend a class token.
+_C.VIT.CLS_EMBED_ON = False
+# Classify from the mean patch token, normalised after pooling; False reads the class token.
+_C.VIT.USE_MEAN_POOLING = True
+# Stochastic-depth rate of the last block (rising linearly from 0 at the first).
+_C.VIT.DROPPATH_RATE = 0.1
+# Initial value of the per-channel layer scales of each block; 0.0 disables layer scale.
+_C.VIT.LAYER_SCALE_INIT_VALUE = 0.0
+# The classifier's initial weights are multiplied by this (VideoMAE fine-tuning: 0.001).
+_C.VIT.HEAD_INIT_SCALE = 1.0
+# No weight decay on position embeddings and the class token (as MVIT.ZERO_DECAY_POS_CLS).
+_C.VIT.ZERO_DECAY_POS_CLS = True
+
+# ---------------------------------------------------------------------------- #
+# TimeSformer (arXiv:2102.05095); widths, depth and patch come from VIT
+# ---------------------------------------------------------------------------- #
+_C.TIMESFORMER = CfgNode()
+# "divided_space_time" (temporal then spatial attention in each block), "joint_space_time" or
+# "space_only" (frames attend separately; the class tokens are averaged), as the TimeSformer repo.
+_C.TIMESFORMER.ATTENTION_TYPE = "divided_space_time"
+
+# ---------------------------------------------------------------------------- #
 # Action detection (a backbone + an ROI head over person boxes, e.g. AVA)
 # ---------------------------------------------------------------------------- #
 _C.DETECTION = CfgNode()
@@ -470,6 +513,14 @@ _C.SOLVER.BETAS = [0.9, 0.999]
 _C.SOLVER.CLIP_GRAD_VAL = 0.0
 # Rescale gradients whose global L2 norm exceeds this (0 disables).
 _C.SOLVER.CLIP_GRAD_L2NORM = 0.0
+# Start the cosine at its peak when warm-up ends (it then spans WARMUP_EPOCHS..MAX_EPOCH), instead
+# of following the cosine over 0..MAX_EPOCH and warming up to its value at WARMUP_EPOCHS.
+_C.SOLVER.COSINE_AFTER_WARMUP = False
+# No weight decay on 1-D parameters (biases, norm scales, layer scales) and biases.
+_C.SOLVER.ZERO_WD_1D_PARAM = False
+# Layer-wise LR decay of transformers, in (0, 1]: block i of L trains at LAYER_DECAY ** (L - i)
+# times the rate, the embeddings at LAYER_DECAY ** (L + 1), the head at 1; 1.0 disables it.
+_C.SOLVER.LAYER_DECAY = 1.0
 
 # ---------------------------------------------------------------------------- #
 # TensorBoard

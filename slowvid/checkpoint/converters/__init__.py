@@ -2,13 +2,19 @@
 
 Formats, tried in this order after slowvid's own names:
 
-============  ==============================================================================
-caffe2        PySlowFast's Caffe2 ``.pkl`` blobs (ResNet / SlowFast family)
-mmaction2     MMAction2 ``state_dict`` (``backbone.*``, ``cls_head.*``)
-pytorchvideo  PyTorchVideo hub models (``blocks.N.res_blocks...``, ``cls_positional_encoding``)
-pyslowfast    PySlowFast ``.pyth`` (``s2.pathway0_res0.branch2.a``, ``patch_embed.proj``)
-imagenet      torchvision 2D ResNets, inflated to 3D
-============  ==============================================================================
+=====================  ===================================================================
+caffe2                 PySlowFast's Caffe2 ``.pkl`` blobs (ResNet / SlowFast family)
+mmaction2              MMAction2 ``state_dict`` (``backbone.*``, ``cls_head.*``)
+pytorchvideo           PyTorchVideo hub models (``blocks.N.res_blocks...``,
+                       ``cls_positional_encoding``)
+transformers-videomae  Hugging Face ``VideoMAEForVideoClassification`` (``videomae.encoder``)
+transformers-          Hugging Face ``TimesformerForVideoClassification``
+timesformer            (``timesformer.encoder``)
+timesformer            the TimeSformer release (``model.blocks.N.temporal_attn``)
+videomae               the VideoMAE release (``blocks.N.attn.q_bias``, ``fc_norm``, ``encoder.``)
+pyslowfast             PySlowFast ``.pyth`` (``s2.pathway0_res0.branch2.a``, ``patch_embed.proj``)
+imagenet               torchvision 2D ResNets, inflated to 3D
+=====================  ===================================================================
 
 Each format is one file holding its rename table as data; :mod:`.rules` is the engine. The
 result is checked against the model by the loader (``slowvid.checkpoint.io``), which names
@@ -22,7 +28,7 @@ from typing import Any
 from torch import nn
 
 from ..model_state import extract_model_state
-from . import caffe2, imagenet, mmaction2, pyslowfast, pytorchvideo
+from . import caffe2, imagenet, mmaction2, pyslowfast, pytorchvideo, timesformer, videomae
 from .caffe2 import read_caffe2_pickle
 from .rules import Conversion, SourceFormat
 
@@ -34,6 +40,11 @@ FORMATS: tuple[SourceFormat, ...] = (
     caffe2.FORMAT,
     mmaction2.FORMAT,
     pytorchvideo.FORMAT,
+    videomae.TRANSFORMERS_FORMAT,
+    timesformer.TRANSFORMERS_FORMAT,
+    timesformer.FORMAT,
+    # Before PySlowFast, whose ViT shares ``patch_embed.proj`` and ``blocks.N.attn.qkv``.
+    videomae.FORMAT,
     pyslowfast.FORMAT,
     imagenet.FORMAT,
 )
