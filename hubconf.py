@@ -32,6 +32,16 @@ ARCHITECTURES = {
     "mvit_base_32x3": "Kinetics/MVIT_B_32x3.yaml",
     "mvitv2_s_16x4": "Kinetics/MVITv2_S_16x4.yaml",
     "mvitv2_b_32x3": "Kinetics/MVITv2_B_32x3.yaml",
+    "rev_mvit_b_16x4": "Kinetics/REV_MVIT_B_16x4.yaml",
+    "videomae_vit_s_16x4": "Kinetics/VIT_S_16x4.yaml",
+    "videomae_vit_b_16x4": "Kinetics/VIT_B_16x4.yaml",
+    "videomae_vit_l_16x4": "Kinetics/VIT_L_16x4.yaml",
+    "videomae_vit_h_16x4": "Kinetics/VIT_H_16x4.yaml",
+    "mae_st_vit_l_16x4": "Kinetics/MAE_ST_VIT_L_16x4.yaml",
+    "mae_st_vit_h_16x4": "Kinetics/MAE_ST_VIT_H_16x4.yaml",
+    "timesformer_8x32": "Kinetics/TIMESFORMER_8x32.yaml",
+    "timesformer_hr_16x16": "Kinetics/TIMESFORMER_HR_16x16.yaml",
+    "timesformer_l_96x4": "Kinetics/TIMESFORMER_L_96x4.yaml",
 }
 
 

@@ -25,7 +25,7 @@ import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from iopath.common.file_io import g_pathmgr
@@ -41,6 +41,7 @@ from .model_state import (
 
 __all__ = [
     "CheckpointReadError",
+    "FitsPositionEmbeddings",
     "checkpoint_dir",
     "checkpoint_path",
     "find_latest_checkpoint",
@@ -57,6 +58,16 @@ _NAME_RE = re.compile(r"^checkpoint_epoch_(\d+)(?:_iter_(\d+))?\.pyth$")
 _RESERVED_KEYS = ("epoch", "iter", "model_state", "optimizer_state", "cfg")
 # Types torch's weights_only unpickler accepts besides tensors and containers.
 _PLAIN_TYPES = (int, float, bool, str, bytes, type(None), torch.dtype, torch.device)
+
+
+@runtime_checkable
+class FitsPositionEmbeddings(Protocol):
+    """A model that can adapt a checkpoint's position embeddings to its own clip size (the
+    transformers: fine-tuning at another resolution or frame count loads without a mismatch)."""
+
+    def fit_position_embeddings(self, state: dict) -> list[str]:
+        """Interpolates the embeddings of ``state`` in place; returns what it resized."""
+        ...
 
 
 class CheckpointReadError(RuntimeError):
@@ -307,6 +318,10 @@ def load_checkpoint(
     # The one place foreign formats enter: everything below sees slowvid names.
     conversion = convert_checkpoint(checkpoint, target, path=path)
     state = conversion.state
+    if isinstance(target, FitsPositionEmbeddings):
+        resized = target.fit_position_embeddings(state)
+        if resized:
+            logger.info("Checkpoint %s: position embeddings interpolated: %s", path, resized)
     model_state = target.state_dict()
     diff = diff_state_dicts(state, model_state)
     # Left at their initialisation on purpose by the converter, which warned about them.

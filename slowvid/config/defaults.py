@@ -276,7 +276,9 @@ _C.X3D.BN_LIN5 = False
 _C.X3D.CHANNELWISE_3x3x3 = True
 
 # ---------------------------------------------------------------------------- #
-# MViT (Multiscale Vision Transformers; defaults are MViT-B)
+# MViT (Multiscale Vision Transformers), also PySlowFast's plain ViT (an empty schedule) and its
+# reversible Rev-ViT / Rev-MViT. Defaults are PySlowFast's, so its yamls build the same networks;
+# the shipped MViT yamls set the MViT-B schedule.
 # ---------------------------------------------------------------------------- #
 _C.MVIT = CfgNode()
 # Number of transformer blocks.
@@ -291,28 +293,46 @@ _C.MVIT.MLP_RATIO = 4.0
 _C.MVIT.QKV_BIAS = True
 # Stochastic-depth rate of the last block (rising linearly from 0 at the first).
 _C.MVIT.DROPPATH_RATE = 0.1
-# Kernel (t, h, w) of the cube patch-embedding convolution.
+# Normalisation of the blocks; only "layernorm" (eps 1e-6), as in PySlowFast.
+_C.MVIT.NORM = "layernorm"
+# Kernel (t, h, w) of the cube patch-embedding convolution ((h, w) with PATCH_2D).
 _C.MVIT.PATCH_KERNEL = [3, 7, 7]
 # Stride (t, h, w) of the patch embedding; the token grid is the clip size divided by it.
 _C.MVIT.PATCH_STRIDE = [2, 4, 4]
 # Padding (t, h, w) of the patch embedding.
-_C.MVIT.PATCH_PADDING = [1, 3, 3]
+_C.MVIT.PATCH_PADDING = [2, 4, 4]
+# Image model: PATCH_KERNEL / STRIDE / PADDING give (h, w), inputs may be (B, C, H, W) images.
+_C.MVIT.PATCH_2D = False
 # [[block, factor], ...]: the channel width is multiplied by factor from that block on.
-_C.MVIT.DIM_MUL = [[1, 2.0], [3, 2.0], [14, 2.0]]
+_C.MVIT.DIM_MUL = []
 # [[block, factor], ...]: the head count is multiplied by factor from that block on.
-_C.MVIT.HEAD_MUL = [[1, 2.0], [3, 2.0], [14, 2.0]]
+_C.MVIT.HEAD_MUL = []
 # Pooling kernel (t, h, w) of queries, keys and values; [] uses stride + 1 on strided axes.
-_C.MVIT.POOL_KVQ_KERNEL = [3, 3, 3]
-# Key/value stride (t, h, w) of block 0, divided by each query stride after it; [] = no kv pooling.
-_C.MVIT.POOL_KV_STRIDE_ADAPTIVE = [1, 8, 8]
+_C.MVIT.POOL_KVQ_KERNEL = []
+# Key/value stride (t, h, w) of block 0, divided by each query stride after it; [] = off.
+_C.MVIT.POOL_KV_STRIDE_ADAPTIVE = []
+# [[block, s_t, s_h, s_w], ...]: key/value strides of the listed blocks (unused when
+# POOL_KV_STRIDE_ADAPTIVE is set, which replaces it).
+_C.MVIT.POOL_KV_STRIDE = []
 # [[block, s_t, s_h, s_w], ...]: query pooling strides, which shrink the token grid.
-_C.MVIT.POOL_Q_STRIDE = [[1, 1, 2, 2], [3, 1, 2, 2], [14, 1, 2, 2]]
+_C.MVIT.POOL_Q_STRIDE = []
 # Pooling operator of attention: "conv" (depthwise conv + LayerNorm), "avg" or "max".
 _C.MVIT.MODE = "conv"
+# One linear layer per q, k and v (PyTorchVideo's layout) instead of one fused qkv layer
+# (faster); checkpoints of either layout load into either.
+_C.MVIT.SEPARATE_QKV = False
 # Separate spatial and temporal positional embeddings (summed) instead of one per token.
-_C.MVIT.SEP_POS_EMBED = True
+_C.MVIT.SEP_POS_EMBED = False
 # Prepend a class token and classify from it; False averages the output tokens.
 _C.MVIT.CLS_EMBED_ON = True
+# Classify from the mean of the patch tokens, normalised after pooling (MAE-ST fine-tuning).
+_C.MVIT.USE_MEAN_POOLING = False
+# The classifier's initial weights are multiplied by this.
+_C.MVIT.HEAD_INIT_SCALE = 1.0
+# Initial value of per-channel scales on each block's two residual branches; 0.0 disables them.
+_C.MVIT.LAYER_SCALE_INIT_VALUE = 0.0
+# No weight decay on positional embeddings (absolute and relative) and the class token.
+_C.MVIT.ZERO_DECAY_POS_CLS = True
 # Add an absolute positional embedding to the tokens (MViT v1); MViTv2 turns it off.
 _C.MVIT.USE_ABS_POS = True
 # MViTv2: decomposed relative-position bias over height and width in every attention.
@@ -323,6 +343,19 @@ _C.MVIT.REL_POS_TEMPORAL = False
 _C.MVIT.RESIDUAL_POOLING = False
 # MViTv2: widen in the attention of the block at a DIM_MUL index, not in the MLP before it.
 _C.MVIT.DIM_MUL_IN_ATT = False
+# Reversible MViT / ViT (arXiv "Reversible Vision Transformers", CVPR 2022).
+_C.MVIT.REV = CfgNode()
+# Build the reversible form: activations are recomputed in the backward pass, not stored.
+_C.MVIT.REV.ENABLE = False
+# Fusion of the two streams before the head: "concat", "add", "max", "min", "avg",
+# "concat_linear[_mult[_drop]]" or "ln+concat_linear..." (PySlowFast's TwoStreamFusion).
+_C.MVIT.REV.RESPATH_FUSE = "concat"
+# Non-reversible stage-transition layers; every layer that pools queries or widens is one.
+_C.MVIT.REV.BUFFER_LAYERS = []
+# Skip path of a transition layer: "conv" (pooled with the queries' conv) or "max".
+_C.MVIT.REV.RES_PATH = "conv"
+# Fusion of the two streams entering a transition layer (modes as RESPATH_FUSE).
+_C.MVIT.REV.PRE_Q_FUSION = "avg"
 
 # ---------------------------------------------------------------------------- #
 # Video ViT (VideoMAE / MAE-ST backbones; defaults are VideoMAE ViT-B) and TimeSformer, which

@@ -2,8 +2,10 @@
 
 ``zoo_targets.csv`` is a verbatim copy of the published table (PySlowFast's model zoo; params in
 millions, GFLOPs per test view with one multiply-add counted as one flop). ``extra_targets.csv``
-adds, in the same layout, architectures that table lacks, from their papers (MViTv2: arXiv
-2112.01526, Table 5, which PySlowFast's model zoo repeats). :data:`ZOO_CONFIGS`
+adds, in the same layout, architectures that table lacks, from their papers and releases (MViTv2:
+arXiv 2112.01526, Table 5, which PySlowFast's model zoo repeats; VideoMAE: arXiv 2203.12602 and
+MCG-NJU/VideoMAE MODEL_ZOO.md; TimeSformer: arXiv 2102.05095 and the facebookresearch/TimeSformer
+README; Rev-MViT: PySlowFast projects/rev/README.md). :data:`ZOO_CONFIGS`
 maps each of its rows to a config under ``configs/`` and to the FLOP-counting convention the
 published figure was measured with; :func:`measure` counts parameters and GFLOPs of the config's
 network on the meta device, so the whole zoo is measured in seconds.
@@ -63,6 +65,10 @@ class ZooConfig:
         opts: ``KEY VALUE`` overrides applied after the yaml.
         note: why the row differs from the published figures, or how it is built.
         measured_top1: top-1 (or mAP) measured with this code, "" until someone trains the row.
+        params_excluded: parameter-name prefixes the published count leaves out.
+        params_truncated: the published count is truncated, not rounded (34.96 -> "34.9").
+        gflops_rounding: how far the published per-view GFLOPs may lie from the exact figure
+            when it was published coarser than its cell shows (e.g. TFLOPs for several views).
     """
 
     config: str
@@ -70,6 +76,9 @@ class ZooConfig:
     opts: tuple[str, ...] = ()
     note: str = ""
     measured_top1: str = ""
+    params_excluded: tuple[str, ...] = ()
+    params_truncated: bool = False
+    gflops_rounding: float = 0.0
 
 
 # (dataset, arch, depth, frames_x_rate) of zoo_targets.csv -> how this code reproduces it.
@@ -110,6 +119,48 @@ ZOO_CONFIGS: dict[tuple[str, str, str, str], ZooConfig] = {
     ),
     ("Kinetics-400", "MViTv2", "S", "16x4"): ZooConfig(_ETC + "MVITv2_S_16x4.yaml", "eval"),
     ("Kinetics-400", "MViTv2", "B", "32x3"): ZooConfig(_ETC + "MVITv2_B_32x3.yaml", "eval"),
+    ("Kinetics-400", "Rev-MViT", "B", "16x4"): ZooConfig(
+        _ETC + "REV_MVIT_B_16x4.yaml",
+        "eval",
+        params_truncated=True,
+        note="PySlowFast's rev README truncates parameter counts (its ImageNet Rev-MViT-B, 39.69 M "
+        "as PySlowFast builds it, is listed as 39): 34.96 M is listed as 34.9. PySlowFast's own "
+        "yaml leaves the class token on, which its reversible model refuses; it is off here.",
+    ),
+    **{
+        ("Kinetics-400", "VideoMAE", f"ViT-{size}", "16x4"): ZooConfig(
+            _ETC + f"VIT_{size}_16x4.yaml",
+            "eval",
+            note="Published parameters as transformers' VideoMAEForVideoClassification builds "
+            "them (the paper rounds up); the sin-cos table is a buffer, not a parameter.",
+        )
+        for size in "SBLH"
+    },
+    **{
+        ("SSv2", "VideoMAE", f"ViT-{size}", "16x2"): ZooConfig(
+            f"configs/SSv2/VIT_{size}_16x2.yaml",
+            "eval",
+            note="No 174-class size is published (the paper repeats the Kinetics backbone sizes).",
+        )
+        for size in "SB"
+    },
+    **{
+        ("Kinetics-400", name, "ViT-B", rate): ZooConfig(
+            _ETC + config,
+            "eval",
+            params_excluded=("pos_embed", "time_embed", "cls_token"),
+            gflops_rounding=5 / 3,
+            note="The paper counts 121.4 M for every size, without the position and time "
+            "embeddings and the class token (which grow with the clip); GFLOPs are published as "
+            "TFLOPs for 3 views (0.59, 5.11, 7.14), so a view is that / 3, +-1.7 G of rounding. "
+            "Top-1 / top-5 are the released models' (the TimeSformer README).",
+        )
+        for name, rate, config in (
+            ("TimeSformer", "8x32", "TIMESFORMER_8x32.yaml"),
+            ("TimeSformer-HR", "16x16", "TIMESFORMER_HR_16x16.yaml"),
+            ("TimeSformer-L", "96x4", "TIMESFORMER_L_96x4.yaml"),
+        )
+    },
     ("SSv2", "Slow", "R50", "8x8"): ZooConfig(
         "configs/SSv2/SLOW_8x8_R50.yaml",
         "train_bn",
@@ -165,7 +216,7 @@ class ZooRow:
         return " ".join(self.key)
 
     @property
-    def params_m(self) -> float:
+    def params_m(self) -> float | None:
         return _number(self.params_text)
 
     @property
@@ -178,6 +229,22 @@ class ZooRow:
         [3.785, 3.795), so X3D's 3.7943 M reproduces it although it is 0.11% above."""
         decimals = len(self.params_text.partition(".")[2])
         return max(1e-3 * self.params_m, 0.5 * 10**-decimals)
+
+    def params_match(self, params_m: float) -> bool:
+        """Whether a count (millions) reproduces the published one: within
+        :attr:`params_tolerance_m`, or for a truncated figure within its last digit above it."""
+        if self.zoo.params_truncated:
+            unit = 10 ** -len(self.params_text.partition(".")[2])
+            return self.params_m <= params_m < self.params_m + unit
+        return abs(params_m - self.params_m) <= self.params_tolerance_m
+
+    @property
+    def gflops_tolerance(self) -> float:
+        """0.2%, or the rounding of the published figure if larger (half a unit of its last
+        digit, or :attr:`ZooConfig.gflops_rounding`)."""
+        decimals = len(self.gflops_text.partition(".")[2])
+        rounding = max(0.5 * 10**-decimals, self.zoo.gflops_rounding)
+        return max(2e-3 * self.gflops, rounding)
 
 
 def load_rows(paths: Sequence[str | Path] = (TARGETS_CSV, EXTRA_CSV)) -> list[ZooRow]:
@@ -223,14 +290,21 @@ class ZooMeasure:
     Attributes:
         params: parameter elements.
         gflops_by_op: eval-mode GFLOPs of one test view per operator kind (fvcore's formulas).
+        params_excluded: elements of the parameters the published count leaves out.
     """
 
     params: int
     gflops_by_op: dict[str, float]
+    params_excluded: int = 0
 
     @property
     def params_m(self) -> float:
         return self.params / 1e6
+
+    @property
+    def params_as_published_m(self) -> float:
+        """Millions of parameters counted as the publication counts them."""
+        return (self.params - self.params_excluded) / 1e6
 
     @property
     def gflops(self) -> float:
@@ -250,7 +324,10 @@ def measure(row: ZooRow) -> ZooMeasure:
     cfg = zoo_cfg(row)
     with torch.device("meta"):
         model = build_model(cfg)
+    excluded = sum(
+        p.numel() for n, p in model.named_parameters() if n.startswith(row.zoo.params_excluded)
+    )
     if row.zoo.convention is None:  # no published GFLOPs (AVA detectors also need boxes)
-        return ZooMeasure(count_parameters(model), {})
+        return ZooMeasure(count_parameters(model), {}, excluded)
     view = [torch.empty(s, device="meta") for s in test_view_shapes(cfg)]
-    return ZooMeasure(count_parameters(model), meta_gflops_by_operator(model, view))
+    return ZooMeasure(count_parameters(model), meta_gflops_by_operator(model, view), excluded)

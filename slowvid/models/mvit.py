@@ -20,18 +20,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from slowvid.registry import MODELS
 
 from .blocks.attention import MultiScaleBlock, MViTv2Options, PoolSpec, Size3, check_size3
+from .blocks.transformer import TokenHead, fit_grid_embeddings, resize_grid_embedding
+from .reversible import RevOptions, TwoStreamFusion, make_reversible_layers, run_reversible
 
 __all__ = [
     "LAYER_NORM",
     "VARIANTS",
     "MViT",
     "MViTBlockSpec",
+    "MViTHeadSpec",
     "PatchSpec",
     "make_mvit_blocks",
 ]
@@ -106,6 +108,7 @@ def make_mvit_blocks(
     droppath_rate: float = 0.0,
     mode: str = "conv",
     dim_mul_in_att: bool = False,
+    pool_kv_stride: Sequence[Sequence[int]] = (),
 ) -> tuple[MViTBlockSpec, ...]:
     """The block specs of an MViT (defaults: MViT-B).
 
@@ -124,6 +127,8 @@ def make_mvit_blocks(
         mode: pooling operator, "conv", "avg" or "max".
         dim_mul_in_att: MViTv2: the block at a ``dim_mul`` index widens (in its attention);
             otherwise the block before it does (in its MLP), as MViT v1.
+        pool_kv_stride: ``[[block, s_t, s_h, s_w], ...]``: key/value strides of the listed
+            blocks, used when ``pool_kv_stride_adaptive`` is empty (as PySlowFast).
     """
     dim_at = _at_blocks(depth, dim_mul, "MVIT.DIM_MUL")
     head_at = _at_blocks(depth, head_mul, "MVIT.HEAD_MUL")
@@ -137,6 +142,10 @@ def make_mvit_blocks(
         if pool_kv_stride_adaptive
         else None
     )
+    kv_at = {
+        i: check_size3("MVIT.POOL_KV_STRIDE", s)
+        for i, s in _at_blocks(depth, pool_kv_stride, "MVIT.POOL_KV_STRIDE").items()
+    }
 
     def pool_kernel(stride: Size3) -> Size3:
         return kernel if kernel is not None else tuple(s + 1 if s > 1 else s for s in stride)
@@ -155,11 +164,12 @@ def make_mvit_blocks(
         kernel_q = pool_kernel(stride_q) if i in stride_at else (1, 1, 1)
         if kv_stride is not None:
             kv_stride = tuple(max(kv // q, 1) for kv, q in zip(kv_stride, stride_q, strict=True))
-        kv = kv_stride or (1, 1, 1)
+        kv = kv_stride or kv_at.get(i, (1, 1, 1))
+        pooled_kv = kv_stride is not None or i in kv_at
         pool = PoolSpec(
             kernel_q=kernel_q,
             stride_q=stride_q,
-            kernel_kv=pool_kernel(kv) if kv_stride is not None else (1, 1, 1),
+            kernel_kv=pool_kernel(kv) if pooled_kv else (1, 1, 1),
             stride_kv=kv,
             mode=mode,
         )
@@ -179,47 +189,37 @@ def make_mvit_blocks(
     return tuple(specs)
 
 
-class _ClsHead(nn.Module):
-    """Class token (or mean token) -> dropout -> linear, giving raw logits.
+@dataclass(frozen=True)
+class MViTHeadSpec:
+    """How MViT turns its tokens into logits (PySlowFast's options).
 
-    Args:
-        dim_in: token channels.
-        num_classes: output classes.
-        dropout_rate: dropout before the linear layer.
-        use_cls: read the class token; otherwise average all tokens.
+    Attributes:
+        mean_pooling: average the patch tokens and normalise after pooling
+            (``MVIT.USE_MEAN_POOLING``); otherwise normalise the tokens, then read the class
+            token, or average all tokens when there is none.
+        init_scale: the classifier's initial weights are scaled by it (``HEAD_INIT_SCALE``).
+        dropout_rate: dropout before the classifier.
     """
 
-    def __init__(self, dim_in: int, num_classes: int, dropout_rate: float, use_cls: bool):
-        super().__init__()
-        self.dim_in = dim_in
-        self.use_cls = use_cls
-        self.dropout = nn.Dropout(dropout_rate) if dropout_rate > 0 else nn.Identity()
-        self.proj = nn.Linear(dim_in, num_classes)
-
-    def reset(self, num_classes: int) -> None:
-        """Replaces the linear layer with a fresh one of ``num_classes`` outputs."""
-        self.proj = nn.Linear(self.dim_in, num_classes)
-        nn.init.trunc_normal_(self.proj.weight, std=0.02)
-        nn.init.zeros_(self.proj.bias)
-
-    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: ``[(B, N, C)]`` normalised tokens. Returns: (B, num_classes)."""
-        x = features[0][:, 0] if self.use_cls else features[0].mean(1)
-        return self.proj(self.dropout(x))
+    mean_pooling: bool = False
+    init_scale: float = 1.0
+    dropout_rate: float = 0.5
 
 
 @MODELS.register()
 class MViT(nn.Module):
-    """Multiscale Vision Transformer (v1, or v2 with ``v2`` options and no absolute positions).
+    """Multiscale Vision Transformer (v1, or v2 with ``v2`` options and no absolute positions);
+    with an empty schedule (no pooling, no widening) it is PySlowFast's plain ViT, and with
+    ``rev`` its reversible form, Rev-ViT / Rev-MViT (:mod:`slowvid.models.reversible`).
 
     ::
 
-        clip (B, 3, T, H, W)
+        clip (B, 3, T, H, W)   (or an image (B, 3, H, W), a one-frame clip)
           -> patch embed Conv3d        (B, C0, T/2, H/4, W/4) -> tokens (B, N, C0)
           -> [cls token] + positional embedding (space + time + cls, or joint)
           -> blocks; query pooling shrinks H, W and widths grow (MViT-B: 96 -> 768, 56^2 -> 7^2)
           -> LayerNorm                  (B, 1 + N', C)
-          -> head (cls token, dropout, linear)  (B, num_classes) logits
+          -> head (cls token or mean, [norm], dropout, linear)  (B, num_classes) logits
 
     Args:
         blocks: one spec per transformer block.
@@ -229,12 +229,17 @@ class MViT(nn.Module):
         patch: the cube patch embedding.
         mlp_ratio: MLP hidden width over the block width.
         qkv_bias: bias on the q, k, v projections.
-        dropout_rate: dropout before the classifier.
+        head: pooling, initial scale and dropout of the classifier.
         sep_pos_embed: separate spatial + temporal (+ class) embeddings instead of one per token.
-        cls_embed_on: prepend a class token and classify from it (else average the tokens).
+        cls_embed_on: prepend a class token.
         norm: builds the LayerNorm-style normalisation over channels.
         use_abs_pos: add an absolute positional embedding (v1; MViTv2 uses relative ones only).
         v2: the MViTv2 block options; None is MViT v1.
+        layer_scale_init: initial per-channel scale of each residual branch (0: none).
+        separate_qkv: three q, k, v projections per attention instead of one fused ``qkv``.
+        zero_decay_pos_cls: :meth:`no_weight_decay` names the absolute/relative position
+            embeddings and the class token.
+        rev: build the reversible form (Rev-ViT / Rev-MViT) with these options.
     """
 
     def __init__(
@@ -247,12 +252,16 @@ class MViT(nn.Module):
         patch: PatchSpec = PatchSpec(),
         mlp_ratio: float = 4.0,
         qkv_bias: bool = True,
-        dropout_rate: float = 0.5,
+        head: MViTHeadSpec = MViTHeadSpec(),
         sep_pos_embed: bool = True,
         cls_embed_on: bool = True,
         norm: Callable[[int], nn.Module] = LAYER_NORM,
         use_abs_pos: bool = True,
         v2: MViTv2Options | None = None,
+        layer_scale_init: float = 0.0,
+        separate_qkv: bool = True,
+        zero_decay_pos_cls: bool = False,
+        rev: RevOptions | None = None,
     ):
         super().__init__()
         v2 = v2 or MViTv2Options()
@@ -268,6 +277,7 @@ class MViT(nn.Module):
         t, h, w = self.pos_grid
         self.cls_embed_on = cls_embed_on
         self.sep_pos_embed = sep_pos_embed
+        self.zero_decay_pos_cls = zero_decay_pos_cls
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_embed_on else None
         self.use_abs_pos = use_abs_pos
         if use_abs_pos and sep_pos_embed:
@@ -282,25 +292,50 @@ class MViT(nn.Module):
         grids = [self.pos_grid]
         for s in blocks[:-1]:
             grids.append(tuple(g // q for g, q in zip(grids[-1], s.pool.stride_q, strict=True)))
-        self.blocks = nn.ModuleList(
-            MultiScaleBlock(
-                s.dim,
-                s.dim_out,
-                s.num_heads,
-                mlp_ratio,
-                qkv_bias,
-                s.drop_path,
-                s.pool,
-                norm=norm,
-                has_cls=cls_embed_on,
-                v2=v2,
-                input_grid=grid,
+        attention = {"qkv_bias": qkv_bias, "separate_qkv": separate_qkv}
+        self.rev = rev
+        if rev is not None:
+            if cls_embed_on:
+                raise ValueError(
+                    "MVIT.REV.ENABLE: reversible MViT has no class token; set "
+                    "MVIT.CLS_EMBED_ON False"
+                )
+            self.blocks = make_reversible_layers(blocks, rev, mlp_ratio, norm, attention, grids)
+            self.rev_custom_backward = True
+            self.fuse = TwoStreamFusion(rev.respath_fuse, 2 * blocks[-1].dim_out)
+            out_dim = self.fuse.out_dim(2 * blocks[-1].dim_out)
+        else:
+            self.blocks = nn.ModuleList(
+                MultiScaleBlock(
+                    s.dim,
+                    s.dim_out,
+                    s.num_heads,
+                    mlp_ratio,
+                    qkv_bias,
+                    s.drop_path,
+                    s.pool,
+                    norm=norm,
+                    has_cls=cls_embed_on,
+                    v2=v2,
+                    input_grid=grid,
+                    layer_scale_init=layer_scale_init,
+                    separate_qkv=separate_qkv,
+                )
+                for s, grid in zip(blocks, grids, strict=True)
             )
-            for s, grid in zip(blocks, grids, strict=True)
+            out_dim = blocks[-1].dim_out
+        # With mean pooling the head normalises after pooling, and the tokens go out as they are.
+        self.norm = nn.Identity() if head.mean_pooling else norm(out_dim)
+        self.head = TokenHead(
+            out_dim,
+            num_classes,
+            head.dropout_rate,
+            int(cls_embed_on),
+            pool="cls" if cls_embed_on and not head.mean_pooling else "mean",
+            norm=norm(out_dim) if head.mean_pooling else None,
+            init_scale=head.init_scale,
         )
-        self.norm = norm(blocks[-1].dim_out)
-        self.head = _ClsHead(blocks[-1].dim_out, num_classes, dropout_rate, cls_embed_on)
-        self.feature_dims = [blocks[-1].dim_out]
+        self.feature_dims = [out_dim]
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -324,6 +359,7 @@ class MViT(nn.Module):
         for name, p in self.named_parameters():
             if name.split(".")[-1] in ("rel_pos_t", "rel_pos_h", "rel_pos_w"):
                 nn.init.trunc_normal_(p, std=0.02)
+        self.head.init_weights()  # after the loop above, which re-drew it unscaled
 
     @classmethod
     def from_config(cls, cfg) -> dict:
@@ -336,6 +372,8 @@ class MViT(nn.Module):
         if len(cfg.DATA.INPUT_CHANNEL_NUM) != 1:
             raise ValueError("DATA.INPUT_CHANNEL_NUM: MViT takes one pathway")
         m = cfg.MVIT
+        if m.NORM != "layernorm":
+            raise ValueError(f"MVIT.NORM {m.NORM!r}: only 'layernorm' exists (as in PySlowFast)")
         blocks = make_mvit_blocks(
             depth=m.DEPTH,
             embed_dim=m.EMBED_DIM,
@@ -347,22 +385,27 @@ class MViT(nn.Module):
             pool_kv_stride_adaptive=m.POOL_KV_STRIDE_ADAPTIVE,
             droppath_rate=m.DROPPATH_RATE,
             mode=m.MODE,
-            dim_mul_in_att=m.DIM_MUL_IN_ATT,
+            # Rev-MViT widens inside its transition layers, as MViTv2 does.
+            dim_mul_in_att=m.DIM_MUL_IN_ATT or m.REV.ENABLE,
+            pool_kv_stride=m.POOL_KV_STRIDE,
         )
         crop = cfg.DATA.TRAIN_CROP_SIZE
+        # PATCH_2D: image models; a 2-D patch is the 3-D one with a one-frame kernel.
+        lead = {"MVIT.PATCH_KERNEL": 1, "MVIT.PATCH_STRIDE": 1, "MVIT.PATCH_PADDING": 0}
+        patch = {
+            key: check_size3(key, ([lead[key]] if m.PATCH_2D else []) + list(m[key.split(".")[1]]))
+            for key in lead
+        }
+        rev = m.REV
         return {
             "blocks": blocks,
             "num_classes": cfg.MODEL.NUM_CLASSES,
             "dim_in": cfg.DATA.INPUT_CHANNEL_NUM[0],
             "input_size": (cfg.DATA.NUM_FRAMES, crop, crop),
-            "patch": PatchSpec(
-                kernel=check_size3("MVIT.PATCH_KERNEL", m.PATCH_KERNEL),
-                stride=check_size3("MVIT.PATCH_STRIDE", m.PATCH_STRIDE),
-                padding=check_size3("MVIT.PATCH_PADDING", m.PATCH_PADDING),
-            ),
+            "patch": PatchSpec(*patch.values()),
             "mlp_ratio": m.MLP_RATIO,
             "qkv_bias": m.QKV_BIAS,
-            "dropout_rate": cfg.MODEL.DROPOUT_RATE,
+            "head": MViTHeadSpec(m.USE_MEAN_POOLING, m.HEAD_INIT_SCALE, cfg.MODEL.DROPOUT_RATE),
             "sep_pos_embed": m.SEP_POS_EMBED,
             "cls_embed_on": m.CLS_EMBED_ON,
             "use_abs_pos": m.USE_ABS_POS,
@@ -372,47 +415,74 @@ class MViT(nn.Module):
                 residual_pooling=m.RESIDUAL_POOLING,
                 dim_mul_in_att=m.DIM_MUL_IN_ATT,
             ),
+            "layer_scale_init": m.LAYER_SCALE_INIT_VALUE,
+            "separate_qkv": m.SEPARATE_QKV,
+            "zero_decay_pos_cls": m.ZERO_DECAY_POS_CLS,
+            "rev": RevOptions(
+                rev.RESPATH_FUSE, tuple(rev.BUFFER_LAYERS), rev.RES_PATH, rev.PRE_Q_FUSION
+            )
+            if rev.ENABLE
+            else None,
         }
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters to train without weight decay: position embeddings (absolute and
+        relative) and the class token when ``zero_decay_pos_cls`` (MVIT.ZERO_DECAY_POS_CLS)."""
+        if not self.zero_decay_pos_cls:
+            return set()
+        leaves = ("cls_token", "pos_embed", "pos_embed_spatial", "pos_embed_temporal")
+        leaves += ("pos_embed_class", "rel_pos_h", "rel_pos_w", "rel_pos_t")
+        return {n for n, _ in self.named_parameters() if n.split(".")[-1] in leaves}
+
+    def fit_position_embeddings(self, state: dict[str, torch.Tensor]) -> list[str]:
+        """Interpolates, in place, absolute position embeddings of a checkpoint trained on
+        another clip size to this model's grid. Returns the keys resized."""
+        t, h, w = self.pos_grid
+        layouts = {
+            "pos_embed": (self.pos_grid, "trilinear", int(self.cls_embed_on)),
+            "pos_embed_spatial": ((h, w), "bicubic", 0),
+            "pos_embed_temporal": ((t,), "linear", 0),
+        }
+        return fit_grid_embeddings(state, self.state_dict(), layouts)
 
     def pos_embedding(self, grid: Size3) -> torch.Tensor:
         """The positional embedding (1, [1 +] T*H*W, C) for a token grid, interpolated from the
         training grid when they differ (time linearly, space bicubically)."""
-        t0, h0, w0 = self.pos_grid
-        t, h, w = grid
         if self.sep_pos_embed:
-            spatial, temporal = self.pos_embed_spatial, self.pos_embed_temporal
-            if (h, w) != (h0, w0):
-                spatial = spatial.reshape(1, h0, w0, -1).permute(0, 3, 1, 2)
-                spatial = F.interpolate(spatial, (h, w), mode="bicubic", align_corners=False)
-                spatial = spatial.flatten(2).transpose(1, 2)
-            if t != t0:
-                temporal = F.interpolate(
-                    temporal.transpose(1, 2), t, mode="linear", align_corners=False
-                ).transpose(1, 2)
+            t0, h0, w0 = self.pos_grid
+            t, h, w = grid
+            spatial = resize_grid_embedding(self.pos_embed_spatial, (h0, w0), (h, w), "bicubic")
+            temporal = resize_grid_embedding(self.pos_embed_temporal, (t0,), (t,), "linear")
             pos = (spatial.unsqueeze(1) + temporal.unsqueeze(2)).flatten(1, 2)
             return torch.cat([self.pos_embed_class, pos], 1) if self.cls_embed_on else pos
         n_cls = int(self.cls_embed_on)
         cls_pos, pos = self.pos_embed[:, :n_cls], self.pos_embed[:, n_cls:]
-        if (t, h, w) != (t0, h0, w0):
-            pos = pos.reshape(1, t0, h0, w0, -1).permute(0, 4, 1, 2, 3)
-            pos = F.interpolate(pos, (t, h, w), mode="trilinear", align_corners=False)
-            pos = pos.flatten(2).transpose(1, 2)
+        pos = resize_grid_embedding(pos, self.pos_grid, grid, "trilinear")
         return torch.cat([cls_pos, pos], 1)
 
     def forward_features(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """Args: inputs: ``[clip]``, clip (B, C, T, H, W).
+        """Args: inputs: ``[clip]``, clip (B, C, T, H, W), or an image (B, C, H, W).
 
-        Returns: ``[(B, [1 +] N', C_out)]`` normalised tokens; MViT-B 16x4 at 224: N' = 8*7*7.
+        Returns: ``[(B, [1 +] N', C_out)]`` tokens (normalised unless the head mean-pools);
+        MViT-B 16x4 at 224: N' = 8*7*7.
         """
         if len(inputs) != 1:
             raise ValueError(f"MViT takes one pathway, got {len(inputs)} input tensors")
-        x = self.patch_embed(inputs[0])
+        clip = inputs[0] if inputs[0].dim() == 5 else inputs[0].unsqueeze(2)
+        x = self.patch_embed(clip)
         grid = tuple(x.shape[2:])
         x = x.flatten(2).transpose(1, 2)
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         if self.use_abs_pos:
             x = x + self.pos_embedding(grid)
+        if self.rev is not None:
+            x = run_reversible(self.blocks, x, grid, self.rev_custom_backward)
+            # PySlowFast normalises both streams, then fuses ("concat*" fusions keep the width);
+            # a fusion that halves the width goes first here, which PySlowFast cannot build.
+            if "concat" in self.rev.respath_fuse:
+                return [self.fuse(self.norm(x))]
+            return [self.norm(self.fuse(x))]
         for block in self.blocks:
             x, grid = block(x, grid)
         return [self.norm(x)]

@@ -28,6 +28,7 @@ from .blocks.transformer import (
     SelfAttention,
     TokenHead,
     TransformerBlock,
+    fit_grid_embeddings,
     resize_grid_embedding,
 )
 
@@ -242,6 +243,16 @@ class TimeSformer(nn.Module):
         return {
             n for n, _ in self.named_parameters() if n in ("cls_token", "pos_embed", "time_embed")
         }
+
+    def fit_position_embeddings(self, state: dict[str, torch.Tensor]) -> list[str]:
+        """Interpolates, in place, a checkpoint's position (space) and time embeddings trained
+        on another clip size to this model's (nearest, as the reference does at run time).
+        Returns the keys resized."""
+        layouts = {
+            "pos_embed": (self.pos_grid, "nearest", 1),
+            "time_embed": ((self.num_frames,), "nearest", 0),
+        }
+        return fit_grid_embeddings(state, self.state_dict(), layouts)
 
     def embed(self, clip: torch.Tensor) -> torch.Tensor:
         """Args: clip (B, C, T, H, W). Returns: (B, 1 + T*S, C), or (B*T, 1 + S, C) for

@@ -28,6 +28,7 @@ from .blocks.attention import Size3, check_size3
 from .blocks.transformer import (
     TokenHead,
     TransformerBlock,
+    fit_grid_embeddings,
     resize_grid_embedding,
     sincos_table,
 )
@@ -210,6 +211,18 @@ class VisionTransformer(nn.Module):
         if not self.zero_decay_pos_cls:
             return set()
         return {n for n, _ in self.named_parameters() if n.startswith(("pos_embed", "cls_token"))}
+
+    def fit_position_embeddings(self, state: dict[str, torch.Tensor]) -> list[str]:
+        """Interpolates, in place, learned position embeddings of a checkpoint trained on
+        another clip size to this model's grid (fine-tuning at a new resolution or length).
+        Returns the keys resized."""
+        t, h, w = self.pos_grid
+        layouts = {
+            "pos_embed": (self.pos_grid, "trilinear", self.num_cls_tokens),
+            "pos_embed_spatial": ((h, w), "bicubic", 0),
+            "pos_embed_temporal": ((t,), "linear", 0),
+        }
+        return fit_grid_embeddings(state, self.state_dict(), layouts)
 
     def pos_embedding(self, grid: Size3) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Position embeddings of the patch tokens (1, T*H*W, C) on ``grid`` and of the class

@@ -63,10 +63,13 @@ def test_size_matches_published(name):
     row = ROWS[name]
     m = _measure(row)
     # Within 0.1%, or within the rounding of the published figure where that is wider.
-    assert abs(m.params_m - row.params_m) <= row.params_tolerance_m
+    if row.params_m is not None:
+        assert row.params_match(m.params_as_published_m), m.params_as_published_m
     if row.gflops is not None:
-        # 2% is the bar; every row reproduces within 0.2% (X3D-S, 2.955 vs 2.96, is the widest).
-        assert m.gflops_as(row.zoo.convention) == pytest.approx(row.gflops, rel=2e-3)
+        # 2% is the bar; every row reproduces within 0.2% (X3D-S, 2.955 vs 2.96, is the widest)
+        # or within the rounding of a coarsely published figure (VideoMAE "180", TimeSformer
+        # 0.59 TFLOPs for 3 views).
+        assert abs(m.gflops_as(row.zoo.convention) - row.gflops) <= row.gflops_tolerance
 
 
 def test_ava_backbone_sizes():

@@ -24,6 +24,7 @@ __all__ = [
     "RuleTable",
     "SourceFormat",
     "fill_identity_norms",
+    "fit_qkv_layout",
     "fit_shapes",
     "make_table",
     "minus",
@@ -187,3 +188,28 @@ def fill_identity_norms(
         state[f"{name}.running_var"] = torch.full((n,), 1.0 - module.eps)
         filled.append(name)
     return filled
+
+
+_FUSED = re.compile(r"(?P<pre>.+\.attn)\.qkv\.(?P<param>weight|bias)")
+_SPLIT = re.compile(r"(?P<pre>.+\.attn)\.(?P<x>[qkv])\.(?P<param>weight|bias)")
+
+
+def fit_qkv_layout(state: dict[str, torch.Tensor], model_keys: Iterable[str]) -> None:
+    """Splits a fused ``attn.qkv`` into ``attn.q`` / ``k`` / ``v`` or joins them, in place, to
+    match the model's layout (PySlowFast ``SEPARATE_QKV``; PyTorchVideo keeps them separate).
+
+    The fused weight stacks q, k and v along the output dimension, in that order.
+    """
+    model_keys = set(model_keys)
+    for key in [k for k in state if _FUSED.fullmatch(k)]:
+        m = _FUSED.fullmatch(key)
+        if key not in model_keys and f"{m['pre']}.q.{m['param']}" in model_keys:
+            for name, part in zip("qkv", state.pop(key).chunk(3, dim=0), strict=True):
+                state[f"{m['pre']}.{name}.{m['param']}"] = part
+    parts: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+    for key in [k for k in state if _SPLIT.fullmatch(k)]:
+        m = _SPLIT.fullmatch(key)
+        if key not in model_keys and f"{m['pre']}.qkv.{m['param']}" in model_keys:
+            parts.setdefault((m["pre"], m["param"]), {})[m["x"]] = state.pop(key)
+    for (pre, param), qkv in parts.items():
+        state[f"{pre}.qkv.{param}"] = torch.cat([qkv["q"], qkv["k"], qkv["v"]])

@@ -26,6 +26,7 @@ __all__ = [
     "SelfAttention",
     "TokenHead",
     "TransformerBlock",
+    "fit_grid_embeddings",
     "resize_grid_embedding",
     "sincos_table",
 ]
@@ -162,9 +163,10 @@ class TokenHead(nn.Module):
         self.dropout = nn.Dropout(dropout_rate) if dropout_rate > 0 else nn.Identity()
         self.init_scale = init_scale
         self.proj = nn.Linear(dim_in, num_classes)
-        self._init_proj()
+        self.init_weights()
 
-    def _init_proj(self) -> None:
+    def init_weights(self) -> None:
+        """Truncated-normal weights (std 0.02) times ``init_scale``, zero bias."""
         nn.init.trunc_normal_(self.proj.weight, std=0.02)
         nn.init.zeros_(self.proj.bias)
         with torch.no_grad():
@@ -173,7 +175,7 @@ class TokenHead(nn.Module):
     def reset(self, num_classes: int) -> None:
         """Replaces the linear layer with a fresh one of ``num_classes`` outputs."""
         self.proj = nn.Linear(self.dim_in, num_classes, device=self.proj.weight.device)
-        self._init_proj()
+        self.init_weights()
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         """Args: features: ``[(B, N, C)]`` tokens. Returns: (B, num_classes)."""
@@ -221,3 +223,53 @@ def resize_grid_embedding(
     x = embedding.reshape(1, *grid, channels).movedim(-1, 1)
     x = F.interpolate(x.float(), size=new_grid, mode=mode, align_corners=False)
     return x.movedim(1, -1).reshape(1, -1, channels).to(embedding.dtype)
+
+
+def _checkpoint_grid(tokens: int, grid: Sequence[int]) -> tuple[int, ...]:
+    """The grid a checkpoint's embedding of ``tokens`` positions was laid out on, given the
+    model's ``grid``: square in space, and in time the model's frame count or whatever fills the
+    model's spatial grid (one of the two changed, as when fine-tuning at another size)."""
+    if len(grid) == 1:
+        return (tokens,)
+    if len(grid) == 2:
+        side = math.isqrt(tokens)
+        if side * side == tokens:
+            return (side, side)
+    else:
+        t, h, w = grid
+        side = math.isqrt(tokens // t)
+        if tokens % t == 0 and side * side == tokens // t:
+            return (t, side, side)
+        if tokens % (h * w) == 0:
+            return (tokens // (h * w), h, w)
+    raise ValueError(f"cannot lay {tokens} positions on a grid like {tuple(grid)}")
+
+
+def fit_grid_embeddings(
+    state: dict[str, torch.Tensor],
+    model_state: dict[str, torch.Tensor],
+    layouts: dict[str, tuple[Sequence[int], str, int]],
+) -> list[str]:
+    """Interpolates, in place, checkpoint position embeddings trained for another clip size.
+
+    Args:
+        state: checkpoint tensors under the model's names.
+        model_state: the model's state dict (target shapes).
+        layouts: key -> (the model's grid of that embedding, interpolation mode, leading
+            non-grid tokens such as a class token's position).
+
+    Returns:
+        The keys that were resized.
+    """
+    resized = []
+    for key, (grid, mode, lead) in layouts.items():
+        if key not in state or key not in model_state:
+            continue
+        value, target = state[key], model_state[key]
+        if value.shape == target.shape or value.shape[-1] != target.shape[-1]:
+            continue
+        old_grid = _checkpoint_grid(value.shape[1] - lead, grid)
+        body = resize_grid_embedding(value[:, lead:], old_grid, grid, mode)
+        state[key] = torch.cat([value[:, :lead], body], dim=1)
+        resized.append(f"{key} {old_grid} -> {tuple(grid)}")
+    return resized
