@@ -23,6 +23,8 @@ def test_every_architecture_is_listed():
     names = {n for n in dir(hubconf) if callable(getattr(hubconf, n)) and not n.startswith("_")}
     assert {"slowfast_r50", "slow_r50", "x3d_s", "csn_r101", "r2plus1d_r50"} <= names
     assert {"mvit_base_16x4", "c2d_r50", "i3d_r50"} <= names
+    assert {"videomae_vit_b_16x4", "mae_st_vit_l_16x4", "timesformer_8x32"} <= names
+    assert {"timesformer_hr_16x16", "timesformer_l_96x4", "rev_mvit_b_16x4"} <= names
 
 
 def test_entry_point_builds_the_zoo_model_with_the_requested_head():

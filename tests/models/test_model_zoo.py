@@ -116,6 +116,15 @@ def test_model_zoo_md_matches_code():
         ("Kinetics/X3D_XS.yaml", []),
         ("Kinetics/MVIT_B_16x4.yaml", ["MVIT.DEPTH", "4", "MVIT.EMBED_DIM", "16"]),
         ("Kinetics/MVITv2_S_16x4.yaml", ["MVIT.DEPTH", "4", "MVIT.EMBED_DIM", "16"]),
+        ("Kinetics/REV_MVIT_B_16x4.yaml", ["MVIT.DEPTH", "4", "MVIT.EMBED_DIM", "16"]),
+        (
+            "Kinetics/VIT_B_16x4.yaml",
+            ["VIT.DEPTH", "2", "VIT.EMBED_DIM", "64", "VIT.NUM_HEADS", "4"],
+        ),
+        (
+            "Kinetics/TIMESFORMER_8x32.yaml",
+            ["VIT.DEPTH", "2", "VIT.EMBED_DIM", "64", "VIT.NUM_HEADS", "4", "DATA.NUM_FRAMES", "4"],
+        ),
     ],
 )
 def test_meta_count_equals_fvcore(config, opts):
@@ -126,6 +135,9 @@ def test_meta_count_equals_fvcore(config, opts):
     if "MVIT" in config:
         opts += ["MVIT.DIM_MUL", "[[1, 2.0], [3, 2.0]]", "MVIT.HEAD_MUL", "[[1, 2.0], [3, 2.0]]"]
         opts += ["MVIT.POOL_Q_STRIDE", "[[1, 1, 2, 2], [3, 1, 2, 2]]"]
+    if "REV_MVIT" in config:
+        opts += ["MVIT.REV.BUFFER_LAYERS", "[1]", "MVIT.DIM_MUL", "[[1, 2.0]]"]
+        opts += ["MVIT.HEAD_MUL", "[[1, 2.0]]", "MVIT.POOL_Q_STRIDE", "[[1, 1, 2, 2]]"]
     cfg = load_config(str(REPO / "configs" / config), opts)
     shapes = test_view_shapes(cfg)
     fvcore = gflops_by_operator(build_model(cfg), [torch.zeros(s) for s in shapes])

@@ -221,28 +221,33 @@ def resize_grid_embedding(
         raise ValueError(f"embedding of {embedding.shape[1]} tokens does not fill grid {grid}")
     channels = embedding.shape[-1]
     x = embedding.reshape(1, *grid, channels).movedim(-1, 1)
-    x = F.interpolate(x.float(), size=new_grid, mode=mode, align_corners=False)
+    corners = None if mode in ("nearest", "area", "nearest-exact") else False
+    x = F.interpolate(x.float(), size=new_grid, mode=mode, align_corners=corners)
     return x.movedim(1, -1).reshape(1, -1, channels).to(embedding.dtype)
 
 
 def _checkpoint_grid(tokens: int, grid: Sequence[int]) -> tuple[int, ...]:
     """The grid a checkpoint's embedding of ``tokens`` positions was laid out on, given the
-    model's ``grid``: square in space, and in time the model's frame count or whatever fills the
-    model's spatial grid (one of the two changed, as when fine-tuning at another size)."""
+    model's ``grid``: square in space; in time the model's frame count, else whatever fills the
+    model's spatial grid, else the split closest to the model's shape."""
     if len(grid) == 1:
         return (tokens,)
+    side = math.isqrt(tokens)
     if len(grid) == 2:
-        side = math.isqrt(tokens)
         if side * side == tokens:
             return (side, side)
-    else:
-        t, h, w = grid
-        side = math.isqrt(tokens // t)
-        if tokens % t == 0 and side * side == tokens // t:
-            return (t, side, side)
-        if tokens % (h * w) == 0:
-            return (tokens // (h * w), h, w)
-    raise ValueError(f"cannot lay {tokens} positions on a grid like {tuple(grid)}")
+        raise ValueError(f"{tokens} positions do not form a square grid")
+    t, h, w = grid
+    splits = [(tokens // (s * s), s) for s in range(1, side + 1) if tokens % (s * s) == 0]
+    for frames, s in splits:
+        if frames == t:
+            return (t, s, s)
+    if tokens % (h * w) == 0:
+        return (tokens // (h * w), h, w)
+    if not splits:
+        raise ValueError(f"cannot lay {tokens} positions on a grid like {tuple(grid)}")
+    frames, s = min(splits, key=lambda f_s: abs(math.log(f_s[0] / f_s[1]) - math.log(t / h)))
+    return (frames, s, s)
 
 
 def fit_grid_embeddings(
