@@ -6,6 +6,7 @@ import torch
 import yaml
 from torch.autograd.graph import saved_tensors_hooks
 
+from slowvid.checkpoint import load_checkpoint
 from slowvid.config import load_config
 from slowvid.models import build_model, count_parameters
 
@@ -230,3 +231,28 @@ def test_buffer_layers_are_checked(make_cfg):
         _small_rev(make_cfg, **{"REV.BUFFER_LAYERS": [0]})
     with pytest.raises(ValueError, match="class token"):
         _small_rev(make_cfg, **{"CLS_EMBED_ON": True})
+
+
+def test_pyslowfast_rev_checkpoint_loads(make_cfg, tmp_path):
+    # PySlowFast keeps the layers under rev_backbone.layers.N, the attention pooling as
+    # pool_q / norm_q and q, k, v fused; slowvid's Rev-MViT reads that layout back exactly.
+    source = _small_rev(make_cfg, **{**_REV_MVIT, "REV.PRE_Q_FUSION": "concat_linear_2"}).eval()
+    with torch.no_grad():
+        for p in source.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    renamed = {}
+    for key, value in source.state_dict().items():
+        key = key.replace("blocks.", "rev_backbone.layers.").replace(
+            "patch_embed.", "patch_embed.proj."
+        )
+        for x in "qkv":
+            key = key.replace(f"attn.pool_{x}.pool.", f"attn.pool_{x}.")
+            key = key.replace(f"attn.pool_{x}.norm.", f"attn.norm_{x}.")
+        renamed[key.replace("head.proj.", "head.projection.")] = value
+    assert any(k.endswith("F.attn.qkv.weight") for k in renamed)
+    torch.save({"model_state": renamed}, tmp_path / "rev.pyth")
+    model = _small_rev(make_cfg, **{**_REV_MVIT, "REV.PRE_Q_FUSION": "concat_linear_2"}).eval()
+    load_checkpoint(str(tmp_path / "rev.pyth"), model)
+    clip = torch.randn(2, 3, 4, 16, 16, dtype=torch.double)
+    with torch.no_grad():
+        torch.testing.assert_close(model([clip]), source([clip]))
