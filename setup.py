@@ -28,7 +28,15 @@ setup(
     extras_require={
         # torchcodec is faster and pixel-identical, but needs the system FFmpeg libraries
         "torchcodec": ["torchcodec"],
-        # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark.
-        "dev": ["pytest", "pytest-timeout", "ruff", "pytorchvideo==0.1.5", "torchvision"],
+        # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark;
+        # scikit-learn is the reference the multi-label AP tests compare with.
+        "dev": [
+            "pytest",
+            "pytest-timeout",
+            "ruff",
+            "pytorchvideo==0.1.5",
+            "torchvision",
+            "scikit-learn",
+        ],
     },
 )

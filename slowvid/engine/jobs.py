@@ -16,7 +16,13 @@ from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.solver import build_lr_schedule, build_optimizer
 from slowvid.utils.logging import TensorboardWriter, log_json_stats
 
-from .evaluator import class_metrics, gather_and_ensemble, predict_views, run_dataset_evaluator
+from .evaluator import (
+    class_metrics,
+    format_per_class,
+    gather_and_ensemble,
+    predict_views,
+    run_dataset_evaluator,
+)
 from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
 from .inputs import PixelNorm
 from .multigrid import LongCycleLoader, apply_long_cycle
@@ -113,7 +119,11 @@ def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
             )
             return state
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
-        load_checkpoint(cfg.TRAIN.CHECKPOINT_FILE_PATH, unwrap_model(model))
+        load_checkpoint(
+            cfg.TRAIN.CHECKPOINT_FILE_PATH,
+            unwrap_model(model),
+            checkpoint_type=cfg.TRAIN.CHECKPOINT_TYPE,
+        )
         logger.info("initialised the model from %s", cfg.TRAIN.CHECKPOINT_FILE_PATH)
     return {"epoch": 0}
 
@@ -241,6 +251,9 @@ def test(cfg: CfgNode) -> dict:
             results["num_videos"],
             cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS,
         )
+        names = loader.dataset.class_names
+        if names and "per_class_acc" in results:
+            logger.info("test per class: %s", format_per_class(names, results["per_class_acc"]))
         if cfg.TEST.SAVE_RESULTS_PATH:
             out = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
             torch.save(
