@@ -2,7 +2,8 @@
 meta device and compare its trainable parameter count with what PySlowFast builds.
 
     python tools/check_pyslowfast_configs.py --configs /path/to/SlowFast/configs \\
-        [--reference ../shared/pyslowfast_reference_params.json] [--defaults PATH]
+        [--reference ../shared/pyslowfast_reference_params.json] [--defaults PATH] \\
+        [--only VIT REV_]
 
 Each yaml ends as one of: ``match`` (loads, builds, same count), ``DIFFERENT`` (builds another
 network: the failure this tool exists to catch), ``stopped`` (refused, with the first line of the
@@ -103,6 +104,7 @@ def main(argv=None) -> int:
     parser.add_argument("--configs", required=True, help="a PySlowFast configs/ folder")
     parser.add_argument("--reference", default=DEFAULT_REFERENCE)
     parser.add_argument("--defaults", default=None, help="PySlowFast's config/defaults.py")
+    parser.add_argument("--only", nargs="*", default=[], help="yamls whose path contains these")
     args = parser.parse_args(argv)
 
     with open(args.reference) as f:
@@ -113,11 +115,14 @@ def main(argv=None) -> int:
         for d, _, names in os.walk(configs)
         for name in names
         if name.endswith(".yaml")
+        and (not args.only or any(part in os.path.join(d, name) for part in args.only))
     )
     counts: Counter = Counter()
     different = []
+    checked = []
     for path in paths:
         rel = "configs/" + os.path.relpath(path, configs)
+        checked.append(rel)
         ref = reference.get(rel, {})
         params, why = check_yaml(path)
         expected = ref.get("params_m")
@@ -136,7 +141,8 @@ def main(argv=None) -> int:
         want = f"{expected:.6f} M" if expected is not None else "-"
         flag = " (PySlowFast cannot load it unmodified either)" if exempt else ""
         print(f"{status:12s} {rel}: {got}, PySlowFast {want}{flag}")
-    buildable = sum(1 for r in reference.values() if r.get("params_m") is not None)
+    chosen = reference.values() if not args.only else [reference.get(r, {}) for r in checked]
+    buildable = sum(1 for r in chosen if r.get("params_m") is not None)
     print(
         f"\n{counts['match']} of {buildable} yamls PySlowFast builds load unmodified and build "
         f"the same network here; {counts['DIFFERENT']} build a different one; "

@@ -143,41 +143,13 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
     ),
     "VIS_MASK.ENABLE": _f(False, "visualises the masks and reconstructions of MaskMViT"),
     # ---- Reversible MViT / ViT (issue: transformers) ----------------------------------------
-    "MVIT.REV.ENABLE": _f(False, "builds the reversible MViT / ViT (Rev-MViT, Rev-ViT)"),
-    "MVIT.REV.RESPATH_FUSE": _g("concat", "fusion of the two reversible streams", _REV),
-    "MVIT.REV.BUFFER_LAYERS": _g([], "non-reversible stage-transition layers", _REV),
-    "MVIT.REV.RES_PATH": _g("conv", "skip path of a pooling transition layer", _REV),
-    "MVIT.REV.PRE_Q_FUSION": _g("avg", "fusion of the streams before a pooling layer", _REV),
     # ---- MViT options slowvid's MViT does not have ------------------------------------------
     "MVIT.POOL_FIRST": _f(False, "pools queries, keys and values before their projections"),
-    "MVIT.PATCH_2D": _f(False, "builds the image MViT (2-D patches, (B, C, H, W) inputs)"),
-    "MVIT.LAYER_SCALE_INIT_VALUE": _f(0.0, "per-channel layer scales on the residual branches"),
-    "MVIT.NORM": _f("layernorm", "normalisation of the blocks (layernorm is the only one)"),
-    "MVIT.POOL_KV_STRIDE": _f(
-        [], "per-block key/value pooling strides (instead of POOL_KV_STRIDE_ADAPTIVE)"
-    ),
-    "MVIT.ZERO_DECAY_POS_CLS": _f(
-        True,
-        "exempts the position embeddings and the class token from weight decay "
-        "(slowvid decays them: False)",
-        off=(False,),
-    ),
     "MVIT.NORM_STEM": _f(False, "layer norm after the patch embedding"),
     "MVIT.DROPOUT_RATE": _f(0.0, "dropout inside the attention and MLP layers"),
     "MVIT.REL_POS_ZERO_INIT": _f(False, "starts the relative-position tables at zero"),
-    "MVIT.SEPARATE_QKV": _f(
-        False,
-        "one linear layer each for q, k and v (slowvid's MViT has three, which computes the "
-        "same as one fused layer; both layouts load)",
-        off=(False, True),
-    ),
-    "MVIT.HEAD_INIT_SCALE": _f(1.0, "scales the classifier's initial weights"),
-    "MVIT.USE_MEAN_POOLING": _f(False, "classifies the mean patch token, normalised after it"),
     "MVIT.USE_FIXED_SINCOS_POS": _f(False, "fixed sine-cosine position embeddings"),
     # ---- Solver switches of the transformer recipes -----------------------------------------
-    "SOLVER.COSINE_AFTER_WARMUP": _f(False, "starts the cosine at its peak when warm-up ends"),
-    "SOLVER.ZERO_WD_1D_PARAM": _f(False, "exempts 1-D parameters and biases from weight decay"),
-    "SOLVER.LAYER_DECAY": _f(1.0, "layer-wise learning-rate decay of the transformer blocks"),
     "SOLVER.STEP_SIZE": _g(1, "step size of an 'exp' policy PySlowFast does not have", NEVER_READ),
     "SOLVER.WARMUP_FACTOR": _g(0.1, "a warm-up factor PySlowFast does not use", NEVER_READ),
     # ---- Batch norm ----------------------------------------------------------------------------
@@ -413,13 +385,6 @@ DEFAULTS_DIFFER: dict[str, tuple[Any, str]] = {
         1,
         "0 pools sync_batchnorm over the whole machine; PySlowFast's 1 pools nothing",
     ),
-    "MVIT.PATCH_PADDING": ([2, 4, 4], "slowvid's defaults are MViT-B's"),
-    "MVIT.DIM_MUL": ([], "slowvid's defaults are MViT-B's"),
-    "MVIT.HEAD_MUL": ([], "slowvid's defaults are MViT-B's"),
-    "MVIT.POOL_Q_STRIDE": ([], "slowvid's defaults are MViT-B's"),
-    "MVIT.POOL_KVQ_KERNEL": (None, "slowvid's defaults are MViT-B's"),
-    "MVIT.POOL_KV_STRIDE_ADAPTIVE": (None, "slowvid's defaults are MViT-B's"),
-    "MVIT.SEP_POS_EMBED": (False, "slowvid's defaults are MViT-B's"),
 }
 
 # Keys whose defaults are written differently in the two codebases but mean the same.
@@ -431,4 +396,6 @@ DEFAULTS_SAME_MEANING: dict[str, str] = {
     "NONLOCAL.GROUP": "[] is one group everywhere",
     "SOLVER.CLIP_GRAD_VAL": "0.0 and None both leave clipping off",
     "SOLVER.CLIP_GRAD_L2NORM": "0.0 and None both leave clipping off",
+    "MVIT.POOL_KVQ_KERNEL": "None and [] both take stride + 1 on the strided axes",
+    "MVIT.POOL_KV_STRIDE_ADAPTIVE": "None and [] both leave adaptive key/value strides off",
 }

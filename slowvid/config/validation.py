@@ -28,6 +28,8 @@ _CHOICES = {
     "EPICKITCHENS.VIDEO_FORMAT": ("mp4", "frames"),
     "SSV2.VIDEO_FORMAT": ("webm", "frames"),
     "SSV2.SAMPLING": ("segments", "clip"),
+    "VIT.POS_EMBED": ("sincos", "learned", "separate"),
+    "TIMESFORMER.ATTENTION_TYPE": ("divided_space_time", "joint_space_time", "space_only"),
     "DOMSEV.LABEL_TYPE": ("environment", "activity", "attention"),
 }
 

@@ -9,6 +9,8 @@ from . import (  # noqa: F401  (registration)
     r2plus1d,
     resnet3d,
     slowfast,
+    timesformer,
+    vit,
     x3d,
 )
 from .base import InputSpec, VideoModel

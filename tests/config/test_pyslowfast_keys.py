@@ -229,7 +229,6 @@ def test_defaults_differ_lists_real_differences():
     for key, (pysf, mine, why) in listed.items():
         assert why and not same_value(pysf, mine), key
     # Foreign keys that slowvid keeps at another value than PySlowFast's default are listed.
-    assert listed["MVIT.ZERO_DECAY_POS_CLS"][:2] == (True, False)
     assert listed["DATA.USE_OFFSET_SAMPLING"][:2] == (False, True)
 
 

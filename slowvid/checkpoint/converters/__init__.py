@@ -3,14 +3,20 @@
 Formats are :class:`~.rules.CheckpointFormat` subclasses registered in
 ``slowvid.registry.CHECKPOINT_FORMATS``, tried by priority after slowvid's own names:
 
-============  ==============================================================================
-caffe2        PySlowFast's Caffe2 ``.pkl`` blobs (ResNet / SlowFast family)
-mmaction2     MMAction2 ``state_dict`` (``backbone.*``, ``cls_head.*``)
-ptv-wrapped   PySlowFast's PTV* models (PyTorchVideo's under ``model.``)
-pytorchvideo  PyTorchVideo hub models (``blocks.N.res_blocks``, detectors, mobile X3D, MViT)
-pyslowfast    PySlowFast ``.pyth`` (``s2.pathway0_res0.branch2.a``, ``patch_embed.proj``)
-imagenet      torchvision 2D ResNets, inflated to 3D
-============  ==============================================================================
+=====================  ===================================================================
+caffe2                 PySlowFast's Caffe2 ``.pkl`` blobs (ResNet / SlowFast family)
+mmaction2              MMAction2 ``state_dict`` (``backbone.*``, ``cls_head.*``)
+ptv-wrapped            PySlowFast's PTV* models (PyTorchVideo's under ``model.``)
+pytorchvideo           PyTorchVideo hub models (``blocks.N.res_blocks``, detectors, mobile X3D,
+                       MViT, ``cls_positional_encoding``)
+transformers-videomae  Hugging Face ``VideoMAEForVideoClassification`` (``videomae.encoder``)
+transformers-          Hugging Face ``TimesformerForVideoClassification``
+timesformer            (``timesformer.encoder``)
+timesformer            the TimeSformer release (``model.blocks.N.temporal_attn``)
+videomae               the VideoMAE release (``blocks.N.attn.q_bias``, ``fc_norm``, ``encoder.``)
+pyslowfast             PySlowFast ``.pyth`` (``s2.pathway0_res0.branch2.a``, ``patch_embed.proj``)
+imagenet               torchvision 2D ResNets, inflated to 3D
+=====================  ===================================================================
 
 Into an ``ActionDetector`` every format (and a slowvid classifier's own names) maps its network
 under ``backbone.``: PySlowFast's AVA checkpoints and Kinetics checkpoints to fine-tune from.
@@ -37,6 +43,8 @@ from . import (  # noqa: F401  (registration)
     ptv_wrapped,
     pyslowfast,
     pytorchvideo,
+    timesformer,
+    videomae,
 )
 from .caffe2 import blobs_to_tensors, read_caffe2_pickle
 from .rules import BACKBONE, CheckpointFormat, Conversion
