@@ -30,7 +30,7 @@ from slowvid.config import load_config
 from slowvid.data.box_transforms import DetectionTransform
 from slowvid.data.decoding import open_video
 from slowvid.data.sampling import ClipSpec, clip_stride
-from slowvid.data.transforms import ClipTransform, pack_pathways
+from slowvid.data.transforms import ClipTransform, spatial_args, split_pathways
 from slowvid.evaluation.ava import read_labelmap
 from slowvid.models import build_model
 
@@ -116,10 +116,10 @@ def annotate_window(model, cfg, transform, clip_frames, boxes, args, names, size
         size: ``(width, height)`` of the frames.
     """
     device = next(model.parameters()).device
-    pathways, alpha = len(cfg.DATA.INPUT_CHANNEL_NUM), cfg.SLOWFAST.ALPHA
+    strides = model.input_spec.frame_strides
     if boxes is None:
         clip = transform(clip_frames, spatial_idx=1)
-        inputs = [x[None].to(device) for x in pack_pathways(clip, pathways, alpha)]
+        inputs = [x[None].to(device) for x in split_pathways(clip, strides)]
         logits = model(inputs).float()[0].cpu()
         p = logits.sigmoid() if cfg.MODEL.LOSS_FUNC == "bce_logit" else logits.softmax(-1)
         top = p.argsort(descending=True)[: args.topk].tolist()
@@ -128,7 +128,7 @@ def annotate_window(model, cfg, transform, clip_frames, boxes, args, names, size
         return []
     clip, in_boxes = transform(clip_frames, torch.tensor(boxes))
     rois = torch.cat([torch.zeros(len(boxes), 1), in_boxes], dim=1).to(device)
-    inputs = [x[None].to(device) for x in pack_pathways(clip, pathways, alpha)]
+    inputs = [x[None].to(device) for x in split_pathways(clip, strides)]
     probs = model(inputs, rois).float().sigmoid().cpu()
     w, h = size
     out = []
@@ -157,8 +157,7 @@ def main(argv=None) -> int:
     names = class_names(args, cfg.MODEL.NUM_CLASSES)
     person_boxes = read_person_boxes(args.boxes) if args.boxes else {}
     d = cfg.DATA
-    common = dict(crop_size=d.TEST_CROP_SIZE, mean=tuple(d.MEAN), std=tuple(d.STD))
-    transform = (DetectionTransform if detect else ClipTransform)(training=False, **common)
+    transform = (DetectionTransform if detect else ClipTransform)(**spatial_args(cfg, False))
     spec = ClipSpec(d.NUM_FRAMES, d.SAMPLING_RATE, float(d.TARGET_FPS))
     writer = None
     with open_video(args.video, d.DECODING_BACKEND) as video:

@@ -2,16 +2,10 @@
 
 Batch sizes in the config are totals over all processes; each process loads
 ``total // world_size``. World size and rank come from ``torch.distributed`` when a process
-group is initialised, so the same call works in one process and under any launcher.
-
-Samplers:
-    train, one process:   EpochRandomSampler   (permutation seeded by RNG_SEED + epoch)
-    train, many:          DistributedSampler   (shuffled, seeded, epoch via set_epoch)
-    val/test:             ShardSampler         (indices[rank::world], no padding, so every
-                                                view is evaluated exactly once overall)
-
-With MULTIGRID.SHORT_CYCLE the training loader batches through :class:`ShortCycleBatchSampler`,
-whose items are ``(index, crop_size)`` pairs that clip datasets honour.
+group is initialised, so the same call works in one process and under any launcher. The
+samplers are in :mod:`slowvid.data.samplers`; the dataset says how its items are batched
+(``collate_fn``) and whether multigrid's short cycle may change its crop
+(``supports_crop_override``).
 
 Call :func:`shuffle_loader` before each epoch: it sets the sampler's epoch and reseeds the
 generator the loader draws its worker seeds from, so epoch ``e`` of a resumed run loads the
@@ -22,26 +16,31 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import itertools
 import logging
 import random
-from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from slowvid.registry import DATASETS
 
-from .augment import MixupCollate, build_mixup
-from .transforms import is_channels_last
+from .collate import collate_clips
+from .datasets.base import VideoDataset
+from .samplers import (
+    EpochRandomSampler,
+    ShardSampler,
+    ShortCycleBatchSampler,
+    short_cycle_shapes,
+)
 
 __all__ = [
     "EpochRandomSampler",
     "ShardSampler",
     "ShortCycleBatchSampler",
+    "VideoLoader",
     "build_dataset",
     "build_loader",
     "collate_clips",
@@ -59,161 +58,6 @@ def world_size_and_rank() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size(), dist.get_rank()
     return 1, 0
-
-
-class EpochRandomSampler(Sampler[int]):
-    """A random permutation that depends only on ``seed + epoch``.
-
-    Args:
-        num_items: dataset length.
-        seed: base seed (RNG_SEED).
-    """
-
-    def __init__(self, num_items: int, seed: int = 0):
-        self.num_items = num_items
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[int]:
-        g = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.num_items, generator=g).tolist())
-
-    def __len__(self) -> int:
-        return self.num_items
-
-
-class ShortCycleBatchSampler(Sampler[list[tuple[int, int]]]):
-    """Batches whose crop cycles through smaller sizes with proportionally larger batches.
-
-    Iteration ``i`` takes ``batch_size_and_crop(i)`` items; each item is ``(index, crop)``.
-    Incomplete last batches are dropped, as the training loader always does.
-
-    Args:
-        sampler: the per-process index sampler (its epoch is set through this one).
-        batch_size_and_crop: iteration -> (batch size, crop size), e.g. multigrid's
-            ``short_cycle_shape``.
-    """
-
-    def __init__(self, sampler: Sampler[int], batch_size_and_crop: Callable[[int], tuple]):
-        self.sampler = sampler
-        self.batch_size_and_crop = batch_size_and_crop
-
-    def set_epoch(self, epoch: int) -> None:
-        if hasattr(self.sampler, "set_epoch"):
-            self.sampler.set_epoch(epoch)
-
-    def _sizes(self) -> Iterator[tuple[int, int]]:
-        for i in itertools.count():
-            yield self.batch_size_and_crop(i)
-
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        indices = iter(self.sampler)
-        for size, crop in self._sizes():
-            batch = list(itertools.islice(indices, size))
-            if len(batch) < size:
-                return
-            yield [(index, crop) for index in batch]
-
-    def __len__(self) -> int:
-        left, count = len(self.sampler), 0
-        for size, _ in self._sizes():
-            if size > left:
-                return count
-            left, count = left - size, count + 1
-        return count
-
-
-def _short_cycle_shapes(cfg, batch_size: int) -> Callable[[int], tuple[int, int]]:
-    from slowvid.engine.multigrid import default_crop, short_cycle_shape  # engine sits above
-
-    return functools.partial(
-        _shape_of_iteration,
-        shape=short_cycle_shape,
-        batch_size=batch_size,
-        crop_size=cfg.DATA.TRAIN_CROP_SIZE,
-        default_s=default_crop(cfg),
-        factors=tuple(cfg.MULTIGRID.SHORT_CYCLE_FACTORS),
-    )
-
-
-def _shape_of_iteration(iteration: int, *, shape, **kwargs) -> tuple[int, int]:
-    # Module level, so worker processes can unpickle the batch sampler's callable.
-    return shape(iteration, **kwargs)
-
-
-class ShardSampler(Sampler[int]):
-    """Items ``rank, rank + world, ...``: a disjoint cover of the dataset without padding.
-
-    Shards differ in length by at most one; evaluation code must therefore gather
-    variable-length results (or count items) rather than assume equal shards.
-
-    Args:
-        num_items: dataset length.
-        rank: this process's rank.
-        world_size: number of processes.
-    """
-
-    def __init__(self, num_items: int, rank: int = 0, world_size: int = 1):
-        if not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} outside [0, {world_size})")
-        self.num_items = num_items
-        self.rank = rank
-        self.world_size = world_size
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(range(self.rank, self.num_items, self.world_size))
-
-    def __len__(self) -> int:
-        return len(range(self.rank, self.num_items, self.world_size))
-
-
-def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Batch dataset items, dropping failed ones but keeping their paths.
-
-    Args:
-        items: dicts with ``inputs`` (list of ``(C, T, H, W)`` per pathway, or
-            ``(N, C, T, H, W)`` for N augmented copies, or None), ``label`` (an int, or a
-            tensor such as a multi-hot vector), ``video_index`` and ``failed``.
-
-    Returns:
-        ``{"inputs": list of (B, C, T, H, W) per pathway, or None when every item failed,
-        "label": LongTensor (B,) or the stacked label tensors, "video_index": LongTensor (B,),
-        "failed": list[str]}``; with copies, B counts every copy and labels repeat.
-    """
-    failed = [path for item in items for path in item["failed"]]
-    good = [item for item in items if item["inputs"] is not None]
-    copies = [item["inputs"][0].shape[0] if item["inputs"][0].dim() == 5 else 1 for item in good]
-    if not good:
-        inputs = None
-    else:
-        inputs = [_batch_clips(pathway) for pathway in zip(*(item["inputs"] for item in good))]
-    labels = [item["label"] for item, n in zip(good, copies) for _ in range(n)]
-    if labels and isinstance(labels[0], torch.Tensor):
-        label = torch.stack(labels)
-    else:
-        label = torch.tensor(labels, dtype=torch.long)
-    indices = [item["video_index"] for item, n in zip(good, copies) for _ in range(n)]
-    return {
-        "inputs": inputs,
-        "label": label,
-        "video_index": torch.tensor(indices, dtype=torch.long),
-        "failed": failed,
-    }
-
-
-def _batch_clips(clips: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Concatenate ``(C, T, H, W)`` clips or ``(N, C, T, H, W)`` copies into one batch.
-
-    Channels-last clips (uint8 pixels) are batched channels-last too (``channels_last_3d``):
-    a plain cat would move every byte across the channel axis, which the device does for free.
-    """
-    parts = [x if x.dim() == 5 else x.unsqueeze(0) for x in clips]
-    if all(is_channels_last(x) for x in parts):
-        return torch.cat([x.permute(0, 2, 3, 4, 1) for x in parts]).permute(0, 4, 1, 2, 3)
-    return torch.cat(parts)
 
 
 def _mix_seed(*values: int) -> int:
@@ -256,7 +100,7 @@ def _seed_worker(worker_id: int, *, seed: int, rank: int) -> None:
     torch.manual_seed(s)
 
 
-def build_dataset(cfg, split: str) -> Dataset:
+def build_dataset(cfg, split: str) -> VideoDataset:
     """The dataset named by TRAIN.DATASET (train, val) or TEST.DATASET (test).
 
     Args:
@@ -271,7 +115,33 @@ def build_dataset(cfg, split: str) -> Dataset:
     return cls(**kwargs)
 
 
-def build_loader(cfg, split: str) -> DataLoader:
+class VideoLoader(DataLoader):
+    """A DataLoader whose epoch alone decides its sampler's order and its workers' seeds.
+
+    Args:
+        dataset: the dataset.
+        seed: RNG_SEED.
+        rank: this process's rank.
+        **kwargs: the DataLoader's other arguments.
+    """
+
+    def __init__(self, dataset: VideoDataset, *, seed: int, rank: int, **kwargs: Any):
+        super().__init__(dataset, **kwargs)
+        self.seed = seed
+        self.rank = rank
+
+    def set_epoch(self, epoch: int) -> None:
+        """Prepare the loader for ``epoch`` (see :func:`shuffle_loader`)."""
+        if isinstance(self.sampler, EpochRandomSampler | DistributedSampler):
+            self.sampler.set_epoch(epoch)
+        if isinstance(self.batch_sampler, ShortCycleBatchSampler):
+            self.batch_sampler.set_epoch(epoch)
+        self.generator.manual_seed(_mix_seed(self.seed, self.rank, epoch))
+        if self.num_workers == 0:
+            random.seed(_mix_seed(self.seed, self.rank, epoch, 1))
+
+
+def build_loader(cfg, split: str) -> VideoLoader:
     """A data loader for this process's share of ``split``.
 
     Args:
@@ -279,7 +149,7 @@ def build_loader(cfg, split: str) -> DataLoader:
         split: "train", "val" or "test".
 
     Returns:
-        A DataLoader yielding :func:`collate_clips` batches; call :func:`shuffle_loader`
+        A loader yielding the dataset's ``collate_fn`` batches; call :func:`shuffle_loader`
         with the epoch before iterating it.
     """
     dataset = build_dataset(cfg, split)
@@ -310,48 +180,37 @@ def build_loader(cfg, split: str) -> DataLoader:
         sampler = EpochRandomSampler(len(dataset), seed=cfg.RNG_SEED)
     else:
         sampler = ShardSampler(len(dataset), rank=rank, world_size=world)
-    num_workers = cfg.DATA_LOADER.NUM_WORKERS
-    # A dataset whose items are not single clips (e.g. AVA's boxes) brings its own.
-    collate_fn = getattr(dataset, "collate_fn", collate_clips)
-    mixup = build_mixup(cfg) if training else None
-    if mixup is not None:
-        collate_fn = MixupCollate(collate_fn, mixup)
     batching: dict[str, Any] = {"batch_size": total // world, "sampler": sampler}
     batching["drop_last"] = training
     if training and cfg.MULTIGRID.SHORT_CYCLE:
-        if not hasattr(dataset, "crop_override"):
+        if not dataset.supports_crop_override:
             raise ValueError(
                 f"MULTIGRID.SHORT_CYCLE: {type(dataset).__name__} cannot change its crop size "
                 "per batch (clip datasets can)"
             )
-        shapes = _short_cycle_shapes(cfg, total // world)
+        shapes = short_cycle_shapes(cfg, total // world)
         batching = {"batch_sampler": ShortCycleBatchSampler(sampler, shapes)}
-    loader = DataLoader(
+    return VideoLoader(
         dataset,
-        num_workers=num_workers,
-        collate_fn=collate_fn,
+        seed=cfg.RNG_SEED,
+        rank=rank,
+        num_workers=cfg.DATA_LOADER.NUM_WORKERS,
+        collate_fn=dataset.collate_fn,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
         worker_init_fn=functools.partial(_init_worker, seed=cfg.RNG_SEED, rank=rank),
         generator=torch.Generator().manual_seed(_mix_seed(cfg.RNG_SEED, rank, 0)),
         **batching,
     )
-    # Kept on the loader so shuffle_loader can derive each epoch's generator seed.
-    loader.slowvid_seed = (cfg.RNG_SEED, rank)
-    return loader
 
 
 def shuffle_loader(loader: DataLoader, epoch: int) -> None:
     """Prepare ``loader`` for ``epoch``: sampler order and worker seeds depend on it only.
 
     With ``NUM_WORKERS 0`` items draw from the main process's ``random`` module, so that is
-    reseeded here instead, for the same per-epoch reproducibility.
+    reseeded here instead, for the same per-epoch reproducibility. A plain ``DataLoader``
+    (not from :func:`build_loader`) only has that stream reseeded, as from seed 0, rank 0.
     """
-    if hasattr(loader.sampler, "set_epoch"):
-        loader.sampler.set_epoch(epoch)
-    if hasattr(loader.batch_sampler, "set_epoch"):  # multigrid's short cycle
-        loader.batch_sampler.set_epoch(epoch)
-    seed, rank = getattr(loader, "slowvid_seed", (0, 0))
-    if loader.generator is not None:
-        loader.generator.manual_seed(_mix_seed(seed, rank, epoch))
-    if loader.num_workers == 0:
-        random.seed(_mix_seed(seed, rank, epoch, 1))
+    if isinstance(loader, VideoLoader):
+        loader.set_epoch(epoch)
+    elif loader.num_workers == 0:
+        random.seed(_mix_seed(0, 0, epoch, 1))

@@ -31,7 +31,7 @@ def test_train_item(demo_dir):
 
 @pytest.mark.timeout(60)
 def test_test_views(demo_dir):
-    cfg = data_cfg(demo_dir, **{"DATA.INPUT_CHANNEL_NUM": [3]})
+    cfg = data_cfg(demo_dir, **{"DATA.INPUT_CHANNEL_NUM": [3], "MODEL.MODEL_NAME": "ResNet"})
     ds = build_dataset(cfg, "test")
     assert ds.num_videos == 8 and len(ds) == 8 * 2 * 3
     assert ds.view_of(7) == (1, 0, 1) and ds.view_of(11) == (1, 1, 2)

@@ -1,6 +1,7 @@
 """Datasets; importing this package registers them in ``slowvid.registry.DATASETS``."""
 
 from .ava import Ava
+from .base import VideoDataset
 from .charades import Charades
 from .clip_dataset import ClipDataset
 from .epic_kitchens import EpicKitchens
@@ -17,5 +18,6 @@ __all__ = [
     "EpicKitchens",
     "Kinetics",
     "SSv2",
+    "VideoDataset",
     "read_split_file",
 ]
