@@ -32,7 +32,7 @@ from slowvid.data.decoding import open_video
 from slowvid.data.sampling import ClipSpec, clip_stride
 from slowvid.data.transforms import ClipTransform, spatial_args, split_pathways
 from slowvid.evaluation.ava import read_labelmap
-from slowvid.models import build_model
+from slowvid.models import build_model, scores_of
 
 logger = logging.getLogger("demo_net")
 COLOURS = [(230, 60, 60), (60, 200, 60), (60, 120, 240), (240, 200, 40), (200, 60, 220)]
@@ -121,7 +121,7 @@ def annotate_window(model, cfg, transform, clip_frames, boxes, args, names, size
         clip = transform(clip_frames, spatial_idx=1)
         inputs = [x[None].to(device) for x in split_pathways(clip, strides)]
         logits = model(inputs).float()[0].cpu()
-        p = logits.sigmoid() if cfg.MODEL.LOSS_FUNC == "bce_logit" else logits.softmax(-1)
+        p = logits.sigmoid() if scores_of(cfg.MODEL.LOSS_FUNC) == "sigmoid" else logits.softmax(-1)
         top = p.argsort(descending=True)[: args.topk].tolist()
         return [(None, [f"{names[i]} {p[i]:.2f}" for i in top], (255, 255, 255))]
     if not boxes:

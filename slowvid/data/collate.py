@@ -22,8 +22,9 @@ def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
 
     Returns:
         ``{"inputs": list of (B, C, T, H, W) per pathway, or None when every item failed,
-        "label": LongTensor (B,) or the stacked label tensors, "video_index": LongTensor (B,),
-        "failed": list[str]}``; with copies, B counts every copy and labels repeat.
+        "extra_inputs": [] (clip items have no per-batch inputs), "label": LongTensor (B,) or
+        the stacked label tensors, "video_index": LongTensor (B,), "failed": list[str]}``;
+        with copies, B counts every copy and labels repeat.
     """
     failed = [path for item in items for path in item["failed"]]
     good = [item for item in items if item["inputs"] is not None]
@@ -40,6 +41,7 @@ def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
     indices = [item["video_index"] for item, n in zip(good, copies) for _ in range(n)]
     return {
         "inputs": inputs,
+        "extra_inputs": [],
         "label": label,
         "video_index": torch.tensor(indices, dtype=torch.long),
         "failed": failed,

@@ -11,12 +11,11 @@ from fvcore.common.config import CfgNode
 from slowvid.checkpoint import find_latest_checkpoint, load_checkpoint
 from slowvid.data import build_loader
 from slowvid.distributed import comm, preemption
-from slowvid.evaluation import render_confusion_matrix
 from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.solver import build_lr_schedule, build_optimizer
 from slowvid.utils.logging import TensorboardWriter, log_json_stats
 
-from .evaluator import class_metrics, gather_and_ensemble, predict_views, run_dataset_evaluator
+from .evaluator import run_dataset_evaluator
 from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
 from .inputs import PixelNorm
 from .multigrid import LongCycleLoader, apply_long_cycle
@@ -34,40 +33,30 @@ def _tensorboard(cfg: CfgNode):
     return TensorboardWriter(cfg.TENSORBOARD.LOG_DIR or os.path.join(cfg.OUTPUT_DIR, "tensorboard"))
 
 
-def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard=None) -> dict:
-    """Evaluation of ``model`` on ``loader``; logs and returns the metrics.
+def evaluate(
+    model,
+    loader,
+    device,
+    cfg: CfgNode,
+    *,
+    tag: str,
+    step: int,
+    tensorboard=None,
+    save_path: str = "",
+) -> dict:
+    """Evaluation of ``model`` on ``loader`` by its dataset's evaluator; logs and returns the
+    metrics.
 
-    A dataset with ``make_evaluator(output_dir, tag)`` (AVA) is scored by that evaluator;
-    any other by multi-view ensembling (``results["ensemble"]`` is then set, else None).
+    Args:
+        tag: "val" or "test", prefixing the logged metrics.
+        step: the epoch (0 for testing).
+        tensorboard: writer for the scalars and, when testing, the evaluator's images.
+        save_path: where rank 0 saves the evaluator's per-video predictions ("" for nowhere).
     """
-    make_evaluator = getattr(loader.dataset, "make_evaluator", None)
-    if make_evaluator is not None:
-        evaluator = make_evaluator(cfg.OUTPUT_DIR, f"{tag}_{step}")
-        results = run_dataset_evaluator(
-            model, loader, device, evaluator, cfg.LOG_PERIOD, PixelNorm.from_config(cfg)
-        )
-        ensemble = None
-    else:
-        multi_label = cfg.MODEL.LOSS_FUNC == "bce_logit"
-        views = predict_views(
-            model,
-            loader,
-            device,
-            multi_label=multi_label,
-            log_period=cfg.LOG_PERIOD,
-            pixel_norm=PixelNorm.from_config(cfg),
-        )
-        results, ensemble = gather_and_ensemble(
-            views,
-            num_videos=loader.dataset.num_videos,
-            num_classes=cfg.MODEL.NUM_CLASSES,
-            method=cfg.TEST.ENSEMBLE_METHOD,
-        )
-        if not multi_label:
-            per_class, cm = class_metrics(ensemble)
-            results.update(per_class)
-            if tag == "test" and tensorboard is not None and comm.is_main_process():
-                tensorboard.add_image("test/confusion_matrix", render_confusion_matrix(cm), step)
+    evaluator = loader.dataset.make_evaluator(cfg.OUTPUT_DIR, f"{tag}_{step}")
+    results = run_dataset_evaluator(
+        model, loader, device, evaluator, cfg.LOG_PERIOD, PixelNorm.from_config(cfg)
+    )
     if results["failed_paths"]:
         logger.warning(
             "%s: %d views could not be decoded and were left out; videos: %s",
@@ -90,8 +79,21 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
                 },
                 step,
             )
-    results["ensemble"] = ensemble
+            if tag == "test":
+                for name, image in evaluator.images().items():
+                    tensorboard.add_image(f"{tag}/{name}", image, step)
+        if save_path:
+            _save_predictions(evaluator, save_path)
     return results
+
+
+def _save_predictions(evaluator, path: str) -> None:
+    predictions = evaluator.predictions()
+    if predictions is None:
+        logger.warning("%s keeps no per-video predictions; nothing saved to %s", evaluator, path)
+        return
+    torch.save(predictions, path)
+    logger.info("per-video predictions saved to %s", path)
 
 
 def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
@@ -199,6 +201,7 @@ def train(cfg: CfgNode) -> dict:
         start_iter=int(resumed.get("iter", 0)),
         resume_rng_state=rank_rng_state(resumed),
         pixel_norm=PixelNorm.from_config(cfg),
+        train_metrics=train_loader.dataset.train_metrics,
     )
     if "scaler_state" in resumed and trainer.scaler.is_enabled():
         trainer.scaler.load_state_dict(resumed["scaler_state"])
@@ -209,10 +212,7 @@ def train(cfg: CfgNode) -> dict:
     trainer.train()
     if tensorboard is not None:
         tensorboard.close()
-    return {
-        "train": trainer.epoch_stats,
-        "val": {k: v for k, v in last_eval.items() if k != "ensemble"},
-    }
+    return {"train": trainer.epoch_stats, "val": dict(last_eval)}
 
 
 def test(cfg: CfgNode) -> dict:
@@ -231,31 +231,26 @@ def test(cfg: CfgNode) -> dict:
     model = wrap_model(model, cfg, device)
     loader = build_loader(cfg, "test")
     tensorboard = _tensorboard(cfg)
-    results = evaluate(model, loader, device, cfg, tag="test", step=0, tensorboard=tensorboard)
+    save_path = (
+        os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
+        if cfg.TEST.SAVE_RESULTS_PATH
+        else ""
+    )
+    results = evaluate(
+        model,
+        loader,
+        device,
+        cfg,
+        tag="test",
+        step=0,
+        tensorboard=tensorboard,
+        save_path=save_path,
+    )
     if tensorboard is not None:
         tensorboard.close()
-    ensemble = results.pop("ensemble")
-    if comm.is_main_process() and ensemble is None:
-        logger.info("test: %s", {k: v for k, v in results.items() if isinstance(v, int | float)})
-    elif comm.is_main_process():
-        logger.info(
-            "test: top-1 %.2f%%  top-5 %.2f%%  over %d videos (%d views each)",
-            results["top1_acc"],
-            results["top5_acc"],
-            results["num_videos"],
-            cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS,
-        )
-        if cfg.TEST.SAVE_RESULTS_PATH:
-            out = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
-            torch.save(
-                {
-                    "video_preds": ensemble.video_preds,
-                    "video_labels": ensemble.video_labels,
-                    "num_views": ensemble.num_views_seen,
-                },
-                out,
-            )
-            logger.info("per-video predictions saved to %s", out)
+    if comm.is_main_process():
+        numbers = {k: v for k, v in results.items() if isinstance(v, int | float)}
+        logger.info("test over %s: %s", type(loader.dataset).__name__, numbers)
     return results
 
 

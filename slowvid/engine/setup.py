@@ -67,4 +67,7 @@ def wrap_model(model: torch.nn.Module, cfg: CfgNode, device: torch.device) -> to
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if hasattr(model, "module") else model
+    """The model inside a DistributedDataParallel wrapper, else the model itself."""
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        return model.module
+    return model

@@ -32,6 +32,8 @@ import torch
 
 from slowvid.distributed import comm
 
+from .base import Evaluator
+
 __all__ = [
     "AvaEvaluator",
     "average_precision",
@@ -250,7 +252,7 @@ def write_detections(
     os.replace(tmp, path)
 
 
-class AvaEvaluator:
+class AvaEvaluator(Evaluator):
     """Collects per-box scores during evaluation, writes the detections csv, computes mAP.
 
     Args:

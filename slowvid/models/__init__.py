@@ -9,7 +9,7 @@ from .complexity import (
     gflops_by_operator,
     meta_gflops_by_operator,
 )
-from .losses import build_loss
+from .losses import build_loss, scores_of
 
 __all__ = [
     "InputSpec",
@@ -24,4 +24,5 @@ __all__ = [
     "input_spec_of",
     "meta_gflops_by_operator",
     "model_class",
+    "scores_of",
 ]

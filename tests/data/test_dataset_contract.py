@@ -22,7 +22,7 @@ for _project in PROJECTS:
 
 NAMES = sorted(name for name, _ in DATASETS)
 # What a subclass must write; the rest of the contract has defaults in the base class.
-REQUIRED = ("__len__", "num_videos", "load_item", "failed_item", "from_config")
+REQUIRED = ("__len__", "num_videos", "load_item", "failed_item", "make_evaluator", "from_config")
 
 
 def test_the_projects_datasets_are_covered():

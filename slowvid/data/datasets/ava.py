@@ -157,6 +157,7 @@ def collate_detection(items: list[dict[str, Any]]) -> dict[str, Any]:
     if not good:
         return {
             "inputs": None,
+            "extra_inputs": [],
             "label": torch.zeros(0),
             "video_index": torch.zeros(0),
             "failed": failed,

@@ -7,6 +7,7 @@ worker read them). A subclass says how one item is read (:meth:`VideoDataset.loa
 declares the rest:
 
 - ``collate_fn``: how items become a batch (``collate_clips`` unless items carry boxes or the like);
+- ``make_evaluator(output_dir, tag)``: what scores the model's outputs on this split;
 - ``train_metrics(logits, labels)``: what the trainer logs besides the loss;
 - ``extra_pathways`` / ``extra_args``: the inputs it gives beyond the clips (AVKinetics' audio,
   AVA's boxes), which must be what the model's input spec takes;
@@ -26,6 +27,7 @@ import torch
 
 from slowvid.data.collate import collate_clips
 from slowvid.data.decoding import DecodeError
+from slowvid.evaluation import Evaluator
 from slowvid.models.base import InputSpec
 
 __all__ = ["VideoDataset"]
@@ -90,6 +92,16 @@ class VideoDataset(torch.utils.data.Dataset):
     def failed_item(self, index: int) -> dict[str, Any]:
         """What an item whose reading failed in evaluation carries besides ``"inputs": None``
         and ``"failed"``: at least its ``"video_index"``."""
+        raise NotImplementedError
+
+    def make_evaluator(self, output_dir: str, tag: str) -> Evaluator:
+        """The evaluator of this split (val or test): the engine's one inference loop feeds it
+        every batch and the model's outputs.
+
+        Args:
+            output_dir: where it may write files (AVA's detections csv).
+            tag: names this evaluation in those files, e.g. "val_10" or "test_0".
+        """
         raise NotImplementedError
 
     def failure_path(self, index: int, err: DecodeError) -> str:

@@ -41,8 +41,8 @@ from slowvid.data.decoding import DecodeError, Video, open_video, resolve_backen
 from slowvid.data.frames import FrameFolders
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
 from slowvid.data.transforms import ClipTransform, spatial_args, split_pathways
-from slowvid.evaluation import topk_correct
-from slowvid.models import input_spec_of
+from slowvid.evaluation import ClassificationEvaluator, Evaluator, topk_correct
+from slowvid.models import input_spec_of, scores_of
 from slowvid.models.base import InputSpec
 
 from .base import VideoDataset
@@ -88,6 +88,10 @@ class ClipDataset(VideoDataset):
             decoding the file (None: decode the files); from DATA.VIDEO_FORMAT "frames",
             DATA.FRAME_TEMPLATE and DATA.FRAME_FPS.
         mixup: mixes training batches (MIXUP.*) in :attr:`collate_fn`; None leaves them.
+        num_classes: classes of the labels, for evaluation (MODEL.NUM_CLASSES).
+        ensemble_method: "sum" or "max" pooling of a video's view scores in evaluation.
+        view_scores: "softmax" or "sigmoid" of the logits, pooled in evaluation (the model's
+            loss decides, ``slowvid.models.scores_of``).
 
     Raises:
         ValueError: inconsistent arguments, ``frame_folders`` given to a subclass whose
@@ -113,6 +117,9 @@ class ClipDataset(VideoDataset):
         decoding_backend: str = "auto",
         frame_folders: FrameFolders | None = None,
         mixup: Mixup | None = None,
+        num_classes: int = 0,
+        ensemble_method: str = "sum",
+        view_scores: str = "softmax",
     ):
         if frame_folders is not None and not self.frame_folders_supported:
             raise ValueError(
@@ -146,6 +153,9 @@ class ClipDataset(VideoDataset):
         # Resolved here, in the main process, so the probe and its log line happen once.
         self.decoding_backend = resolve_backend(decoding_backend)
         self.mixup = mixup if training else None
+        self.num_classes = num_classes
+        self.ensemble_method = ensemble_method
+        self.view_scores = view_scores
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:
@@ -177,6 +187,9 @@ class ClipDataset(VideoDataset):
             "decoding_backend": d.DECODING_BACKEND,
             "frame_folders": cls.frame_folders_from_config(cfg),
             "mixup": mixup,
+            "num_classes": cfg.MODEL.NUM_CLASSES,
+            "ensemble_method": cfg.TEST.ENSEMBLE_METHOD,
+            "view_scores": scores_of(cfg.MODEL.LOSS_FUNC),
         }
 
     @classmethod
@@ -222,6 +235,14 @@ class ClipDataset(VideoDataset):
             "top1_err": 100.0 * (1 - top1 / labels.numel()),
             "top5_err": 100.0 * (1 - top5 / labels.numel()),
         }
+
+    def make_evaluator(self, output_dir: str, tag: str) -> Evaluator:
+        """Single-label accuracy over this split's videos, views pooled per video."""
+        if self.num_classes < 1:
+            raise ValueError(f"{type(self).__name__}: num_classes is needed to evaluate")
+        return ClassificationEvaluator(
+            self.num_videos, self.num_classes, self.ensemble_method, self.view_scores
+        )
 
     def crop_override(self, crop_size: int) -> ClipTransform:
         """The training transform at another crop, jitter scales scaled alike (multigrid's

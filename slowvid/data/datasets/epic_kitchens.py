@@ -232,7 +232,6 @@ class EpicKitchens(ClipDataset):
         self.annotation_file = annotation_file
         self.video_format = video_format
         self.task_num_classes = tuple(task_num_classes)
-        self.ensemble_method = ensemble_method
         self.segments = read_epic_annotations(annotation_file, task_num_classes)
         self.frame_fps = _frame_rates(self.segments)
         if video_format == "mp4":
@@ -246,7 +245,7 @@ class EpicKitchens(ClipDataset):
                 for s in self.segments
             ]
         labels = [torch.tensor([s.verb_class, s.noun_class]) for s in self.segments]
-        super().__init__(paths=paths, labels=labels, **kwargs)
+        super().__init__(paths=paths, labels=labels, ensemble_method=ensemble_method, **kwargs)
 
     @classmethod
     def frame_folders_from_config(cls, cfg) -> FrameFolders | None:
@@ -290,6 +289,10 @@ class EpicKitchens(ClipDataset):
         video = open_video(self.paths[video_index], self.decoding_backend)
         stop = min(round(seg.stop_sec * video.fps), max(video.num_frames - 1, 0))
         return VideoSegment(video, min(round(seg.start_sec * video.fps), stop), stop)
+
+    def train_metrics(self, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """None besides the loss (the labels are ``(B, 2)`` verb, noun)."""
+        return {}
 
     def make_evaluator(self, output_dir: str, tag: str) -> MultiTaskEvaluator:
         """Verb, noun and action top-1/top-5 over this split's segments."""
