@@ -3,12 +3,17 @@
     python benchmarks/model_speed.py                       # SlowFast R50, X3D-S, MViT-B 16x4
     python benchmarks/model_speed.py --models x3d_s --repeats 10 --threads 2
     python benchmarks/model_speed.py --device cuda --batch 8 [--amp]
+    python benchmarks/model_speed.py --variants eager channels_last folded compiled
 
 Both models get the same input, thread count and precision; runs alternate between them in one
 process so machine load affects both alike, and the median of the repeats is reported with the
-ratio slowvid / PyTorchVideo (below 1 = slowvid faster). Variants of slowvid (channels-last 3D
-memory) are timed the same way. Training = forward + backward + SGD step; inference = forward
-under ``torch.inference_mode`` in eval mode.
+ratio slowvid / PyTorchVideo (below 1 = slowvid faster). Variants of slowvid are timed the
+same way: ``eager`` (as built), ``channels_last`` (channels-last-3D weights and inputs),
+``default`` (what the engine does by default: the model's channels-last choice for the device,
+and for inference batch norm folded into the convolutions), ``folded`` (batch norm folded, no
+channels-last), ``compiled`` (``default`` under ``torch.compile``, MODEL.COMPILE; the seconds
+its first step took are printed). Training = forward + backward + SGD step; inference =
+forward under ``torch.inference_mode`` in eval mode.
 """
 
 import argparse
@@ -19,7 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from slowvid.config import load_config
+from slowvid.engine.setup import use_channels_last
 from slowvid.models import build_model
+from slowvid.models.folding import fold_batchnorm
 from slowvid.utils.pytorchvideo_compat import import_pytorchvideo
 
 # name -> (slowvid config, PyTorchVideo hub builder, per-pathway clip (C, T, H, W))
@@ -85,26 +92,50 @@ def _time(step, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def _variant(config: str, variant: str, inputs, train: bool, device: torch.device):
+    """A slowvid model and its inputs as ``variant`` prepares them."""
+    cfg = load_config(config)
+    model = build_model(cfg).to(device)
+    if variant in ("folded", "default", "compiled") and not train:
+        fold_batchnorm(model.eval(), [inputs])
+    channels_last = variant == "channels_last" or (
+        variant in ("default", "compiled") and use_channels_last(model, None, device)
+    )
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+        inputs = [x.contiguous(memory_format=torch.channels_last_3d) for x in inputs]
+    if variant == "compiled":
+        model = torch.compile(model)
+    return model, inputs
+
+
 def compare(
-    name: str, batch: int, repeats: int, train: bool, device: torch.device, amp: bool
+    name: str,
+    batch: int,
+    repeats: int,
+    train: bool,
+    device: torch.device,
+    amp: bool,
+    variants: list[str],
 ) -> dict[str, float]:
     """Median seconds per clip for each contender of ``name``."""
     config, hub_name, shapes = MODELS[name]
     torch.manual_seed(0)
     inputs = [torch.randn(batch, *s, device=device) for s in shapes]
     ptv = getattr(import_pytorchvideo()[1], hub_name)(pretrained=False)
-    channels_last = torch.channels_last_3d
-    contenders = {
-        "slowvid": (build_model(load_config(config)).to(device), inputs),
-        "pytorchvideo": (_SingleInput(ptv, len(shapes)).to(device), inputs),
-        "slowvid channels_last_3d": (
-            build_model(load_config(config)).to(device, memory_format=channels_last),
-            [x.contiguous(memory_format=channels_last) for x in inputs],
-        ),
-    }
+    contenders = {"pytorchvideo": (_SingleInput(ptv, len(shapes)).to(device), inputs)}
+    for variant in variants:
+        contenders[f"slowvid {variant}"] = _variant(config, variant, inputs, train, device)
     steps = {k: _step_fn(m, x, train, amp) for k, (m, x) in contenders.items()}
-    for step in steps.values():  # warm-up: allocator, oneDNN / cuDNN algorithm caches
-        step()
+    for key, step in steps.items():  # warm-up: allocator, oneDNN / cuDNN caches, compiling
+        seconds = _time(step, device)
+        if "compiled" in key:
+            print(
+                f"{name:>12} {key}: first {'training' if train else 'inference'} step (compiling)"
+                f" took {seconds:.1f} s",
+                flush=True,
+            )
+            step()  # compiled code may specialise again on the second call
     times: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(repeats):
         for key, step in steps.items():
@@ -120,6 +151,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--amp", action="store_true", help="autocast to bfloat16")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=["eager", "default", "compiled"],
+        choices=["eager", "channels_last", "folded", "default", "compiled"],
+    )
+    parser.add_argument(
+        "--modes", nargs="+", default=["train", "infer"], choices=["train", "infer"]
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -134,8 +174,8 @@ def main() -> None:
         f"median of {args.repeats}"
     )
     for name in args.models:
-        for train in (True, False):
-            result = compare(name, args.batch, args.repeats, train, device, args.amp)
+        for train in [mode == "train" for mode in args.modes]:
+            result = compare(name, args.batch, args.repeats, train, device, args.amp, args.variants)
             reference = result["pytorchvideo"]
             mode = "train" if train else "infer"
             for key, seconds in result.items():

@@ -7,15 +7,19 @@ from fvcore.common.config import CfgNode
 _CHOICES = {
     "SOLVER.LR_POLICY": ("cosine", "steps_with_relative_lrs", "constant"),
     "SOLVER.OPTIMIZING_METHOD": ("sgd", "adamw"),
-    "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav"),
+    "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav", "torchcodec_cuda"),
     "DATA.VIDEO_FORMAT": ("video", "frames"),
     "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm"),
     "TEST.ENSEMBLE_METHOD": ("sum", "max"),
     "AUG.INTERPOLATION": ("bilinear", "bicubic", "nearest"),
     "AUG.RE_MODE": ("const", "rand", "pixel"),
     "DIST_BACKEND": ("auto", "nccl", "gloo"),
+    "TRAIN.DISTRIBUTED": ("ddp", "fsdp"),
+    "FSDP.PARAM_DTYPE": ("", "float32", "bfloat16", "float16"),
+    "FSDP.REDUCE_DTYPE": ("", "float32", "bfloat16", "float16"),
     "TRAIN.CHECKPOINT_TYPE": ("pytorch", "caffe2"),
     "SSV2.SAMPLING": ("segments", "clip"),
+    "DOMSEV.LABEL_TYPE": ("environment", "activity", "attention"),
 }
 
 
@@ -92,6 +96,8 @@ def infer_and_check(cfg: CfgNode) -> None:
     _infer_model(cfg)
     if not 0.0 <= data.MAX_FAILED_FRACTION <= 1.0:
         _fail("DATA.MAX_FAILED_FRACTION", "must lie in [0, 1]")
+    if not 0.0 <= data.VAL_FRACTION < 1.0:
+        _fail("DATA.VAL_FRACTION", f"{data.VAL_FRACTION}; must lie in [0, 1)")
     if data.FRAME_FPS <= 0:
         _fail("DATA.FRAME_FPS", f"must be positive, got {data.FRAME_FPS}")
     _check_frame_template(data.FRAME_TEMPLATE)
@@ -107,6 +113,18 @@ def infer_and_check(cfg: CfgNode) -> None:
             )
     if cfg.TRAIN.GRAD_ACCUM_STEPS < 1:
         _fail("TRAIN.GRAD_ACCUM_STEPS", f"{cfg.TRAIN.GRAD_ACCUM_STEPS}; must be >= 1")
+    if cfg.TRAIN.DISTRIBUTED == "fsdp" and cfg.TRAIN.MIXED_PRECISION and cfg.NUM_GPUS > 0:
+        _fail(
+            "TRAIN.MIXED_PRECISION",
+            "fp16 autocast with its gradient scaler is not set up for sharded gradients; with "
+            "TRAIN.DISTRIBUTED fsdp use FSDP.PARAM_DTYPE bfloat16 instead",
+        )
+    if not 0 < 2 * cfg.LEASE.RENEW_SECONDS <= cfg.LEASE.TTL_SECONDS:
+        _fail(
+            "LEASE.RENEW_SECONDS",
+            f"{cfg.LEASE.RENEW_SECONDS} must be positive and at most half of "
+            f"LEASE.TTL_SECONDS ({cfg.LEASE.TTL_SECONDS}), or a live run could look dead",
+        )
     if cfg.TEST.NUM_SPATIAL_CROPS not in (1, 3):
         _fail("TEST.NUM_SPATIAL_CROPS", f"{cfg.TEST.NUM_SPATIAL_CROPS}; use 1 or 3")
     if cfg.MULTIGRID.LONG_CYCLE and solver.LR_POLICY != "steps_with_relative_lrs":

@@ -35,6 +35,7 @@ from .samplers import (
     ShortCycleBatchSampler,
     short_cycle_shapes,
 )
+from .shards import StreamingDataset
 
 __all__ = [
     "EpochRandomSampler",
@@ -136,9 +137,36 @@ class VideoLoader(DataLoader):
             self.sampler.set_epoch(epoch)
         if isinstance(self.batch_sampler, ShortCycleBatchSampler):
             self.batch_sampler.set_epoch(epoch)
+        if isinstance(self.dataset, StreamingDataset):
+            self.dataset.set_epoch(epoch)
         self.generator.manual_seed(_mix_seed(self.seed, self.rank, epoch))
         if self.num_workers == 0:
             random.seed(_mix_seed(self.seed, self.rank, epoch, 1))
+
+
+def _streaming_loader(
+    cfg, dataset: StreamingDataset, training: bool, batch_size: int, world: int, rank: int
+) -> VideoLoader:
+    """The loader of a dataset that streams its own share (no sampler: it picks its items)."""
+    if training and (cfg.MULTIGRID.SHORT_CYCLE or cfg.MIXUP.ENABLE):
+        raise ValueError(
+            f"{type(dataset).__name__} streams its items: MULTIGRID.SHORT_CYCLE and "
+            "MIXUP.ENABLE are not supported with it"
+        )
+    num_workers = cfg.DATA_LOADER.NUM_WORKERS
+    dataset.set_share(world_size=world, rank=rank, batch_size=batch_size, num_workers=num_workers)
+    return VideoLoader(
+        dataset,
+        seed=cfg.RNG_SEED,
+        rank=rank,
+        batch_size=batch_size,
+        drop_last=training,
+        num_workers=num_workers,
+        collate_fn=dataset.collate_fn,
+        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
+        worker_init_fn=functools.partial(_init_worker, seed=cfg.RNG_SEED, rank=rank),
+        generator=torch.Generator().manual_seed(_mix_seed(cfg.RNG_SEED, rank, 0)),
+    )
 
 
 def build_loader(cfg, split: str) -> VideoLoader:
@@ -167,6 +195,8 @@ def build_loader(cfg, split: str) -> VideoLoader:
             world,
             total // world,
         )
+    if isinstance(dataset, StreamingDataset):
+        return _streaming_loader(cfg, dataset, training, total // world, world, rank)
     if training and world > 1:
         sampler: Sampler = DistributedSampler(
             dataset,
@@ -180,7 +210,11 @@ def build_loader(cfg, split: str) -> VideoLoader:
         sampler = EpochRandomSampler(len(dataset), seed=cfg.RNG_SEED)
     else:
         sampler = ShardSampler(len(dataset), rank=rank, world_size=world)
-    batching: dict[str, Any] = {"batch_size": total // world, "sampler": sampler}
+    # Evaluation items may hold every view of a video (views_per_item): the batch size counts
+    # clips, as in PySlowFast, so such batches take fewer items.
+    per_item = 1 if training else dataset.views_per_item
+    batch_size = max(total // world // per_item, 1)
+    batching: dict[str, Any] = {"batch_size": batch_size, "sampler": sampler}
     batching["drop_last"] = training
     if training and cfg.MULTIGRID.SHORT_CYCLE:
         if not dataset.supports_crop_override:

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from .device_decoding import EncodedBatch, EncodedClip
 from .transforms import is_channels_last
 
 __all__ = ["collate_clips"]
@@ -28,11 +29,14 @@ def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
     """
     failed = [path for item in items for path in item["failed"]]
     good = [item for item in items if item["inputs"] is not None]
-    copies = [item["inputs"][0].shape[0] if item["inputs"][0].dim() == 5 else 1 for item in good]
-    if not good:
-        inputs = None
-    else:
+    if good and isinstance(good[0]["inputs"], EncodedClip):  # decoded later, on the device
+        copies = [item["inputs"].num_views for item in good]
+        inputs = EncodedBatch([item["inputs"] for item in good])
+    elif good:
+        copies = [x[0].shape[0] if x[0].dim() == 5 else 1 for x in (i["inputs"] for i in good)]
         inputs = [_batch_clips(pathway) for pathway in zip(*(item["inputs"] for item in good))]
+    else:
+        copies, inputs = [], None
     labels = [item["label"] for item, n in zip(good, copies) for _ in range(n)]
     if labels and isinstance(labels[0], torch.Tensor):
         label = torch.stack(labels)

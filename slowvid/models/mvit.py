@@ -210,6 +210,9 @@ class MViT(VideoModel):
 
     archs = ("mvit",)
 
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (MultiScaleBlock,)
+
     def __init__(
         self,
         *,

@@ -2,9 +2,10 @@
 
 PyTorchVideo models are built by PyTorchVideo itself (its hub builders or ``create_*`` with the
 hub settings) with random weights; PySlowFast, Caffe2 and MMAction2 files are synthesised from
-a random slowvid model through inverse rename tables written from those projects' documented
-module names; ImageNet weights come from torchvision's ResNet-50. Every file goes through
-``load_checkpoint``, the path TRAIN/TEST.CHECKPOINT_FILE_PATH take.
+a random slowvid model through inverse rename tables, whose output must be the key list and
+shapes PySlowFast's / MMAction2's own code builds (``foreign_keys/``, checked on its own in
+``test_foreign_key_lists.py``); ImageNet weights come from torchvision's ResNet-50. Every file
+goes through ``load_checkpoint``, the path TRAIN/TEST.CHECKPOINT_FILE_PATH take.
 
 Inputs are small (64 px, few frames) to keep the file fast on two cores; PyTorchVideo's fixed
 head pools are sized for them. Batch norms, layer norms and classifiers are randomised (the
@@ -28,6 +29,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from key_lists import read_key_list
 from torch import nn
 
 from slowvid.checkpoint import CheckpointMismatchError, CheckpointReadError, load_checkpoint
@@ -296,12 +298,35 @@ def _logits(model: nn.Module, inputs: list) -> torch.Tensor:
         return model(inputs)
 
 
+def _assert_layout_is_theirs(state: dict, key_list: str) -> None:
+    """The synthesised names and shapes are those PySlowFast's / MMAction2's code builds."""
+    theirs = read_key_list(key_list)
+    assert state.keys() == theirs.keys(), set(state) ^ set(theirs)
+    for key, value in state.items():
+        if "pos" not in key:  # position tables follow the (small) input size of these tests
+            assert value.shape == theirs[key].shape, key
+
+
 PYSLOWFAST_CASES = {
     "slowfast_r50": ("SLOWFAST_8x8_R50.yaml", [], [(1, 3, 4, 64, 64), (1, 3, 16, 64, 64)]),
     "x3d_s": ("X3D_S.yaml", [], [(1, 3, 4, 64, 64)]),
     "mvit_b": ("MVIT_B_16x4.yaml", ["DATA.TRAIN_CROP_SIZE", "64"], [(1, 3, 16, 64, 64)]),
     "i3d_nln": ("I3D_NLN_8x8_R50.yaml", [], [(1, 3, 8, 64, 64)]),
     "mvitv2_s": ("MVITv2_S_16x4.yaml", ["DATA.TRAIN_CROP_SIZE", "64"], [(1, 3, 16, 64, 64)]),
+}
+
+
+# Each case's layout as PySlowFast's own code builds it (foreign_keys/README.md).
+PYSLOWFAST_KEY_LISTS = {
+    "slowfast_r50": "pyslowfast_SLOWFAST_8x8_R50",
+    "x3d_s": "pyslowfast_X3D_S",
+    "mvit_b": "pyslowfast_MVIT_B_16x4_CONV",
+    "i3d_nln": "pyslowfast_I3D_NLN_8x8_R50",
+    "mvitv2_s": "pyslowfast_MVITv2_S_16x4",
+}
+MMACTION2_KEY_LISTS = {
+    "SLOW_8x8_R50.yaml": "mmaction2_slowonly_r50_8xb16-8x8x1-256e_kinetics400-rgb",
+    "SLOWFAST_8x8_R50.yaml": "mmaction2_slowfast_r50_8xb8-8x8x1-256e_kinetics400-rgb",
 }
 
 
@@ -316,7 +341,7 @@ def test_pyslowfast_round_trip(name, tmp_path):
     source = _randomise(_slowvid(cfg_file, *opts))
     inputs = [_clip(*s, seed=i) for i, s in enumerate(shapes)]
     state = _fuse_qkv(_rename(source.state_dict(), TO_PYSLOWFAST))
-    assert not any(k.startswith(("stages", "slow_", "stem")) for k in state)
+    _assert_layout_is_theirs(state, PYSLOWFAST_KEY_LISTS[name])
     path = str(tmp_path / "pyslowfast.pyth")
     torch.save({"epoch": 196, "model_state": state, "cfg": "MODEL:\n  ARCH: x\n"}, path)
     _assert_same_logits(_slowvid(cfg_file, *opts), path, inputs, _logits(source, inputs))
@@ -410,7 +435,7 @@ def test_mmaction2_round_trip(cfg_file, shapes, tmp_path, caplog):
         _identity_lateral_norms(source)
     inputs = [_clip(*s, seed=i) for i, s in enumerate(shapes)]
     state = _rename(source.state_dict(), TO_MMACTION2)
-    assert all(k.startswith(("backbone.", "cls_head.")) for k in state)
+    _assert_layout_is_theirs(state, MMACTION2_KEY_LISTS[cfg_file])
     path = str(tmp_path / "mmaction2.pth")
     torch.save({"meta": {"epoch": 256}, "state_dict": state}, path)
     with caplog.at_level(logging.WARNING):

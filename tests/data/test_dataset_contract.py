@@ -13,6 +13,7 @@ import torch
 from slowvid.config.project import PROJECTS_DIR, import_project
 from slowvid.data.datasets import ClipDataset, VideoDataset
 from slowvid.data.decoding import DecodeError
+from slowvid.data.shards import StreamingDataset
 from slowvid.models import InputSpec
 from slowvid.registry import DATASETS
 
@@ -29,7 +30,30 @@ def test_the_projects_datasets_are_covered():
     assert {"AVKinetics", "Kinetics", "Ava", "EpicKitchens"} <= set(NAMES)
 
 
-@pytest.mark.parametrize("name", NAMES)
+STREAMING = [name for name in NAMES if issubclass(DATASETS.get(name), StreamingDataset)]
+# What a streaming dataset (no random access: it picks its own share) must write.
+STREAMING_REQUIRED = (
+    "__iter__",
+    "__len__",
+    "num_videos",
+    "set_share",
+    "set_epoch",
+    "collate_fn",
+    "make_evaluator",
+    "from_config",
+)
+
+
+@pytest.mark.parametrize("name", STREAMING)
+def test_streaming_datasets_declare_what_the_engine_uses(name):
+    cls = DATASETS.get(name)
+    for member in STREAMING_REQUIRED:
+        assert any(member in vars(base) for base in cls.__mro__ if base is not StreamingDataset), (
+            f"{name} does not define {member}"
+        )
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - set(STREAMING)))
 def test_declared_interface(name):
     cls = DATASETS.get(name)
     assert issubclass(cls, VideoDataset)

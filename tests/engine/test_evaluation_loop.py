@@ -82,6 +82,8 @@ class _BoxClips(VideoDataset):
 class _PerBox(nn.Module):
     """Scores each box with the value of its clip: needs the boxes passed beside the clips."""
 
+    input_spec = InputSpec(extra_args=("boxes",))
+
     def forward(self, inputs, boxes):
         return inputs[0].flatten(1)[boxes[:, 0].long()].repeat(1, 2)
 

@@ -43,6 +43,7 @@ class AVKinetics(Kinetics):
 
     frame_folders_supported = False  # the audio comes from the video files
     extra_pathways = ("audio",)
+    stacks_views = False  # each view brings its own audio window
 
     def __init__(self, *, log_mel: LogMelSpectrogram, missing_audio: str = "silence", **kwargs):
         if missing_audio not in MISSING_CHOICES:

@@ -61,6 +61,12 @@ class VideoDataset(torch.utils.data.Dataset):
     # DATA.VIDEO_FORMAT "frames" (numbered frame folders) can stand for its video files.
     frame_folders_supported: ClassVar[bool] = False
 
+    # Clips (views) one item holds; the loader's batch size counts clips, so batches of
+    # evaluation items holding a video's every view take fewer items (set per instance).
+    views_per_item: int = 1
+    # Class names by label, where the data set knows them (test logs, demo overlays).
+    class_names: list[str] | None = None
+
     training: bool
     num_retries: int
     input_spec: InputSpec

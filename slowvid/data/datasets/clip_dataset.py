@@ -38,9 +38,21 @@ from slowvid.data.augment import (
 )
 from slowvid.data.collate import collate_clips
 from slowvid.data.decoding import DecodeError, Video, open_video, resolve_backend
+from slowvid.data.device_decoding import (
+    EncodedClip,
+    EncodedVideo,
+    draw_geometry,
+    resolve_device_decoding,
+)
 from slowvid.data.frames import FrameFolders
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
-from slowvid.data.transforms import ClipTransform, spatial_args, split_pathways
+from slowvid.data.transforms import (
+    ClipTransform,
+    is_channels_last,
+    scale_frames,
+    spatial_args,
+    split_pathways,
+)
 from slowvid.evaluation import ClassificationEvaluator, Evaluator, topk_correct
 from slowvid.models import input_spec_of, scores_of
 from slowvid.models.base import InputSpec
@@ -92,6 +104,10 @@ class ClipDataset(VideoDataset):
         ensemble_method: "sum" or "max" pooling of a video's view scores in evaluation.
         view_scores: "softmax" or "sigmoid" of the logits, pooled in evaluation (the model's
             loss decides, ``slowvid.models.scores_of``).
+        decode_on_device: items carry the file's bytes, frame indices and crop geometry
+            (:class:`~slowvid.data.device_decoding.EncodedClip`) and the consumer decodes and
+            transforms them on its device (DATA.DECODING_BACKEND torchcodec_cuda); needs
+            video files, a pipeline without float steps, and torchcodec.
 
     Raises:
         ValueError: inconsistent arguments, ``frame_folders`` given to a subclass whose
@@ -101,6 +117,9 @@ class ClipDataset(VideoDataset):
 
     frame_folders_supported = True
     supports_crop_override = True
+    # Evaluation items hold every view of a video, decoded once (views_per_item); False where
+    # views are read one by one (extra inputs per view, segments sampled their own way).
+    stacks_views = True
 
     def __init__(
         self,
@@ -120,7 +139,18 @@ class ClipDataset(VideoDataset):
         num_classes: int = 0,
         ensemble_method: str = "sum",
         view_scores: str = "softmax",
+        decode_on_device: bool = False,
     ):
+        if decode_on_device:
+            reasons = []
+            if frame_folders is not None:
+                reasons.append("it reads frame folders (DATA.VIDEO_FORMAT frames)")
+            if type(self).video_at is not ClipDataset.video_at:
+                reasons.append(f"{type(self).__name__} opens its videos its own way")
+            if transform.has_float_steps:
+                reasons.append("its transform has float steps (augmentations, random erasing)")
+            if reasons:
+                raise ValueError("cannot decode on the device: " + "; ".join(reasons))
         if frame_folders is not None and not self.frame_folders_supported:
             raise ValueError(
                 f"{type(self).__name__} cannot read frame folders (DATA.VIDEO_FORMAT 'frames'); "
@@ -156,6 +186,8 @@ class ClipDataset(VideoDataset):
         self.num_classes = num_classes
         self.ensemble_method = ensemble_method
         self.view_scores = view_scores
+        self.decode_on_device = decode_on_device
+        self.views_per_item = self.views_per_video if self.stacks_views and not training else 1
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:
@@ -176,6 +208,12 @@ class ClipDataset(VideoDataset):
         mixup = build_mixup(cfg) if training else None  # blends float clips in the collate
         if d.NORMALIZE_ON_DEVICE and not transform.has_float_steps and mixup is None:
             transform = dataclasses.replace(transform, uint8_output=True)
+        backend, on_device = resolve_device_decoding(d.DECODING_BACKEND, cfg.NUM_GPUS)
+        if on_device and mixup is not None:
+            raise ValueError(
+                "DATA.DECODING_BACKEND torchcodec_cuda cannot be used with MIXUP.ENABLE: mixup "
+                "blends decoded clips in the loader workers"
+            )
         return {
             "training": training,
             "clip": ClipSpec(d.NUM_FRAMES, d.SAMPLING_RATE, float(d.TARGET_FPS)),
@@ -184,7 +222,8 @@ class ClipDataset(VideoDataset):
             "num_temporal_views": cfg.TEST.NUM_ENSEMBLE_VIEWS if split == "test" else 1,
             "num_spatial_crops": cfg.TEST.NUM_SPATIAL_CROPS if split == "test" else 1,
             "num_retries": d.NUM_RETRIES,
-            "decoding_backend": d.DECODING_BACKEND,
+            "decoding_backend": backend,
+            "decode_on_device": on_device,
             "frame_folders": cls.frame_folders_from_config(cfg),
             "mixup": mixup,
             "num_classes": cfg.MODEL.NUM_CLASSES,
@@ -210,7 +249,7 @@ class ClipDataset(VideoDataset):
         return self.num_temporal_views * self.num_spatial_crops
 
     def __len__(self) -> int:
-        return self.num_videos * self.views_per_video
+        return self.num_videos * self.views_per_video // self.views_per_item
 
     def view_of(self, index: int) -> tuple[int, int, int]:
         """``(video_index, temporal_idx, spatial_idx)`` of item ``index``."""
@@ -281,7 +320,7 @@ class ClipDataset(VideoDataset):
         ]
         if copies == 1:
             return packed[0] + list(extra)
-        return [torch.stack(p) for p in zip(*packed)] + [torch.stack([e] * copies) for e in extra]
+        return [_stack_views(p) for p in zip(*packed)] + [torch.stack([e] * copies) for e in extra]
 
     def extra_inputs(
         self, video: Video, frame_indices: list[int], rng: random.Random
@@ -318,27 +357,145 @@ class ClipDataset(VideoDataset):
         """The decoded uint8 ``(T, H, W, 3)`` frames of one clip (see :meth:`read_clip`)."""
         return self.read_clip(video_index, temporal_idx, rng)[0]
 
+    def __getitem__(self, index: int | tuple[int, int]) -> dict[str, Any]:
+        """As :class:`VideoDataset`; an item holding every view of a video (evaluation,
+        ``views_per_item > 1``) that fails lists its path once per view."""
+        item = super().__getitem__(index)
+        if self.views_per_item > 1:
+            item["failed"] = item["failed"] * self.views_per_item
+        return item
+
+    def _video_of(self, index: int) -> int:
+        return index if self.views_per_item > 1 else self.view_of(index)[0]
+
     def load_item(
         self, index: int, rng: random.Random, crop_size: int | None = None
     ) -> dict[str, Any]:
         """``{"inputs", "label", "video_index"}`` of item ``index``: one clip, decoded,
-        sampled, transformed and packed (with its extra inputs)."""
+        sampled, transformed and packed (with its extra inputs); with ``views_per_item > 1``
+        every view of video ``index`` (:meth:`load_views`)."""
+        if self.views_per_item > 1:
+            inputs = self.load_views(index, rng)
+            return {"inputs": inputs, "label": self.labels[index], "video_index": index}
         video_index, temporal_idx, spatial_idx = self.view_of(index)
         transform = None if crop_size is None else self.crop_override(crop_size)
-        frames, extra = self.read_clip(video_index, -1 if self.training else temporal_idx, rng)
-        return {
-            "inputs": self.transform_and_pack(frames, spatial_idx, rng, transform, extra),
-            "label": self.labels[video_index],
-            "video_index": video_index,
-        }
+        temporal_idx = -1 if self.training else temporal_idx
+        inputs = self.load_clip(video_index, temporal_idx, spatial_idx, rng, transform)
+        return {"inputs": inputs, "label": self.labels[video_index], "video_index": video_index}
+
+    def load_clip(
+        self,
+        video_index: int,
+        temporal_idx: int,
+        spatial_idx: int,
+        rng: random.Random,
+        transform: ClipTransform | None = None,
+    ) -> list[torch.Tensor] | EncodedClip:
+        """Decode, sample, transform and pack one clip with its extra inputs.
+
+        Args:
+            video_index: which video.
+            temporal_idx: -1 for a random clip, else the view index.
+            spatial_idx: test crop position (ignored in training).
+            rng: randomness for the clip start and the augmentations.
+            transform: replaces the dataset's transform for this clip.
+
+        Returns:
+            As :meth:`transform_and_pack`; with ``decode_on_device``, the
+            :class:`EncodedClip` to decode there.
+
+        Raises:
+            DecodeError: the video (or a frame) cannot be read.
+        """
+        if self.decode_on_device:
+            return self.encoded_clip(video_index, temporal_idx, spatial_idx, rng, transform)
+        frames, extra = self.read_clip(video_index, temporal_idx, rng)
+        return self.transform_and_pack(frames, spatial_idx, rng, transform, extra)
 
     def failed_item(self, index: int) -> dict[str, Any]:
-        video_index = self.view_of(index)[0]
+        video_index = self._video_of(index)
         return {"label": self.labels[video_index], "video_index": video_index}
 
     def failure_path(self, index: int, err: DecodeError) -> str:
         """The video's path (its folder for frames), not the frame file that failed."""
-        return self.paths[self.view_of(index)[0]]
+        return self.paths[self._video_of(index)]
+
+    def encoded_clip(
+        self,
+        video_index: int,
+        temporal_idx: int,
+        spatial_idx: int,
+        rng: random.Random,
+        transform: ClipTransform | None = None,
+    ) -> EncodedClip:
+        """What a worker sends when decoding happens on the device: the file's bytes, the
+        clip's frames and one crop geometry per copy (AUG.NUM_SAMPLE in training), drawn
+        from ``rng`` as :meth:`transform_and_pack` would."""
+        transform = transform or self.transform
+        video = EncodedVideo(self.paths[video_index])
+        indices = [
+            min(i, video.num_frames - 1) for i in self.frame_indices(video, temporal_idx, rng)
+        ]
+        copies = transform.num_samples if self.training else 1
+        views = [
+            (indices, draw_geometry(transform, video.height, video.width, spatial_idx, rng))
+            for _ in range(copies)
+        ]
+        return self._encoded(video, views)
+
+    def _encoded(self, video: EncodedVideo, views: list) -> EncodedClip:
+        # The device packs pathways as SlowFast does: the whole clip, and every alpha-th frame.
+        strides = self.input_spec.frame_strides
+        if len(strides) > 2 or strides[-1] != 1:
+            raise ValueError(f"cannot decode on the device for pathway frame strides {strides}")
+        alpha = strides[0] if len(strides) == 2 else 1
+        mean, std = self.transform.mean, self.transform.std
+        return EncodedClip(video.path, video.data, views, len(strides), alpha, mean, std)
+
+    def load_views(self, video_index: int, rng: random.Random) -> list[torch.Tensor] | EncodedClip:
+        """All ``num_temporal_views x num_spatial_crops`` views of a video from one decode.
+
+        The union of the temporal views' frames is decoded once and resized once (to the test
+        short side); each view then selects its frames and crops them. The result equals
+        :meth:`load_clip` of each view, stacked (tested).
+
+        Returns:
+            Per pathway ``(V, C, T, H, W)``, views in :meth:`view_of` order; with
+            ``decode_on_device``, one :class:`EncodedClip` holding every view.
+
+        Raises:
+            DecodeError: the video (or a frame) cannot be read.
+        """
+        first = video_index * self.views_per_video
+        views = [self.view_of(first + k)[1:] for k in range(self.views_per_video)]
+        if self.decode_on_device:
+            video = EncodedVideo(self.paths[video_index])
+            last = video.num_frames - 1
+            per_time = {
+                t: [min(i, last) for i in self.frame_indices(video, t, rng)]
+                for t in range(self.num_temporal_views)
+            }
+            h, w = video.height, video.width
+            geometry = [
+                (per_time[t], draw_geometry(self.transform, h, w, s, rng)) for t, s in views
+            ]
+            return self._encoded(video, geometry)
+        with self.video_at(video_index) as video:
+            per_time = {
+                t: self.frame_indices(video, t, rng) for t in range(self.num_temporal_views)
+            }
+            union = sorted({i for indices in per_time.values() for i in indices})
+            frames = video.get_frames(union)
+        # Resized once for every view; the transform's own resize then finds nothing to do.
+        frames = scale_frames(frames, self.transform.crop_size)
+        position = {i: k for k, i in enumerate(union)}
+        strides = self.input_spec.frame_strides
+        packed = []
+        for t, s in views:
+            picks = torch.tensor([position[i] for i in per_time[t]])
+            clip = self.transform(frames.index_select(0, picks), spatial_idx=s, rng=rng)
+            packed.append(split_pathways(clip, strides))
+        return [_stack_views(pathway) for pathway in zip(*packed)]
 
     def video_at(self, video_index: int) -> Video:
         """Open video ``video_index``: its file, or with ``frame_folders`` its frame folder as
@@ -382,3 +539,11 @@ def augment_kwargs(cfg) -> dict[str, Any]:
     if d.TRAIN_JITTER_ASPECT_RELATIVE:
         kwargs["jitter_aspect_relative"] = tuple(d.TRAIN_JITTER_ASPECT_RELATIVE)
     return kwargs
+
+
+def _stack_views(clips: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``(C, T, H, W)`` clips -> ``(V, C, T, H, W)``, keeping uint8 clips channels-last (the
+    layout the collate batches without moving bytes)."""
+    if all(is_channels_last(c) for c in clips):
+        return torch.stack([c.permute(1, 2, 3, 0) for c in clips]).permute(0, 4, 1, 2, 3)
+    return torch.stack(clips)

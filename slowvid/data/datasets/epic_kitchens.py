@@ -214,6 +214,7 @@ class EpicKitchens(ClipDataset):
     """
 
     frame_folders_supported = False  # its frames are in its own rgb_frames layout
+    stacks_views = False  # a test item is one view of a segment, as PySlowFast's
 
     def __init__(
         self,
