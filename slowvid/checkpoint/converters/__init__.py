@@ -6,7 +6,7 @@ Formats are :class:`~.rules.CheckpointFormat` subclasses registered in
 ============  ==============================================================================
 caffe2        PySlowFast's Caffe2 ``.pkl`` blobs (ResNet / SlowFast family)
 mmaction2     MMAction2 ``state_dict`` (``backbone.*``, ``cls_head.*``)
-pytorchvideo  PyTorchVideo hub models (``blocks.N.res_blocks...``, ``cls_positional_encoding``)
+pytorchvideo  PyTorchVideo hub models (``blocks.N.res_blocks``, detectors, mobile X3D, MViT)
 pyslowfast    PySlowFast ``.pyth`` (``s2.pathway0_res0.branch2.a``, ``patch_embed.proj``)
 imagenet      torchvision 2D ResNets, inflated to 3D
 ============  ==============================================================================
