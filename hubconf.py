@@ -81,6 +81,22 @@ ENTRIES = {
     "slowfast_r50_4x16": _Entry("slowfast_r50_4x16", pytorchvideo=False),
     "mvitv2_s_16x4": _Entry("mvitv2_s_16x4", **_MVIT, pytorchvideo=False),
     "mvitv2_b_32x3": _Entry("mvitv2_b_32x3", **_MVIT, pytorchvideo=False),
+    "rev_mvit_b_16x4": _Entry("rev_mvit_b_16x4", **_MVIT, pytorchvideo=False),
+    # Video transformers: VideoMAE and MAE-ST ViTs, TimeSformer (logits; no PyTorchVideo twin).
+    **{
+        name: _Entry(name, pytorchvideo=False)
+        for name in (
+            "videomae_vit_s_16x4",
+            "videomae_vit_b_16x4",
+            "videomae_vit_l_16x4",
+            "videomae_vit_h_16x4",
+            "mae_st_vit_l_16x4",
+            "mae_st_vit_h_16x4",
+            "timesformer_8x32",
+            "timesformer_hr_16x16",
+            "timesformer_l_96x4",
+        )
+    },
 }
 
 # entry point -> config (relative to the repository), read from the one variant table.

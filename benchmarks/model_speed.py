@@ -1,24 +1,28 @@
-"""Per-clip training and inference time of slowvid models against PyTorchVideo's same architecture.
+"""Per-clip training and inference time of slowvid models against a reference implementation of
+the same architecture: PyTorchVideo for the CNNs and MViT, Hugging Face ``transformers`` for the
+video ViT (VideoMAE) and TimeSformer.
 
-    python benchmarks/model_speed.py                       # SlowFast R50, X3D-S, MViT-B 16x4
-    python benchmarks/model_speed.py --models x3d_s --repeats 10 --threads 2
+    python benchmarks/model_speed.py                       # every model below
+    python benchmarks/model_speed.py --models vit_b timesformer --repeats 3 --threads 2
     python benchmarks/model_speed.py --device cuda --batch 8 [--amp]
     python benchmarks/model_speed.py --variants eager channels_last folded compiled
 
 Both models get the same input, thread count and precision; runs alternate between them in one
 process so machine load affects both alike, and the median of the repeats is reported with the
-ratio slowvid / PyTorchVideo (below 1 = slowvid faster). Variants of slowvid are timed the
+ratio slowvid / reference (below 1 = slowvid faster). Variants of slowvid are timed the
 same way: ``eager`` (as built), ``channels_last`` (channels-last-3D weights and inputs),
 ``default`` (what the engine does by default: the model's channels-last choice for the device,
 and for inference batch norm folded into the convolutions), ``folded`` (batch norm folded, no
 channels-last), ``compiled`` (``default`` under ``torch.compile``, MODEL.COMPILE; the seconds
 its first step took are printed). Training = forward + backward + SGD step; inference =
-forward under ``torch.inference_mode`` in eval mode.
+forward under ``torch.inference_mode`` in eval mode. ``transformers`` runs with its default
+attention (SDPA for VideoMAE; TimeSformer has only its own matmul attention).
 """
 
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -29,16 +33,74 @@ from slowvid.models import build_model
 from slowvid.models.folding import fold_batchnorm
 from slowvid.utils.pytorchvideo_compat import import_pytorchvideo
 
-# name -> (slowvid config, PyTorchVideo hub builder, per-pathway clip (C, T, H, W))
+
+def _pytorchvideo(hub_name: str, num_pathways: int) -> Callable[[], torch.nn.Module]:
+    def build():
+        return _SingleInput(
+            getattr(import_pytorchvideo()[1], hub_name)(pretrained=False), num_pathways
+        )
+
+    return build
+
+
+def _transformers(kind: str) -> Callable[[], torch.nn.Module]:
+    def build():
+        import transformers
+
+        if kind == "videomae":
+            config = transformers.VideoMAEConfig(num_labels=400, layer_norm_eps=1e-6)
+            return _TransformersVideo(transformers.VideoMAEForVideoClassification(config))
+        config = transformers.TimesformerConfig(num_labels=400)
+        return _TransformersVideo(transformers.TimesformerForVideoClassification(config))
+
+    return build
+
+
+# name -> (slowvid config, reference builder, reference name, per-pathway clip (C, T, H, W))
 MODELS = {
     "slowfast_r50": (
         "configs/Kinetics/SLOWFAST_8x8_R50.yaml",
-        "slowfast_r50",
+        _pytorchvideo("slowfast_r50", 2),
+        "pytorchvideo",
         [(3, 8, 224, 224), (3, 32, 224, 224)],
     ),
-    "x3d_s": ("configs/Kinetics/X3D_S.yaml", "x3d_s", [(3, 13, 160, 160)]),
-    "mvit_b_16x4": ("configs/Kinetics/MVIT_B_16x4.yaml", "mvit_base_16x4", [(3, 16, 224, 224)]),
+    "x3d_s": (
+        "configs/Kinetics/X3D_S.yaml",
+        _pytorchvideo("x3d_s", 1),
+        "pytorchvideo",
+        [(3, 13, 160, 160)],
+    ),
+    "mvit_b_16x4": (
+        "configs/Kinetics/MVIT_B_16x4.yaml",
+        _pytorchvideo("mvit_base_16x4", 1),
+        "pytorchvideo",
+        [(3, 16, 224, 224)],
+    ),
+    "vit_b": (
+        "configs/Kinetics/VIT_B_16x4.yaml",
+        _transformers("videomae"),
+        "transformers",
+        [(3, 16, 224, 224)],
+    ),
+    "timesformer": (
+        "configs/Kinetics/TIMESFORMER_8x32.yaml",
+        _transformers("timesformer"),
+        "transformers",
+        [(3, 8, 224, 224)],
+    ),
 }
+
+
+class _TransformersVideo(torch.nn.Module):
+    """Presents a ``transformers`` video classifier with slowvid's list-of-pathways input."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs):
+        # transformers takes (B, T, C, H, W) pixel values.
+        return self.model(pixel_values=inputs[0].transpose(1, 2)).logits
 
 
 class _SingleInput(torch.nn.Module):
@@ -119,11 +181,10 @@ def compare(
     variants: list[str],
 ) -> dict[str, float]:
     """Median seconds per clip for each contender of ``name``."""
-    config, hub_name, shapes = MODELS[name]
+    config, build_reference, reference, shapes = MODELS[name]
     torch.manual_seed(0)
     inputs = [torch.randn(batch, *s, device=device) for s in shapes]
-    ptv = getattr(import_pytorchvideo()[1], hub_name)(pretrained=False)
-    contenders = {"pytorchvideo": (_SingleInput(ptv, len(shapes)).to(device), inputs)}
+    contenders = {reference: (build_reference().to(device), inputs)}
     for variant in variants:
         contenders[f"slowvid {variant}"] = _variant(config, variant, inputs, train, device)
     steps = {k: _step_fn(m, x, train, amp) for k, (m, x) in contenders.items()}
@@ -176,12 +237,13 @@ def main() -> None:
     for name in args.models:
         for train in [mode == "train" for mode in args.modes]:
             result = compare(name, args.batch, args.repeats, train, device, args.amp, args.variants)
-            reference = result["pytorchvideo"]
+            label = MODELS[name][2]
+            reference = result[label]
             mode = "train" if train else "infer"
             for key, seconds in result.items():
                 print(
                     f"{name:>12} {mode}  {key:<25} {seconds * 1000:9.1f} ms/clip  "
-                    f"{seconds / reference:5.2f}x PyTorchVideo",
+                    f"{seconds / reference:5.2f}x {label}",
                     flush=True,
                 )
 

@@ -61,6 +61,8 @@ def test_entry_points_are_pytorchvideos_names_and_the_zoo():
     assert set(hubconf.PYTORCHVIDEO_NAMES) == pytorchvideo_names
     assert names == set(hubconf.ENTRIES)
     assert pytorchvideo_names | {"slow_r50_4x16", "slowfast_r50_4x16"} <= names
+    assert {"videomae_vit_b_16x4", "mae_st_vit_l_16x4", "timesformer_8x32"} <= names
+    assert {"timesformer_hr_16x16", "timesformer_l_96x4", "rev_mvit_b_16x4"} <= names
 
 
 def _clip(*shape, seed=1):

@@ -28,7 +28,7 @@ import shutil
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.distributed as dist
@@ -55,6 +55,7 @@ from .sharded import (
 
 __all__ = [
     "CheckpointReadError",
+    "FitsPositionEmbeddings",
     "checkpoint_dir",
     "checkpoint_path",
     "find_latest_checkpoint",
@@ -71,6 +72,16 @@ _NAME_RE = re.compile(r"^checkpoint_epoch_(\d+)(?:_iter_(\d+))?\.(pyth|dcp)$")
 _RESERVED_KEYS = ("epoch", "iter", "model_state", "optimizer_state", "cfg")
 # Types torch's weights_only unpickler accepts besides tensors and containers.
 _PLAIN_TYPES = (int, float, bool, str, bytes, type(None), torch.dtype, torch.device)
+
+
+@runtime_checkable
+class FitsPositionEmbeddings(Protocol):
+    """A model that can adapt a checkpoint's position embeddings to its own clip size (the
+    transformers: fine-tuning at another resolution or frame count loads without a mismatch)."""
+
+    def fit_position_embeddings(self, state: dict) -> list[str]:
+        """Interpolates the embeddings of ``state`` in place; returns what it resized."""
+        ...
 
 
 class CheckpointReadError(RuntimeError):
@@ -395,6 +406,10 @@ def load_checkpoint(
     source = "caffe2" if checkpoint_type == "caffe2" else None
     conversion = convert_checkpoint(checkpoint, target, path=path, source=source)
     state = conversion.state
+    if isinstance(target, FitsPositionEmbeddings):
+        resized = target.fit_position_embeddings(state)
+        if resized:
+            logger.info("Checkpoint %s: position embeddings interpolated: %s", path, resized)
     model_state = target.state_dict()
     diff = diff_state_dicts(state, model_state)
     # Left at their initialisation on purpose by the converter, which warned about them.

@@ -24,8 +24,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Top-level keys under which known formats keep the model weights, in the order tried:
-# slowvid / PySlowFast (.pyth), Lightning and many research repos, DeiT/MAE style.
-MODEL_STATE_KEYS = ("model_state", "state_dict", "model")
+# slowvid / PySlowFast (.pyth), Lightning and many research repos, DeiT/MAE style, DeepSpeed
+# (VideoMAE's released checkpoints).
+MODEL_STATE_KEYS = ("model_state", "state_dict", "model", "module")
 
 
 class CheckpointMismatchError(RuntimeError):

@@ -327,7 +327,9 @@ _C.X3D.BN_LIN5 = False
 _C.X3D.CHANNELWISE_3x3x3 = True
 
 # ---------------------------------------------------------------------------- #
-# MViT (Multiscale Vision Transformers; defaults are MViT-B)
+# MViT (Multiscale Vision Transformers), also PySlowFast's plain ViT (an empty schedule) and its
+# reversible Rev-ViT / Rev-MViT. Defaults are PySlowFast's, so its yamls build the same networks;
+# the shipped MViT yamls set the MViT-B schedule.
 # ---------------------------------------------------------------------------- #
 _C.MVIT = CfgNode()
 # Number of transformer blocks.
@@ -342,28 +344,46 @@ _C.MVIT.MLP_RATIO = 4.0
 _C.MVIT.QKV_BIAS = True
 # Stochastic-depth rate of the last block (rising linearly from 0 at the first).
 _C.MVIT.DROPPATH_RATE = 0.1
-# Kernel (t, h, w) of the cube patch-embedding convolution.
+# Normalisation of the blocks; only "layernorm" (eps 1e-6), as in PySlowFast.
+_C.MVIT.NORM = "layernorm"
+# Kernel (t, h, w) of the cube patch-embedding convolution ((h, w) with PATCH_2D).
 _C.MVIT.PATCH_KERNEL = [3, 7, 7]
 # Stride (t, h, w) of the patch embedding; the token grid is the clip size divided by it.
 _C.MVIT.PATCH_STRIDE = [2, 4, 4]
 # Padding (t, h, w) of the patch embedding.
-_C.MVIT.PATCH_PADDING = [1, 3, 3]
+_C.MVIT.PATCH_PADDING = [2, 4, 4]
+# Image model: PATCH_KERNEL / STRIDE / PADDING give (h, w), inputs may be (B, C, H, W) images.
+_C.MVIT.PATCH_2D = False
 # [[block, factor], ...]: the channel width is multiplied by factor from that block on.
-_C.MVIT.DIM_MUL = [[1, 2.0], [3, 2.0], [14, 2.0]]
+_C.MVIT.DIM_MUL = []
 # [[block, factor], ...]: the head count is multiplied by factor from that block on.
-_C.MVIT.HEAD_MUL = [[1, 2.0], [3, 2.0], [14, 2.0]]
+_C.MVIT.HEAD_MUL = []
 # Pooling kernel (t, h, w) of queries, keys and values; [] uses stride + 1 on strided axes.
-_C.MVIT.POOL_KVQ_KERNEL = [3, 3, 3]
-# Key/value stride (t, h, w) of block 0, divided by each query stride after it; [] = no kv pooling.
-_C.MVIT.POOL_KV_STRIDE_ADAPTIVE = [1, 8, 8]
+_C.MVIT.POOL_KVQ_KERNEL = []
+# Key/value stride (t, h, w) of block 0, divided by each query stride after it; [] = off.
+_C.MVIT.POOL_KV_STRIDE_ADAPTIVE = []
+# [[block, s_t, s_h, s_w], ...]: key/value strides of the listed blocks (unused when
+# POOL_KV_STRIDE_ADAPTIVE is set, which replaces it).
+_C.MVIT.POOL_KV_STRIDE = []
 # [[block, s_t, s_h, s_w], ...]: query pooling strides, which shrink the token grid.
-_C.MVIT.POOL_Q_STRIDE = [[1, 1, 2, 2], [3, 1, 2, 2], [14, 1, 2, 2]]
+_C.MVIT.POOL_Q_STRIDE = []
 # Pooling operator of attention: "conv" (depthwise conv + LayerNorm), "avg" or "max".
 _C.MVIT.MODE = "conv"
+# One linear layer per q, k and v (PyTorchVideo's layout) instead of one fused qkv layer
+# (faster); checkpoints of either layout load into either.
+_C.MVIT.SEPARATE_QKV = False
 # Separate spatial and temporal positional embeddings (summed) instead of one per token.
-_C.MVIT.SEP_POS_EMBED = True
+_C.MVIT.SEP_POS_EMBED = False
 # Prepend a class token and classify from it; False averages the output tokens.
 _C.MVIT.CLS_EMBED_ON = True
+# Classify from the mean of the patch tokens, normalised after pooling (MAE-ST fine-tuning).
+_C.MVIT.USE_MEAN_POOLING = False
+# The classifier's initial weights are multiplied by this.
+_C.MVIT.HEAD_INIT_SCALE = 1.0
+# Initial value of per-channel scales on each block's two residual branches; 0.0 disables them.
+_C.MVIT.LAYER_SCALE_INIT_VALUE = 0.0
+# No weight decay on positional embeddings (absolute and relative) and the class token.
+_C.MVIT.ZERO_DECAY_POS_CLS = True
 # Add an absolute positional embedding to the tokens (MViT v1); MViTv2 turns it off.
 _C.MVIT.USE_ABS_POS = True
 # MViTv2: decomposed relative-position bias over height and width in every attention.
@@ -374,6 +394,62 @@ _C.MVIT.REL_POS_TEMPORAL = False
 _C.MVIT.RESIDUAL_POOLING = False
 # MViTv2: widen in the attention of the block at a DIM_MUL index, not in the MLP before it.
 _C.MVIT.DIM_MUL_IN_ATT = False
+# Reversible MViT / ViT (arXiv "Reversible Vision Transformers", CVPR 2022).
+_C.MVIT.REV = CfgNode()
+# Build the reversible form: activations are recomputed in the backward pass, not stored.
+_C.MVIT.REV.ENABLE = False
+# Fusion of the two streams before the head: "concat", "add", "max", "min", "avg",
+# "concat_linear[_mult[_drop]]" or "ln+concat_linear..." (PySlowFast's TwoStreamFusion).
+_C.MVIT.REV.RESPATH_FUSE = "concat"
+# Non-reversible stage-transition layers; every layer that pools queries or widens is one.
+_C.MVIT.REV.BUFFER_LAYERS = []
+# Skip path of a transition layer: "conv" (pooled with the queries' conv) or "max".
+_C.MVIT.REV.RES_PATH = "conv"
+# Fusion of the two streams entering a transition layer (modes as RESPATH_FUSE).
+_C.MVIT.REV.PRE_Q_FUSION = "avg"
+
+# ---------------------------------------------------------------------------- #
+# Video ViT (VideoMAE / MAE-ST backbones; defaults are VideoMAE ViT-B) and TimeSformer, which
+# takes its widths from here too. Names follow PySlowFast's MVIT keys where the concept is one.
+# ---------------------------------------------------------------------------- #
+_C.VIT = CfgNode()
+# Transformer blocks.
+_C.VIT.DEPTH = 12
+# Token channels.
+_C.VIT.EMBED_DIM = 768
+# Attention heads.
+_C.VIT.NUM_HEADS = 12
+# MLP hidden width as a multiple of EMBED_DIM.
+_C.VIT.MLP_RATIO = 4.0
+# (t, h, w) tubelet size, the kernel and stride of the patch embedding; TimeSformer needs t = 1.
+_C.VIT.PATCH_SIZE = [2, 16, 16]
+# Bias on the q, k, v projections.
+_C.VIT.QKV_BIAS = True
+# With QKV_BIAS, a bias on the keys too; VideoMAE has none (softmax ignores it).
+_C.VIT.K_BIAS = False
+# Position embedding: "sincos" (VideoMAE's fixed 1-D table), "learned" (one vector per token) or
+# "separate" (learned space + time (+ class) vectors summed; MAE-ST, TimeSformer).
+_C.VIT.POS_EMBED = "sincos"
+# Prepend a class token.
+_C.VIT.CLS_EMBED_ON = False
+# Classify from the mean patch token, normalised after pooling; False reads the class token.
+_C.VIT.USE_MEAN_POOLING = True
+# Stochastic-depth rate of the last block (rising linearly from 0 at the first).
+_C.VIT.DROPPATH_RATE = 0.1
+# Initial value of the per-channel layer scales of each block; 0.0 disables layer scale.
+_C.VIT.LAYER_SCALE_INIT_VALUE = 0.0
+# The classifier's initial weights are multiplied by this (VideoMAE fine-tuning: 0.001).
+_C.VIT.HEAD_INIT_SCALE = 1.0
+# No weight decay on position embeddings and the class token (as MVIT.ZERO_DECAY_POS_CLS).
+_C.VIT.ZERO_DECAY_POS_CLS = True
+
+# ---------------------------------------------------------------------------- #
+# TimeSformer (arXiv:2102.05095); widths, depth and patch come from VIT
+# ---------------------------------------------------------------------------- #
+_C.TIMESFORMER = CfgNode()
+# "divided_space_time" (temporal then spatial attention in each block), "joint_space_time" or
+# "space_only" (frames attend separately; the class tokens are averaged), as the TimeSformer repo.
+_C.TIMESFORMER.ATTENTION_TYPE = "divided_space_time"
 
 # ---------------------------------------------------------------------------- #
 # Action detection (a backbone + an ROI head over person boxes, e.g. AVA)
@@ -526,6 +602,14 @@ _C.SOLVER.BETAS = [0.9, 0.999]
 _C.SOLVER.CLIP_GRAD_VAL = 0.0
 # Rescale gradients whose global L2 norm exceeds this (0 disables).
 _C.SOLVER.CLIP_GRAD_L2NORM = 0.0
+# Start the cosine at its peak when warm-up ends (it then spans WARMUP_EPOCHS..MAX_EPOCH), instead
+# of following the cosine over 0..MAX_EPOCH and warming up to its value at WARMUP_EPOCHS.
+_C.SOLVER.COSINE_AFTER_WARMUP = False
+# No weight decay on 1-D parameters (biases, norm scales, layer scales) and biases.
+_C.SOLVER.ZERO_WD_1D_PARAM = False
+# Layer-wise LR decay of transformers, in (0, 1]: block i of L trains at LAYER_DECAY ** (L - i)
+# times the rate, the embeddings at LAYER_DECAY ** (L + 1), the head at 1; 1.0 disables it.
+_C.SOLVER.LAYER_DECAY = 1.0
 
 # ---------------------------------------------------------------------------- #
 # TensorBoard

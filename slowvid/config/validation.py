@@ -19,6 +19,8 @@ _CHOICES = {
     "FSDP.REDUCE_DTYPE": ("", "float32", "bfloat16", "float16"),
     "TRAIN.CHECKPOINT_TYPE": ("pytorch", "caffe2"),
     "SSV2.SAMPLING": ("segments", "clip"),
+    "VIT.POS_EMBED": ("sincos", "learned", "separate"),
+    "TIMESFORMER.ATTENTION_TYPE": ("divided_space_time", "joint_space_time", "space_only"),
     "DOMSEV.LABEL_TYPE": ("environment", "activity", "attention"),
 }
 

@@ -2,8 +2,10 @@
 
 ``zoo_targets.csv`` is a verbatim copy of the published table (PySlowFast's model zoo; params in
 millions, GFLOPs per test view with one multiply-add counted as one flop). ``extra_targets.csv``
-adds, in the same layout, architectures that table lacks, from their papers (MViTv2: arXiv
-2112.01526, Table 5, which PySlowFast's model zoo repeats). The variant table
+adds, in the same layout, architectures that table lacks, from their papers and releases (MViTv2:
+arXiv 2112.01526, Table 5, which PySlowFast's model zoo repeats; VideoMAE: arXiv 2203.12602 and
+MCG-NJU/VideoMAE MODEL_ZOO.md; TimeSformer: arXiv 2102.05095 and the facebookresearch/TimeSformer
+README; Rev-MViT: PySlowFast projects/rev/README.md). The variant table
 (:data:`~slowvid.model_zoo.variants.VARIANTS`) maps each of its rows to a config under
 ``configs/`` and to the FLOP-counting convention the published figure was measured with;
 :func:`measure` counts parameters and GFLOPs of the config's
@@ -86,7 +88,7 @@ class ZooRow:
         return " ".join(self.key)
 
     @property
-    def params_m(self) -> float:
+    def params_m(self) -> float | None:
         return _number(self.params_text)
 
     @property
@@ -99,6 +101,22 @@ class ZooRow:
         [3.785, 3.795), so X3D's 3.7943 M reproduces it although it is 0.11% above."""
         decimals = len(self.params_text.partition(".")[2])
         return max(1e-3 * self.params_m, 0.5 * 10**-decimals)
+
+    def params_match(self, params_m: float) -> bool:
+        """Whether a count (millions) reproduces the published one: within
+        :attr:`params_tolerance_m`, or for a truncated figure within its last digit above it."""
+        if self.zoo.params_truncated:
+            unit = 10 ** -len(self.params_text.partition(".")[2])
+            return self.params_m <= params_m < self.params_m + unit
+        return abs(params_m - self.params_m) <= self.params_tolerance_m
+
+    @property
+    def gflops_tolerance(self) -> float:
+        """0.2%, or the rounding of the published figure if larger (half a unit of its last
+        digit, or :attr:`ZooConfig.gflops_rounding`)."""
+        decimals = len(self.gflops_text.partition(".")[2])
+        rounding = max(0.5 * 10**-decimals, self.zoo.gflops_rounding)
+        return max(2e-3 * self.gflops, rounding)
 
 
 def load_rows(paths: Sequence[str | Path] = (TARGETS_CSV, EXTRA_CSV)) -> list[ZooRow]:
@@ -143,14 +161,21 @@ class ZooMeasure:
     Attributes:
         params: parameter elements.
         gflops_by_op: eval-mode GFLOPs of one test view per operator kind (fvcore's formulas).
+        params_excluded: elements of the parameters the published count leaves out.
     """
 
     params: int
     gflops_by_op: dict[str, float]
+    params_excluded: int = 0
 
     @property
     def params_m(self) -> float:
         return self.params / 1e6
+
+    @property
+    def params_as_published_m(self) -> float:
+        """Millions of parameters counted as the publication counts them."""
+        return (self.params - self.params_excluded) / 1e6
 
     @property
     def gflops(self) -> float:
@@ -170,7 +195,10 @@ def measure(row: ZooRow) -> ZooMeasure:
     cfg = zoo_cfg(row)
     with torch.device("meta"):
         model = build_model(cfg)
+    excluded = sum(
+        p.numel() for n, p in model.named_parameters() if n.startswith(row.zoo.params_excluded)
+    )
     if row.zoo.convention is None:  # no published GFLOPs (AVA detectors also need boxes)
-        return ZooMeasure(count_parameters(model), {})
+        return ZooMeasure(count_parameters(model), {}, excluded)
     view = [torch.empty(s, device="meta") for s in test_view_shapes(cfg)]
-    return ZooMeasure(count_parameters(model), meta_gflops_by_operator(model, view))
+    return ZooMeasure(count_parameters(model), meta_gflops_by_operator(model, view), excluded)

@@ -24,6 +24,10 @@ class ZooConfig:
         row: ``(dataset, arch, depth, frames_x_rate)`` of the published row (zoo_targets.csv or
             extra_targets.csv) it reproduces; None for a variant without one.
         hub: a ``torch.hub`` entry point of hubconf.py carries the variant's name.
+        params_excluded: parameter-name prefixes the published count leaves out.
+        params_truncated: the published count is truncated, not rounded (34.96 -> "34.9").
+        gflops_rounding: how far the published per-view GFLOPs may lie from the exact figure
+            when it was published coarser than its cell shows (e.g. TFLOPs for several views).
     """
 
     config: str
@@ -33,6 +37,9 @@ class ZooConfig:
     measured_top1: str = ""
     row: tuple[str, str, str, str] | None = None
     hub: bool = False
+    params_excluded: tuple[str, ...] = ()
+    params_truncated: bool = False
+    gflops_rounding: float = 0.0
 
 
 _AVA_NOTE = (
@@ -154,6 +161,58 @@ VARIANTS: dict[str, ZooConfig] = {
         row=("Kinetics-400", "MViTv2", "B", "32x3"),
         hub=True,
     ),
+    "rev_mvit_b_16x4": ZooConfig(
+        _ETC + "REV_MVIT_B_16x4.yaml",
+        "eval",
+        params_truncated=True,
+        note="PySlowFast's rev README truncates parameter counts (its ImageNet Rev-MViT-B, 39.69 M "
+        "as PySlowFast builds it, is listed as 39): 34.96 M is listed as 34.9. PySlowFast's own "
+        "yaml leaves the class token on, which its reversible model refuses; it is off here.",
+        row=("Kinetics-400", "Rev-MViT", "B", "16x4"),
+        hub=True,
+    ),
+    **{
+        f"videomae_vit_{size.lower()}_16x4": ZooConfig(
+            _ETC + f"VIT_{size}_16x4.yaml",
+            "eval",
+            note="Published parameters as transformers' VideoMAEForVideoClassification builds "
+            "them (the paper rounds up); the sin-cos table is a buffer, not a parameter.",
+            row=("Kinetics-400", "VideoMAE", f"ViT-{size}", "16x4"),
+            hub=True,
+        )
+        for size in "SBLH"
+    },
+    **{
+        f"ssv2_videomae_vit_{size.lower()}": ZooConfig(
+            f"configs/SSv2/VIT_{size}_16x2.yaml",
+            "eval",
+            note="No 174-class size is published (the paper repeats the Kinetics backbone sizes).",
+            row=("SSv2", "VideoMAE", f"ViT-{size}", "16x2"),
+        )
+        for size in "SB"
+    },
+    # PySlowFast's MAE-ST fine-tuning networks; no published row is reproduced here.
+    "mae_st_vit_l_16x4": ZooConfig(_ETC + "MAE_ST_VIT_L_16x4.yaml", None, hub=True),
+    "mae_st_vit_h_16x4": ZooConfig(_ETC + "MAE_ST_VIT_H_16x4.yaml", None, hub=True),
+    **{
+        variant: ZooConfig(
+            _ETC + config,
+            "eval",
+            params_excluded=("pos_embed", "time_embed", "cls_token"),
+            gflops_rounding=5 / 3,
+            note="The paper counts 121.4 M for every size, without the position and time "
+            "embeddings and the class token (which grow with the clip); GFLOPs are published as "
+            "TFLOPs for 3 views (0.59, 5.11, 7.14), so a view is that / 3, +-1.7 G of rounding. "
+            "Top-1 / top-5 are the released models' (the TimeSformer README).",
+            row=("Kinetics-400", name, "ViT-B", rate),
+            hub=True,
+        )
+        for variant, name, rate, config in (
+            ("timesformer_8x32", "TimeSformer", "8x32", "TIMESFORMER_8x32.yaml"),
+            ("timesformer_hr_16x16", "TimeSformer-HR", "16x16", "TIMESFORMER_HR_16x16.yaml"),
+            ("timesformer_l_96x4", "TimeSformer-L", "96x4", "TIMESFORMER_L_96x4.yaml"),
+        )
+    },
     "ssv2_slow_r50": ZooConfig(
         "configs/SSv2/SLOW_8x8_R50.yaml",
         "train_bn",

@@ -1,6 +1,17 @@
 """Video models. Importing this package registers every core model and head."""
 
-from . import csn, detector, heads, mvit, r2plus1d, resnet3d, slowfast, x3d  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    csn,
+    detector,
+    heads,
+    mvit,
+    r2plus1d,
+    resnet3d,
+    slowfast,
+    timesformer,
+    vit,
+    x3d,
+)
 from .base import InputSpec, VideoModel
 from .build import build_head, build_model, build_norm, input_spec_of, model_class
 from .complexity import (

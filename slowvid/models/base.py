@@ -182,6 +182,18 @@ class VideoModel(nn.Module):
         """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
         self.head.reset(num_classes)
 
+    # ------------------------------------------------------------------ training / loading
+    def no_weight_decay(self) -> set[str]:
+        """Names of parameters to train without weight decay (the optimizer reads it; the
+        transformers name their position embeddings and class token here)."""
+        return set()
+
+    def fit_position_embeddings(self, state: dict[str, torch.Tensor]) -> list[str]:
+        """Adapts, in place, a checkpoint's tensors that depend on the training clip size
+        (position embeddings) to this model's; returns what it changed. The checkpoint loader
+        calls it before comparing shapes."""
+        return []
+
     def example_inputs(
         self, batch_size: int = 1, num_frames: int = 8, size: int = 32
     ) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:

@@ -101,6 +101,13 @@ def _layer_norm_flops(args: tuple, out: torch.Tensor) -> int:
     return args[0].numel() * (5 if args[2] is not None else 4)
 
 
+def _sdpa_flops(args: tuple, out: torch.Tensor) -> int:
+    # A fused attention kernel (on real devices; the meta device runs the math path, whose two
+    # bmm calls are counted as such) = the two matmuls q k^T and attn v, as fvcore's handle.
+    q, k, v = args[:3]
+    return math.prod(q.shape[:-1]) * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+
+
 _aten = torch.ops.aten
 # aten op -> (operator kind, flops). The ops a model's forward decomposes to below autograd;
 # linear layers arrive as mm / addmm, so fvcore's "linear" and "matmul" both count as "matmul".
@@ -113,6 +120,14 @@ _HANDLES: dict[object, tuple[str, Callable[[tuple, torch.Tensor], int]]] = {
     _aten.bmm: ("matmul", _matmul_flops),
     _aten.native_layer_norm: ("layer_norm", _layer_norm_flops),
 }
+for _name in (
+    "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_flash_attention_for_cpu",
+    "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_cudnn_attention",
+):
+    if hasattr(_aten, _name):
+        _HANDLES[getattr(_aten, _name)] = ("matmul", _sdpa_flops)
 
 
 class _FlopCounter(TorchDispatchMode):
@@ -138,7 +153,8 @@ def meta_gflops_by_operator(model: nn.Module, inputs: Sequence[torch.Tensor]) ->
 
     Build the model under ``with torch.device("meta"):`` and pass meta inputs: no memory is
     allocated and nothing is computed, so zoo-size networks take well under a second. Counts match
-    fvcore for convolutions, batch norm, linear layers, matmuls and layer norm; ops fvcore counts
+    fvcore for convolutions, batch norm, linear layers, matmuls, fused attention
+    (``F.scaled_dot_product_attention``, as its two matmuls) and layer norm; ops fvcore counts
     but these models do not use (upsampling, 2-D adaptive pooling, einsum) are not counted.
 
     Args:

@@ -5,7 +5,9 @@ stepped, so resuming mid-run needs no scheduler state: the epoch alone determine
 
 Warm-up follows PySlowFast: during ``[0, warmup_epochs)`` the rate rises linearly from
 ``warmup_start_lr`` to the value the policy itself gives at ``warmup_epochs``, so the curve is
-continuous where warm-up ends.
+continuous where warm-up ends. With ``cosine_after_warmup`` (PySlowFast's
+``SOLVER.COSINE_AFTER_WARMUP``, the ViT recipes' schedule) the cosine spans
+``[warmup_epochs, max_epoch]`` instead of ``[0, max_epoch]``, so warm-up ends at ``base_lr``.
 """
 
 import itertools
@@ -58,10 +60,12 @@ def _policy_lr(
     cosine_end_lr: float,
     steps: Sequence[float],
     lrs: Sequence[float],
+    cosine_start: float = 0.0,
 ) -> float:
     if policy == "cosine":
         # Clamped so a few iterations past MAX_EPOCH (e.g. an extra eval) do not climb back up.
-        t = min(max(cur_epoch, 0.0), max_epoch) / max_epoch
+        span = max_epoch - cosine_start
+        t = min(max(cur_epoch - cosine_start, 0.0), span) / span
         return cosine_end_lr + (base_lr - cosine_end_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
     if policy == "steps_with_relative_lrs":
         # Index of the last step that has been reached.
@@ -81,6 +85,7 @@ def lr_at_epoch(
     lrs: Sequence[float] = (),
     warmup_epochs: float = 0.0,
     warmup_start_lr: float = 0.0,
+    cosine_after_warmup: bool = False,
 ) -> float:
     """Learning rate at a fractional epoch.
 
@@ -94,6 +99,7 @@ def lr_at_epoch(
         lrs (Sequence[float]): multipliers of ``base_lr``, one per entry of ``steps``.
         warmup_epochs (float): length of the linear warm-up (0 disables it).
         warmup_start_lr (float): rate at epoch 0 when warming up.
+        cosine_after_warmup (bool): the cosine starts (at ``base_lr``) where warm-up ends.
 
     Returns:
         float: the learning rate.
@@ -102,6 +108,11 @@ def lr_at_epoch(
         ValueError: on an unknown policy or inconsistent steps/lrs, naming the SOLVER key.
     """
     _check(policy=policy, max_epoch=max_epoch, steps=steps, lrs=lrs, warmup_epochs=warmup_epochs)
+    if cosine_after_warmup and policy == "cosine" and warmup_epochs >= max_epoch:
+        raise ValueError(
+            f"SOLVER.COSINE_AFTER_WARMUP: WARMUP_EPOCHS {warmup_epochs} leaves no epochs of "
+            f"cosine before MAX_EPOCH {max_epoch}"
+        )
     kwargs = {
         "policy": policy,
         "base_lr": base_lr,
@@ -109,6 +120,7 @@ def lr_at_epoch(
         "cosine_end_lr": cosine_end_lr,
         "steps": steps,
         "lrs": lrs,
+        "cosine_start": warmup_epochs if cosine_after_warmup else 0.0,
     }
     if cur_epoch < warmup_epochs:
         lr_end = _policy_lr(warmup_epochs, **kwargs)
@@ -128,6 +140,7 @@ def build_lr_schedule(cfg) -> Callable[[float], float]:
         "lrs": tuple(float(x) for x in s.LRS),
         "warmup_epochs": float(s.WARMUP_EPOCHS),
         "warmup_start_lr": float(s.WARMUP_START_LR),
+        "cosine_after_warmup": bool(s.COSINE_AFTER_WARMUP),
     }
     # Fail at build time, not at the first iteration after data loading has started.
     lr_at_epoch(0.0, **kwargs)

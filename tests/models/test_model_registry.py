@@ -38,8 +38,25 @@ def _registered_cfg(name: str, arch: str = "", **overrides):
         "RESNET.DEPTH": 18,
         "RESNET.WIDTH_PER_GROUP": 8,
         "SLOWFAST.ALPHA": 4,
-        # MViT: 8-wide first block; positional embedding sized for the 32-pixel tiny clip.
+        # MViT: 8-wide first block with MViT-B's schedule (the MVIT defaults are PySlowFast's
+        # plain ViT); positional embedding sized for the 32-pixel tiny clip.
         "MVIT.EMBED_DIM": 8,
+        "MVIT.DIM_MUL": [[1, 2.0], [3, 2.0], [14, 2.0]],
+        "MVIT.HEAD_MUL": [[1, 2.0], [3, 2.0], [14, 2.0]],
+        "MVIT.POOL_Q_STRIDE": [[1, 1, 2, 2], [3, 1, 2, 2], [14, 1, 2, 2]],
+        "MVIT.POOL_KVQ_KERNEL": [3, 3, 3],
+        "MVIT.POOL_KV_STRIDE_ADAPTIVE": [1, 8, 8],
+        "MVIT.PATCH_PADDING": [1, 3, 3],
+        # ViT and TimeSformer: 2 blocks of 16 channels over per-frame 16x16 patches, with the
+        # embedding and head TimeSformer requires (class token, space + time positions).
+        "VIT.EMBED_DIM": 16,
+        "VIT.NUM_HEADS": 2,
+        "VIT.DEPTH": 2,
+        "VIT.PATCH_SIZE": [1, 16, 16],
+        "VIT.POS_EMBED": "separate",
+        "VIT.CLS_EMBED_ON": True,
+        "VIT.USE_MEAN_POOLING": False,
+        "VIT.K_BIAS": True,
         "DATA.TRAIN_CROP_SIZE": 32,
         "DATA.NUM_FRAMES": 8,
         "DETECTION.ROI_XFORM_RESOLUTION": 2,

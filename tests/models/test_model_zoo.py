@@ -63,10 +63,13 @@ def test_size_matches_published(name):
     row = ROWS[name]
     m = _measure(row)
     # Within 0.1%, or within the rounding of the published figure where that is wider.
-    assert abs(m.params_m - row.params_m) <= row.params_tolerance_m
+    if row.params_m is not None:
+        assert row.params_match(m.params_as_published_m), m.params_as_published_m
     if row.gflops is not None:
-        # 2% is the bar; every row reproduces within 0.2% (X3D-S, 2.955 vs 2.96, is the widest).
-        assert m.gflops_as(row.zoo.convention) == pytest.approx(row.gflops, rel=2e-3)
+        # 2% is the bar; every row reproduces within 0.2% (X3D-S, 2.955 vs 2.96, is the widest)
+        # or within the rounding of a coarsely published figure (VideoMAE "180", TimeSformer
+        # 0.59 TFLOPs for 3 views).
+        assert abs(m.gflops_as(row.zoo.convention) - row.gflops) <= row.gflops_tolerance
 
 
 def test_ava_backbone_sizes():
@@ -113,6 +116,15 @@ def test_model_zoo_md_matches_code():
         ("Kinetics/X3D_XS.yaml", []),
         ("Kinetics/MVIT_B_16x4.yaml", ["MVIT.DEPTH", "4", "MVIT.EMBED_DIM", "16"]),
         ("Kinetics/MVITv2_S_16x4.yaml", ["MVIT.DEPTH", "4", "MVIT.EMBED_DIM", "16"]),
+        ("Kinetics/REV_MVIT_B_16x4.yaml", ["MVIT.DEPTH", "4", "MVIT.EMBED_DIM", "16"]),
+        (
+            "Kinetics/VIT_B_16x4.yaml",
+            ["VIT.DEPTH", "2", "VIT.EMBED_DIM", "64", "VIT.NUM_HEADS", "4"],
+        ),
+        (
+            "Kinetics/TIMESFORMER_8x32.yaml",
+            ["VIT.DEPTH", "2", "VIT.EMBED_DIM", "64", "VIT.NUM_HEADS", "4", "DATA.NUM_FRAMES", "4"],
+        ),
     ],
 )
 def test_meta_count_equals_fvcore(config, opts):
@@ -123,6 +135,9 @@ def test_meta_count_equals_fvcore(config, opts):
     if "MVIT" in config:
         opts += ["MVIT.DIM_MUL", "[[1, 2.0], [3, 2.0]]", "MVIT.HEAD_MUL", "[[1, 2.0], [3, 2.0]]"]
         opts += ["MVIT.POOL_Q_STRIDE", "[[1, 1, 2, 2], [3, 1, 2, 2]]"]
+    if "REV_MVIT" in config:
+        opts += ["MVIT.REV.BUFFER_LAYERS", "[1]", "MVIT.DIM_MUL", "[[1, 2.0]]"]
+        opts += ["MVIT.HEAD_MUL", "[[1, 2.0]]", "MVIT.POOL_Q_STRIDE", "[[1, 1, 2, 2]]"]
     cfg = load_config(str(REPO / "configs" / config), opts)
     shapes = test_view_shapes(cfg)
     fvcore = gflops_by_operator(build_model(cfg), [torch.zeros(s) for s in shapes])

@@ -47,6 +47,10 @@ def _small_mvit(make_cfg, **overrides):
             "MVIT.HEAD_MUL": [[1, 2.0], [3, 2.0]],
             "MVIT.POOL_Q_STRIDE": [[1, 1, 2, 2], [3, 1, 2, 2]],
             "MVIT.POOL_KV_STRIDE_ADAPTIVE": [1, 4, 4],
+            # MViT-B's patch and pooling (the MVIT defaults are PySlowFast's plain ones).
+            "MVIT.PATCH_PADDING": [1, 3, 3],
+            "MVIT.POOL_KVQ_KERNEL": [3, 3, 3],
+            "MVIT.SEP_POS_EMBED": True,
             "DATA.NUM_FRAMES": 8,
             "DATA.TRAIN_CROP_SIZE": 64,
             "MODEL.NUM_CLASSES": 7,

@@ -98,6 +98,8 @@ def test_tiny_v2_trains_and_tests_at_another_size(make_cfg):
             "MVIT.REL_POS_TEMPORAL": True,
             "MVIT.RESIDUAL_POOLING": True,
             "MVIT.DIM_MUL_IN_ATT": True,
+            "MVIT.PATCH_PADDING": [1, 3, 3],
+            "MVIT.POOL_KVQ_KERNEL": [3, 3, 3],
             "DATA.NUM_FRAMES": 8,
             "DATA.TRAIN_CROP_SIZE": 64,
             "MODEL.NUM_CLASSES": 5,

@@ -3,14 +3,7 @@
 Formats are :class:`~.rules.CheckpointFormat` subclasses registered in
 ``slowvid.registry.CHECKPOINT_FORMATS``, tried by priority after slowvid's own names:
 
-============  ==============================================================================
-caffe2        PySlowFast's Caffe2 ``.pkl`` blobs (ResNet / SlowFast family)
-mmaction2     MMAction2 ``state_dict`` (``backbone.*``, ``cls_head.*``)
-pytorchvideo  PyTorchVideo hub models (``blocks.N.res_blocks``, detectors, mobile X3D, MViT)
-pyslowfast    PySlowFast ``.pyth`` (``s2.pathway0_res0.branch2.a``, ``patch_embed.proj``)
-imagenet      torchvision 2D ResNets, inflated to 3D
-============  ==============================================================================
-
+=====================  ============================================================
 A project adds a format by registering a subclass from its own package. Each core format is one
 file holding its rename table as data; :mod:`.rules` is the engine. The result is checked against
 the model by the loader (``slowvid.checkpoint.io``), which names every unmatched or mis-shaped
@@ -26,7 +19,15 @@ from torch import nn
 from slowvid.registry import CHECKPOINT_FORMATS
 
 from ..model_state import extract_model_state
-from . import caffe2, imagenet, mmaction2, pyslowfast, pytorchvideo  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    caffe2,
+    imagenet,
+    mmaction2,
+    pyslowfast,
+    pytorchvideo,
+    timesformer,
+    videomae,
+)
 from .caffe2 import blobs_to_tensors, read_caffe2_pickle
 from .rules import CheckpointFormat, Conversion
 

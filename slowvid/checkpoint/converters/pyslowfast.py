@@ -1,5 +1,6 @@
 """PySlowFast ``.pyth`` checkpoints (``model_state``): ResNet family (non-local blocks included),
-SlowFast, X3D, MViT v1 and MViTv2.
+SlowFast, X3D, MViT v1 and MViTv2, ViT (its MViT without pooling; into MViT or
+VisionTransformer) and Rev-ViT / Rev-MViT (``rev_backbone.layers.N``).
 
 Module names follow PySlowFast's ``resnet_helper.py``, ``stem_helper.py``, ``head_helper.py``
 and ``video_model_builder.py`` (Apache-2.0): ``s{stage}.pathway{p}_res{block}.branch2.{a,b,c}``,
@@ -8,7 +9,6 @@ and ``video_model_builder.py`` (Apache-2.0): ``s{stage}.pathway{p}_res{block}.br
 counterpart yet; their keys are reported as unexpected.
 """
 
-import re
 from collections.abc import Mapping
 
 import torch
@@ -20,6 +20,7 @@ from .rules import (
     PARAM,
     CheckpointFormat,
     Conversion,
+    fit_qkv_layout,
     fit_shapes,
     make_table,
     minus,
@@ -32,6 +33,7 @@ __all__ = ["PySlowFast", "convert"]
 _RES = r"s(?P<s>\d)\.pathway(?P<p>\d)_res(?P<i>\d+)\."
 _BLOCK = "{p}stages.{s}.{i}."
 _MVIT_BLOCK = r"blocks\.(?P<b>\d+)\."
+_REV_LAYER = r"rev_backbone\.layers\.(?P<b>\d+)\."
 
 TABLE = make_table(
     [
@@ -74,26 +76,23 @@ TABLE = make_table(
             "blocks.{b}.{m}.{param}",
         ),
         (rf"{_MVIT_BLOCK}attn\.rel_pos_(?P<x>[hwt])", "blocks.{b}.attn.rel_pos_{x}"),
-        (rf"norm\.{PARAM}", "norm.{param}"),
+        (rf"{_MVIT_BLOCK}(?P<g>gamma_[12])", "blocks.{b}.{g}"),
+        # Rev-ViT / Rev-MViT: the reversible layers are slowvid's blocks.
+        (
+            rf"{_REV_LAYER}F\.attn\.pool_(?P<x>[qkv])\.{PARAM}",
+            "blocks.{b}.F.attn.pool_{x}.pool.{param}",
+        ),
+        (
+            rf"{_REV_LAYER}F\.attn\.norm_(?P<x>[qkv])\.{PARAM}",
+            "blocks.{b}.F.attn.pool_{x}.norm.{param}",
+        ),
+        (rf"{_REV_LAYER}(?P<rest>.+)", "blocks.{b}.{rest}"),
+        (r"fuse\.(?P<rest>.+)", "fuse.{rest}"),
+        # With USE_MEAN_POOLING slowvid's final norm belongs to the head (it follows pooling).
+        (rf"norm\.{PARAM}", ("norm.{param}", "head.norm.{param}")),
     ],
     groups={"s": minus(2), "f": minus(1), "p": pathway},
 )
-
-# PySlowFast's MViT fuses q, k and v into one linear layer unless POOL_FIRST; slowvid keeps
-# three, so the fused weight is split in thirds along the output dim.
-_QKV = re.compile(r"(?P<pre>blocks\.\d+\.attn)\.qkv\.(?P<param>weight|bias)")
-
-
-def _split_qkv(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, value in state.items():
-        match = _QKV.fullmatch(key)
-        if match is None:
-            out[key] = value
-            continue
-        for name, part in zip("qkv", value.chunk(3, dim=0)):
-            out[f"{match['pre']}.{name}.{match['param']}"] = part
-    return out
 
 
 def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
@@ -104,7 +103,8 @@ def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
         model: the slowvid model to load into.
     """
     model_state = model.state_dict()
-    conversion = rename_state(_split_qkv(state), TABLE, model_state)
+    conversion = rename_state(state, TABLE, model_state)
+    fit_qkv_layout(conversion, model_state)
     conversion.source = "pyslowfast"
     fit_shapes(conversion.state, model_state)
     return conversion
@@ -112,10 +112,12 @@ def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
 
 @CHECKPOINT_FORMATS.register()
 class PySlowFast(CheckpointFormat):
-    """PySlowFast ``.pyth`` (``s2.pathway0_res0...``, ``patch_embed.proj``)."""
+    """PySlowFast ``.pyth`` (``s2.pathway0_res0...``, ``patch_embed.proj``, ``rev_backbone``)."""
 
     name = "pyslowfast"
-    signature = r"s\d+\.pathway\d+_|s\d+_fuse\.|patch_embed\.proj\.|head\.projection\."
+    signature = (
+        r"s\d+\.pathway\d+_|s\d+_fuse\.|patch_embed\.proj\.|head\.projection\.|rev_backbone\."
+    )
     priority = 40
 
     def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:

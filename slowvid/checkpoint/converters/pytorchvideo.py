@@ -24,6 +24,7 @@ from .rules import (
     CheckpointFormat,
     Conversion,
     fill_identity_norms,
+    fit_qkv_layout,
     fit_shapes,
     make_table,
     minus,
@@ -139,6 +140,7 @@ def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     filled = fill_identity_norms(conversion.state, model, r".*\.shortcut\.1")
     if filled:
         logger.info("PyTorchVideo shortcuts without a norm, filled with identity: %s", filled)
+    fit_qkv_layout(conversion, model_state)
     fit_shapes(conversion.state, model_state)
     return conversion
 

@@ -24,6 +24,7 @@ __all__ = [
     "Conversion",
     "RuleTable",
     "fill_identity_norms",
+    "fit_qkv_layout",
     "fit_shapes",
     "make_table",
     "minus",
@@ -197,3 +198,39 @@ def fill_identity_norms(
             state[f"{name}.num_batches_tracked"] = torch.tensor(0)
         filled.append(name)
     return filled
+
+
+_FUSED = re.compile(r"(?P<pre>.+\.attn)\.qkv\.(?P<param>weight|bias)")
+_SPLIT = re.compile(r"(?P<pre>.+\.attn)\.(?P<x>[qkv])\.(?P<param>weight|bias)")
+_QKV_SOURCE = re.compile(r"(\.)qkv(\.(?:weight|bias)$)")
+
+
+def fit_qkv_layout(conversion: Conversion, model_keys: Iterable[str]) -> None:
+    """Splits a fused ``attn.qkv`` into ``attn.q`` / ``k`` / ``v`` or joins them, in place, to
+    match the model's layout (PySlowFast ``SEPARATE_QKV``; PyTorchVideo keeps them separate).
+
+    The fused weight stacks q, k and v along the output dimension, in that order. A third's
+    origin is its source key with ``qkv`` replaced by ``q``, ``k`` or ``v``; a joined tensor's
+    is its query's source key.
+    """
+    state, origin = conversion.state, conversion.origin
+    model_keys = set(model_keys)
+    for key in [k for k in state if _FUSED.fullmatch(k)]:
+        m = _FUSED.fullmatch(key)
+        if key not in model_keys and f"{m['pre']}.q.{m['param']}" in model_keys:
+            source = origin.pop(key, key)
+            for name, part in zip("qkv", state.pop(key).chunk(3, dim=0), strict=True):
+                state[f"{m['pre']}.{name}.{m['param']}"] = part
+                origin[f"{m['pre']}.{name}.{m['param']}"] = _QKV_SOURCE.sub(
+                    rf"\g<1>{name}\g<2>", source
+                )
+    parts: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+    for key in [k for k in state if _SPLIT.fullmatch(k)]:
+        m = _SPLIT.fullmatch(key)
+        if key not in model_keys and f"{m['pre']}.qkv.{m['param']}" in model_keys:
+            parts.setdefault((m["pre"], m["param"]), {})[m["x"]] = state.pop(key)
+            source = origin.pop(key, key)
+            if m["x"] == "q":
+                origin[f"{m['pre']}.qkv.{m['param']}"] = source
+    for (pre, param), qkv in parts.items():
+        state[f"{pre}.qkv.{param}"] = torch.cat([qkv["q"], qkv["k"], qkv["v"]])

@@ -173,6 +173,8 @@ class MultiScaleAttention(nn.Module):
         dim_out: channels of q, k, v and of the output; ``dim`` when None.
         v2: MViTv2's relative positions and residual pooling (dim_mul_in_att is the block's).
         input_grid: (T, H, W) the block sees at construction; sizes the relative-position tables.
+        separate_qkv: three q, k, v projections (PySlowFast ``SEPARATE_QKV``, PyTorchVideo's
+            layout) instead of one fused ``qkv`` (one matmul, PySlowFast's default layout).
     """
 
     def __init__(
@@ -186,6 +188,7 @@ class MultiScaleAttention(nn.Module):
         dim_out: int | None = None,
         v2: MViTv2Options = MViTv2Options(),
         input_grid: Size3 | None = None,
+        separate_qkv: bool = True,
     ):
         super().__init__()
         dim_out = dim_out or dim
@@ -196,10 +199,13 @@ class MultiScaleAttention(nn.Module):
         self.scale = head_dim**-0.5
         self.has_cls = has_cls
         self.residual_pooling = v2.residual_pooling
-        # Separate projections (not one fused qkv) so PySlowFast MViT v1 checkpoints load as is.
-        self.q = nn.Linear(dim, dim_out, bias=qkv_bias)
-        self.k = nn.Linear(dim, dim_out, bias=qkv_bias)
-        self.v = nn.Linear(dim, dim_out, bias=qkv_bias)
+        if separate_qkv:
+            self.q = nn.Linear(dim, dim_out, bias=qkv_bias)
+            self.k = nn.Linear(dim, dim_out, bias=qkv_bias)
+            self.v = nn.Linear(dim, dim_out, bias=qkv_bias)
+            self.qkv = None
+        else:
+            self.qkv = nn.Linear(dim, 3 * dim_out, bias=qkv_bias)
         self.proj = nn.Linear(dim_out, dim_out)
         self.rel_pos_h = self.rel_pos_w = self.rel_pos_t = None
         if v2.rel_pos_spatial or v2.rel_pos_temporal:
@@ -245,8 +251,12 @@ class MultiScaleAttention(nn.Module):
 
         Returns: (B, N_q, C) tokens and their grid (T/s_t, H/s_h, W/s_w) for stride_q s.
         """
-        b = x.shape[0]
-        q, k, v = self._heads(self.q(x)), self._heads(self.k(x)), self._heads(self.v(x))
+        b, n = x.shape[:2]
+        if self.qkv is None:
+            q, k, v = self._heads(self.q(x)), self._heads(self.k(x)), self._heads(self.v(x))
+        else:
+            qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]
         thw_q = thw_k = thw
         if self.pool_q is not None:
             q, thw_q = self.pool_q(q, thw)
@@ -334,6 +344,9 @@ class MultiScaleBlock(nn.Module):
         has_cls: the first token is a class token.
         v2: the MViTv2 options.
         input_grid: (T, H, W) of this block's input at construction (for relative positions).
+        layer_scale_init: initial value of per-channel scales ``gamma_1`` / ``gamma_2`` on the
+            two residual branches (PySlowFast ``LAYER_SCALE_INIT_VALUE``); 0 leaves them out.
+        separate_qkv: three q, k, v projections instead of one fused ``qkv``.
     """
 
     def __init__(
@@ -350,13 +363,20 @@ class MultiScaleBlock(nn.Module):
         has_cls: bool = True,
         v2: MViTv2Options = MViTv2Options(),
         input_grid: Size3 | None = None,
+        layer_scale_init: float = 0.0,
+        separate_qkv: bool = True,
     ):
         super().__init__()
         att_dim = dim_out if v2.dim_mul_in_att else dim
         self.norm1 = norm(dim)
         self.attn = MultiScaleAttention(
-            dim, num_heads, qkv_bias, pool, norm, has_cls, att_dim, v2, input_grid
+            dim, num_heads, qkv_bias, pool, norm, has_cls, att_dim, v2, input_grid, separate_qkv
         )
+        if layer_scale_init > 0:
+            self.gamma_1 = nn.Parameter(torch.full((att_dim,), float(layer_scale_init)))
+            self.gamma_2 = nn.Parameter(torch.full((dim_out,), float(layer_scale_init)))
+        else:
+            self.gamma_1 = self.gamma_2 = None
         self.drop_path = DropPath(drop_path)
         self.norm2 = norm(att_dim)
         self.mlp = Mlp(att_dim, int(att_dim * mlp_ratio), dim_out, activation)
@@ -379,11 +399,12 @@ class MultiScaleBlock(nn.Module):
             x = self.proj(x_norm)
         if self.pool_skip is not None:
             x = pool_tokens(x.unsqueeze(1), self.pool_skip, thw, self.has_cls)[0].squeeze(1)
-        x = x + self.drop_path(y)
+        x = x + self.drop_path(y if self.gamma_1 is None else self.gamma_1 * y)
         x_norm = self.norm2(x)
         if self.proj is not None and not self.dim_mul_in_att:
             x = self.proj(x_norm)
-        return x + self.drop_path(self.mlp(x_norm)), thw_out
+        y = self.mlp(x_norm)
+        return x + self.drop_path(y if self.gamma_2 is None else self.gamma_2 * y), thw_out
 
 
 def check_size3(name: str, value: Sequence[int]) -> Size3:
