@@ -202,6 +202,11 @@ class TestGalleries:
             colormap=vis.GRAD_CAM.COLORMAP,
         )
 
+    def scores(self, logits: torch.Tensor) -> torch.Tensor:
+        """The scores :meth:`update` takes from the model's logits: sigmoid for multi-label,
+        else softmax."""
+        return logits.sigmoid() if self.multi_label else logits.softmax(dim=-1)
+
     def update(
         self,
         inputs: Sequence[torch.Tensor],
