@@ -33,6 +33,7 @@ from slowvid.engine.setup import epoch_seed, seed_everything
 from slowvid.engine.trainer import check_failed_videos
 from slowvid.evaluation import topk_correct
 from slowvid.models import build_loss, build_model
+from slowvid.models.losses import scores_of
 from slowvid.solver import lr_at_epoch, make_optimizer, set_lr
 
 from .evaluation import make_evaluator
@@ -160,7 +161,7 @@ class VideoClassificationModule(L.LightningModule):
                 "warmup_start_lr": float(s.WARMUP_START_LR),
             },
             "loss": build_loss(cfg.MODEL.LOSS_FUNC, cfg.MODEL.TASK_NUM_CLASSES),
-            "multi_label": cfg.MODEL.LOSS_FUNC == "bce_logit",
+            "multi_label": scores_of(cfg.MODEL.LOSS_FUNC) == "sigmoid",
             "ensemble_method": cfg.TEST.ENSEMBLE_METHOD,
             "rng_seed": cfg.RNG_SEED,
             "max_failed_fraction": cfg.DATA.MAX_FAILED_FRACTION,
