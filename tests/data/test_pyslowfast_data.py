@@ -41,6 +41,7 @@ def test_a_kinetics_test_split_decodes_the_clips_the_key_asks_for(index_video, t
     cfg = data_cfg(str(tmp_path), **{"DATA.USE_OFFSET_SAMPLING": offset})
     cfg.DATA.PATH_PREFIX = os.path.dirname(index_video)
     cfg.DATA.INPUT_CHANNEL_NUM, cfg.TEST.NUM_ENSEMBLE_VIEWS = [3], 3
+    cfg.MODEL.MODEL_NAME = "ResNet"  # a one-pathway model: the pathways are the model's
     dataset = build_dataset(cfg, "test")
     firsts = []
     for view in range(3):
@@ -134,7 +135,7 @@ def _imagenet_cfg(root, **overrides):
     cfg.TRAIN.DATASET = cfg.TEST.DATASET = "imagenet"
     cfg.DATA.NUM_FRAMES, cfg.DATA.INPUT_CHANNEL_NUM = 1, [3]
     cfg.DATA.TRAIN_CROP_SIZE, cfg.DATA.TEST_CROP_SIZE = 16, 14
-    cfg.MODEL.ARCH = "2d"
+    cfg.MODEL.MODEL_NAME, cfg.MODEL.ARCH = "ResNet", "2d"
     return cfg
 
 

@@ -15,7 +15,7 @@ from slowvid import engine
 from slowvid.checkpoint import save_checkpoint
 from slowvid.config import get_cfg, load_config
 from slowvid.distributed import comm
-from slowvid.engine.evaluator import predict_views
+from slowvid.engine.evaluator import run_dataset_evaluator
 from slowvid.engine.hooks import LossExplosion, StopOnLossExplosion
 from slowvid.engine.jobs import _resume_or_initialise, checkpoint_to_test
 from slowvid.engine.multigrid import (
@@ -25,6 +25,7 @@ from slowvid.engine.multigrid import (
     long_cycle_norm,
 )
 from slowvid.engine.setup import sync_batchnorm_group_size, wrap_model
+from slowvid.evaluation import ClassificationEvaluator
 from slowvid.layers import AllReduceBatchNorm, SplitBatchNorm
 from slowvid.models import build_model
 
@@ -33,6 +34,7 @@ def _sync_rank(rank: int, init_file: str, out_file: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     cfg = get_cfg()
     cfg.NUM_GPUS, cfg.NUM_CPU_PROCESSES, cfg.BN.NORM_TYPE = 0, 2, "sync_batchnorm"
+    cfg.MODEL.CHANNELS_LAST = False  # a plain module declares no channels-last devices
     means = []
     for devices in (1, 0):  # PySlowFast's default: none pooled; slowvid's: the machine's
         cfg.BN.NUM_SYNC_DEVICES = devices
@@ -205,10 +207,11 @@ def test_head_act_turns_view_logits_into_the_ensembled_scores(activation, fn, ca
     model = nn.Sequential(nn.Flatten(), nn.Linear(12, 4))
     x = torch.randn(3, 1, 3, 2, 2)
     batch = {"inputs": [x], "label": torch.zeros(3), "video_index": torch.arange(3), "failed": []}
+    evaluator = ClassificationEvaluator(3, 4, "sum", scores=activation)
     with caplog.at_level(logging.WARNING):
-        views = predict_views(_Unlist(model), [batch], torch.device("cpu"), activation=activation)
-    with torch.no_grad():
-        torch.testing.assert_close(views["probs"], fn(model(x)))
+        run_dataset_evaluator(_Unlist(model), [batch], torch.device("cpu"), evaluator)
+    with torch.no_grad():  # one view per video: each video's pooled scores are its view's
+        torch.testing.assert_close(evaluator.ensemble.video_preds.float(), fn(model(x)))
 
 
 class _Unlist(nn.Module):
@@ -222,13 +225,14 @@ class _Unlist(nn.Module):
 
 def test_an_unknown_head_act_is_refused():
     with pytest.raises(ValueError, match="MODEL.HEAD_ACT 'tanh'"):
-        predict_views(nn.Identity(), [], torch.device("cpu"), activation="tanh")
+        ClassificationEvaluator(1, 4, "sum", scores="tanh")
 
 
 def test_sync_batchnorm_on_one_process_stays_plain():
     model = nn.Sequential(nn.BatchNorm3d(2))
     cfg = get_cfg()
     cfg.BN.NORM_TYPE = "sync_batchnorm"
+    cfg.MODEL.CHANNELS_LAST = False  # a plain module declares no channels-last devices
     assert not isinstance(wrap_model(model, cfg, torch.device("cpu"))[0], AllReduceBatchNorm)
 
 
