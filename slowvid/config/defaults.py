@@ -7,6 +7,8 @@ add keys to this file.
 
 from fvcore.common.config import CfgNode
 
+from .ssl_keys import add_ssl_keys
+
 _C = CfgNode()
 
 # ---------------------------------------------------------------------------- #
@@ -563,6 +565,9 @@ _C.TENSORBOARD = CfgNode()
 _C.TENSORBOARD.ENABLE = True
 # Event directory; "" means OUTPUT_DIR/tensorboard.
 _C.TENSORBOARD.LOG_DIR = ""
+
+# TASK, MASK, CONTRASTIVE and the self-supervised DATA / AUG / MODEL keys (ssl_keys.py).
+add_ssl_keys(_C)
 
 
 def get_cfg() -> CfgNode:

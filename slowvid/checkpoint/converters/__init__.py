@@ -3,6 +3,9 @@
 Formats, tried in this order after slowvid's own names:
 
 =====================  ===================================================================
+ssl-pretraining        slowvid's, VideoMAE's and PySlowFast's self-supervised pre-training
+                       checkpoints (the backbone taken, decoder / momentum encoder dropped);
+                       ``transformers``' ``VideoMAEForPreTraining``
 caffe2                 PySlowFast's Caffe2 ``.pkl`` blobs (ResNet / SlowFast family)
 mmaction2              MMAction2 ``state_dict`` (``backbone.*``, ``cls_head.*``)
 pytorchvideo           PyTorchVideo hub models (``blocks.N.res_blocks...``,
@@ -28,7 +31,7 @@ from typing import Any
 from torch import nn
 
 from ..model_state import extract_model_state
-from . import caffe2, imagenet, mmaction2, pyslowfast, pytorchvideo, timesformer, videomae
+from . import caffe2, imagenet, mmaction2, pyslowfast, pytorchvideo, ssl, timesformer, videomae
 from .caffe2 import read_caffe2_pickle
 from .rules import Conversion, SourceFormat
 
@@ -37,6 +40,9 @@ __all__ = ["FORMATS", "Conversion", "SourceFormat", "convert_checkpoint", "read_
 logger = logging.getLogger(__name__)
 
 FORMATS: tuple[SourceFormat, ...] = (
+    # First: it takes the backbone out of a pre-training checkpoint, then converts that by the
+    # format it shows (it claims only keys no other format has).
+    ssl.FORMAT,
     caffe2.FORMAT,
     mmaction2.FORMAT,
     pytorchvideo.FORMAT,
