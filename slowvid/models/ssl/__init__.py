@@ -1,6 +1,8 @@
 """Self-supervised pre-training models: masked autoencoding (VideoMAE, MAE-ST), MaskFeat and
 contrastive learning (SimCLR, MoCo, BYOL, SwAV). Importing this package registers them."""
 
+from .base import SelfSupervisedModel
+from .contrastive import ContrastiveModel, ContrastiveSpec, ProjectionMLP
 from .encoders import MViTEncoder, TokenEncoder, ViTEncoder
 from .mae import DecoderSpec, MAEDecoder, MaskedAutoencoder
 from .masking import random_token_mask, visible_indices
@@ -8,6 +10,10 @@ from .maskmvit import MaskFeatSpec, MaskMViT
 from .targets import HOG, PixelTarget, patchify
 
 __all__ = [
+    "ContrastiveModel",
+    "ContrastiveSpec",
+    "ProjectionMLP",
+    "SelfSupervisedModel",
     "HOG",
     "DecoderSpec",
     "MAEDecoder",

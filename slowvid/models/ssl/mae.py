@@ -34,6 +34,7 @@ from slowvid.registry import MODELS
 
 from ..blocks.transformer import TransformerBlock, sincos_table
 from ..vit import VisionTransformer
+from .base import SelfSupervisedModel
 from .encoders import TokenEncoder, ViTEncoder
 from .masking import random_token_mask, visible_indices
 from .targets import PixelTarget
@@ -186,12 +187,11 @@ def check_masked_config(cfg, model_name: str) -> None:
 
 
 @MODELS.register()
-class MaskedAutoencoder(nn.Module):
+class MaskedAutoencoder(SelfSupervisedModel):
     """Masked autoencoder pre-training of a video transformer (VideoMAE's recipe).
 
     In training and evaluation alike, ``forward`` draws masks, reconstructs and returns
-    ``{"loss": mse}`` (the contract of self-supervised models, see
-    :class:`slowvid.engine.ssl.SelfSupervisedTrainer`).
+    ``{"loss": mse}`` (see :class:`~.base.SelfSupervisedModel`).
 
     Args:
         encoder: a :class:`~.encoders.TokenEncoder` (``ViTEncoder``: VideoMAE, MAE-ST).
