@@ -9,7 +9,7 @@ defaults are built.
 
 from fvcore.common.config import CfgNode
 
-__all__ = ["CONTRASTIVE_TYPES", "TASKS", "add_ssl_keys"]
+__all__ = ["CONTRASTIVE_TYPES", "TASKS", "add_ssl_keys", "check_ssl_keys"]
 
 # TASK values: supervised training, self-supervised pre-training, and evaluating a pre-trained
 # backbone (PySlowFast also writes "ssl_eval_k400", "ssl_eval_ucf", ...: any "ssl_eval" prefix).
@@ -115,3 +115,46 @@ def add_ssl_keys(cfg: CfgNode) -> None:
     cfg.CONTRASTIVE.SEQUENTIAL = False
     # SimCLR: negatives are gathered from every process, not only this one's batch.
     cfg.CONTRASTIVE.SIMCLR_DIST_ON = True
+
+
+def check_ssl_keys(cfg: CfgNode) -> None:
+    """Consistency of the self-supervised keys; raises ValueError naming the key to change."""
+    task = cfg.TASK
+    if task not in TASKS and not task.startswith("ssl_eval"):
+        raise ValueError(f"config TASK: {task!r} is not '', 'ssl' or 'ssl_eval[...]'")
+    own_loss = ("multi_mse", "contrastive_loss")
+    if task == "ssl":
+        if cfg.TEST.ENABLE:
+            raise ValueError(
+                "config TEST.ENABLE: TASK ssl pre-trains without labels and has no test; set it "
+                "False and evaluate the backbone with TASK ssl_eval"
+            )
+        if cfg.MIXUP.ENABLE:
+            raise ValueError("config MIXUP.ENABLE: mixup blends labels; TASK ssl has none")
+        if cfg.MODEL.LOSS_FUNC not in own_loss:
+            raise ValueError(
+                f"config MODEL.LOSS_FUNC: {cfg.MODEL.LOSS_FUNC!r}; TASK ssl trains with the "
+                f"model's own loss, one of {own_loss}"
+            )
+    elif cfg.MODEL.LOSS_FUNC in own_loss:
+        raise ValueError(
+            f"config TASK: MODEL.LOSS_FUNC {cfg.MODEL.LOSS_FUNC!r} is a pre-training loss; set "
+            "TASK ssl"
+        )
+    if task.startswith("ssl_eval") and cfg.TRAIN.ENABLE and not cfg.TRAIN.CHECKPOINT_FILE_PATH:
+        raise ValueError(
+            "config TRAIN.CHECKPOINT_FILE_PATH: TASK ssl_eval starts from a pre-trained backbone; "
+            "name the pre-training checkpoint"
+        )
+    a = cfg.AUG
+    if not 0.0 <= a.MASK_RATIO < 1.0:
+        raise ValueError(f"config AUG.MASK_RATIO: {a.MASK_RATIO} must lie in [0, 1)")
+    if a.MASK_TUBE and a.MASK_FRAMES:
+        raise ValueError("config AUG.MASK_FRAMES: masks are tubes or frames, not both")
+    if cfg.CONTRASTIVE.TYPE not in CONTRASTIVE_TYPES:
+        raise ValueError(
+            f"config CONTRASTIVE.TYPE: {cfg.CONTRASTIVE.TYPE!r} is not one of {CONTRASTIVE_TYPES}"
+        )
+    for key in ("TRAIN_CROP_NUM_TEMPORAL", "TRAIN_CROP_NUM_SPATIAL"):
+        if cfg.DATA[key] < 1:
+            raise ValueError(f"config DATA.{key}: {cfg.DATA[key]} must be >= 1")

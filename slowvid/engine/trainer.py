@@ -145,12 +145,37 @@ class Trainer:
         dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         return torch.autocast(self.device.type, dtype=dtype, enabled=self.mixed_precision)
 
+    def forward_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        """The loss of one mini-batch, and other numbers to log (override for another task,
+        e.g. a model computing its own loss).
+
+        Returns:
+            ``(loss, stats)``: a scalar tensor, and floats (here top-k errors).
+        """
+        labels = batch["label"].to(self.device, non_blocking=True)
+        # Tensors beyond the clips (e.g. AVA's boxes) are passed on positionally.
+        extra = to_device(batch.get("extra_inputs", []), self.device)
+        with self._autocast():
+            inputs = to_device(batch["inputs"], self.device, self.pixel_norm)
+            logits = self.model(inputs, *extra)
+        loss = self.loss_fn(logits.float(), labels)
+        stats = {}
+        if labels.dim() == 1:  # class indices: top-k errors are defined
+            top1, top5 = topk_correct(logits.detach(), labels, (1, 5))
+            stats["top1_err"] = 100.0 * (1 - top1 / labels.numel())
+            stats["top5_err"] = 100.0 * (1 - top5 / labels.numel())
+        return loss, stats
+
+    def before_optimizer_step(self) -> bool:
+        """Called with the gradients of a complete group, before clipping and the step; may
+        change them. Returns False to skip this step (override for e.g. MoCo's warm-up)."""
+        return True
+
     def run_step(self, batch: dict) -> dict:
         """One mini-batch: forward, backward, and an optimizer step when a group is complete.
 
         Returns numbers to log.
         """
-        labels = batch["label"].to(self.device, non_blocking=True)
         closes_group = (
             self.iter + 1
         ) % self.grad_accum_steps == 0 or self.iter + 1 == self.num_iters
@@ -159,12 +184,7 @@ class Trainer:
         if not closes_group and hasattr(self.model, "no_sync"):
             sync = self.model.no_sync()
         with sync:
-            # Tensors beyond the clips (e.g. AVA's boxes) are passed on positionally.
-            extra = to_device(batch.get("extra_inputs", []), self.device)
-            with self._autocast():
-                inputs = to_device(batch["inputs"], self.device, self.pixel_norm)
-                logits = self.model(inputs, *extra)
-            loss = self.loss_fn(logits.float(), labels)
+            loss, extra_stats = self.forward_loss(batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"loss is {loss.item()} at epoch {self.epoch + 1}, iteration {self.iter + 1}; "
@@ -174,14 +194,14 @@ class Trainer:
         stats = {"loss": loss.item()}
         if closes_group:
             stats.update(self._clip_and_step())
-        if labels.dim() == 1:  # class indices: top-k errors are defined
-            top1, top5 = topk_correct(logits.detach(), labels, (1, 5))
-            stats["top1_err"] = 100.0 * (1 - top1 / labels.numel())
-            stats["top5_err"] = 100.0 * (1 - top5 / labels.numel())
+        stats.update(extra_stats)
         return stats
 
     def _clip_and_step(self) -> dict:
         stats = {}
+        if not self.before_optimizer_step():
+            self.optimizer.zero_grad(set_to_none=True)
+            return {"skipped_steps": 1.0}
         if self.clip_grad_val or self.clip_grad_l2norm:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
             params = [p for group in self.optimizer.param_groups for p in group["params"]]

@@ -19,7 +19,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -27,12 +28,37 @@ import torch
 from slowvid.data.augment import build_clip_augment, build_random_erasing
 from slowvid.data.decoding import DecodeError, Video, open_video, resolve_backend
 from slowvid.data.frames import FrameFolders
+from slowvid.data.masks import CubeMasks
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
 from slowvid.data.transforms import ClipTransform, pack_pathways
 
-__all__ = ["ClipDataset"]
+__all__ = ["ClipDataset", "ClipViews"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClipViews:
+    """What one item holds beyond a clip: several clips of the video and augmented crops of each
+    in training (the positives of contrastive learning, or repeated sampling), and masks.
+
+    Attributes:
+        num_clips: clips decoded at independent random times (DATA.TRAIN_CROP_NUM_TEMPORAL).
+        num_crops: augmented crops of each clip (DATA.TRAIN_CROP_NUM_SPATIAL).
+        masks: draws a ``(1, t, h, w)`` mask per output clip, appended to the item's inputs
+            after the pathways (AUG.GEN_MASK_LOADER; every split), or None.
+    """
+
+    num_clips: int = 1
+    num_crops: int = 1
+    masks: Callable[[random.Random], torch.Tensor] | None = None
+
+    def __post_init__(self):
+        if self.num_clips < 1 or self.num_crops < 1:
+            raise ValueError(
+                "DATA.TRAIN_CROP_NUM_TEMPORAL and TRAIN_CROP_NUM_SPATIAL must be >= 1, got "
+                f"{self.num_clips} and {self.num_crops}"
+            )
 
 
 class ClipDataset(torch.utils.data.Dataset):
@@ -73,6 +99,9 @@ class ClipDataset(torch.utils.data.Dataset):
             decoding the file (None: decode the files); built from DATA.VIDEO_FORMAT,
             FRAME_TEMPLATE and FRAME_FPS as one argument because SSv2 and EPIC-Kitchens
             already take a ``video_format`` (and SSv2 a ``frame_fps``) of their own.
+        views: clips and crops per training item, and loader masks; with more than one clip
+            or crop an item's pathways are ``(N, C, T, H, W)``, clip-major (clip ``i``'s crops
+            first), and the collate function makes them rows ``i * N ... i * N + N - 1``.
 
     Raises:
         ValueError: inconsistent arguments, or ``frame_folders`` given to a subclass whose
@@ -97,6 +126,7 @@ class ClipDataset(torch.utils.data.Dataset):
         num_retries: int = 10,
         decoding_backend: str = "auto",
         frame_folders: FrameFolders | None = None,
+        views: ClipViews = ClipViews(),
     ):
         if frame_folders is not None and not self.frame_folders_supported:
             raise ValueError(
@@ -126,6 +156,7 @@ class ClipDataset(torch.utils.data.Dataset):
         self.num_temporal_views = 1 if training else num_temporal_views
         self.num_spatial_crops = 1 if training else num_spatial_crops
         self.num_retries = num_retries
+        self.views = views
         # Resolved here, in the main process, so the probe and its log line happen once.
         self.decoding_backend = resolve_backend(decoding_backend)
 
@@ -135,12 +166,14 @@ class ClipDataset(torch.utils.data.Dataset):
 
         Subclasses add the arguments that locate their annotation files. Validation takes one
         centre view per video, so it is cheap and deterministic; testing takes
-        TEST.NUM_ENSEMBLE_VIEWS x TEST.NUM_SPATIAL_CROPS views.
+        TEST.NUM_ENSEMBLE_VIEWS x TEST.NUM_SPATIAL_CROPS views. In pre-training (TASK ssl)
+        validation samples as training does: its loss is the pretext loss of held-out videos,
+        whose random clips and crops are that loss's input (the loader's seed fixes them).
         """
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be train, val or test, got {split!r}")
         d = cfg.DATA
-        training = split == "train"
+        training = split == "train" or (split == "val" and cfg.TASK == "ssl")
         transform = ClipTransform(
             training=training,
             jitter_scales=tuple(d.TRAIN_JITTER_SCALES),
@@ -168,6 +201,7 @@ class ClipDataset(torch.utils.data.Dataset):
                 if d.VIDEO_FORMAT == "frames"
                 else None
             ),
+            "views": clip_views(cfg, training),
         }
 
     @property
@@ -213,16 +247,19 @@ class ClipDataset(torch.utils.data.Dataset):
         Returns:
             One ``(C, T, H, W)`` tensor per pathway (float, or uint8 pixels when the
             transform leaves normalising to the engine), or ``(N, C, T, H, W)`` holding
-            ``N = transform.num_samples`` augmented copies in training (AUG.NUM_SAMPLE).
+            ``N = transform.num_samples`` (AUG.NUM_SAMPLE) times ``views.num_crops`` augmented
+            copies in training; a loader mask per copy follows the pathways.
         """
         transform = transform or self.transform
-        copies = transform.num_samples if self.training else 1
+        copies = transform.num_samples * self.views.num_crops if self.training else 1
+        masks = self.views.masks
         packed = [
             pack_pathways(
                 transform(frames, spatial_idx=spatial_idx, rng=rng),
                 self.num_pathways,
                 self.alpha,
             )
+            + ([masks(rng)] if masks is not None else [])
             for _ in range(copies)
         ]
         if copies == 1:
@@ -255,6 +292,28 @@ class ClipDataset(torch.utils.data.Dataset):
         with self.video_at(video_index) as video:
             frames = video.get_frames(self.frame_indices(video, temporal_idx, rng))
         return self.transform_and_pack(frames, spatial_idx, rng, transform)
+
+    def load_views(
+        self,
+        video_index: int,
+        temporal_idx: int,
+        spatial_idx: int,
+        rng: random.Random,
+        transform: ClipTransform | None = None,
+    ) -> list[torch.Tensor]:
+        """:meth:`load_clip`, once, or ``views.num_clips`` times in training (each clip at its
+        own random time), the clips' copies then stacked ``(N, C, T, H, W)`` per input."""
+        count = self.views.num_clips if self.training else 1
+        clips = [
+            self.load_clip(video_index, temporal_idx, spatial_idx, rng, transform)
+            for _ in range(count)
+        ]
+        if count == 1:
+            return clips[0]
+        return [
+            torch.cat([x if x.dim() == 5 else x.unsqueeze(0) for x in parts])
+            for parts in zip(*clips, strict=True)
+        ]
 
     def video_at(self, video_index: int) -> Video:
         """Open video ``video_index``: its file, or with ``frame_folders`` its frame folder as
@@ -301,7 +360,7 @@ class ClipDataset(torch.utils.data.Dataset):
         attempts = 1 + (self.num_retries if self.training else 0)
         for _ in range(attempts):
             try:
-                inputs = self.load_clip(
+                inputs = self.load_views(
                     video_index, -1 if self.training else temporal_idx, spatial_idx, rng, transform
                 )
             except DecodeError as err:
@@ -340,3 +399,18 @@ def augment_kwargs(cfg) -> dict[str, Any]:
     if d.TRAIN_JITTER_ASPECT_RELATIVE:
         kwargs["jitter_aspect_relative"] = tuple(d.TRAIN_JITTER_ASPECT_RELATIVE)
     return kwargs
+
+
+def clip_views(cfg, training: bool) -> ClipViews:
+    """The :class:`ClipViews` of a split: DATA.TRAIN_CROP_NUM_TEMPORAL / _SPATIAL in training,
+    AUG.GEN_MASK_LOADER masks (AUG.MASK_WINDOW_SIZE / MASK_RATIO / MASK_TUBE / MASK_FRAMES) in
+    every split."""
+    a = cfg.AUG
+    masks = None
+    if a.GEN_MASK_LOADER:
+        mode = "frames" if a.MASK_FRAMES else "tube" if a.MASK_TUBE else "cube"
+        masks = CubeMasks(tuple(a.MASK_WINDOW_SIZE), a.MASK_RATIO, mode)
+    if not training:
+        return ClipViews(masks=masks)
+    d = cfg.DATA
+    return ClipViews(d.TRAIN_CROP_NUM_TEMPORAL, d.TRAIN_CROP_NUM_SPATIAL, masks)

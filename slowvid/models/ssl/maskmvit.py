@@ -84,7 +84,8 @@ class MaskMViT(MaskedAutoencoder):
     ``decoder``, MaskFeat when built with ``maskfeat``.
 
     ``forward(inputs)`` returns ``{"loss": ...}``; ``inputs`` is ``[clip]`` or, with loader masks,
-    ``[clip, mask]`` (mask (B, t, h, w), 1 = masked, on any grid dividing the token grid).
+    ``[clip, mask]`` (mask (B, [1,] t, h, w), 1 = masked, on a grid whose ``t`` is the token
+    grid's; space is resized to the tokens' nearest neighbour).
 
     Args:
         encoder: the MViT, cut after the last block it predicts from.
@@ -279,6 +280,8 @@ def _resize_mask(mask: torch.Tensor, grid: Size3) -> torch.Tensor:
     """A (B, t, h, w) mask brought to (B, T, H, W) by nearest-neighbour resizing in space (the
     mask's frames must match the grid's, as PySlowFast requires)."""
     mask = mask.float()
+    if mask.dim() == 5:  # the loader's (B, 1, t, h, w)
+        mask = mask.squeeze(1)
     if mask.dim() == 3:  # one image grid per sample
         mask = mask.unsqueeze(1)
     if mask.shape[1] != grid[0]:
