@@ -28,7 +28,15 @@ setup(
     extras_require={
         # torchcodec is faster and pixel-identical, but needs the system FFmpeg libraries
         "torchcodec": ["torchcodec"],
-        # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark.
-        "dev": ["pytest", "pytest-timeout", "ruff", "pytorchvideo==0.1.5", "torchvision"],
+        # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark;
+        # pytorch-metric-learning the NT-Xent (SimCLR) parity test.
+        "dev": [
+            "pytest",
+            "pytest-timeout",
+            "ruff",
+            "pytorchvideo==0.1.5",
+            "torchvision",
+            "pytorch-metric-learning",
+        ],
     },
 )

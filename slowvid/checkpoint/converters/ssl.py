@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 # release, transformers' VideoMAEForPreTraining and PySlowFast's MaskMViT / ContrastiveModel.
 _PRETRAIN_ONLY = re.compile(
     r"(mask_token|encoder_to_decoder\..+|decoder[._].+|dec_pos_embed_\w+|pred_head\..+"
-    r"|heads\..+|backbone_hist\..+|predictor\..+|swav_prototypes\..+|queue_x|ptr|iter"
+    r"|heads\..+|backbone_hist\..+|predictor\..+|swav_prototypes\..+|queue_x|queue_full|ptr|iter"
     r"|head\.proj\..+|head\.projection\..+|head\.predictors\..+)"
 )
 _PREFIX = re.compile(r"^(encoder|backbone)\.")
@@ -115,7 +115,8 @@ def _convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     model_keys = set(model.state_dict())
     if any(k.startswith("videomae.") for k in state):
         converted = rename_state(state, TRANSFORMERS_PRETRAINING_TABLE, model_keys)
-        _merge_qkv(converted.state, model_keys)
+        # Named for a MaskedAutoencoder; a fine-tuning model has the encoder's names unprefixed.
+        _merge_qkv(converted.state, model_keys | {f"encoder.{k}" for k in model_keys})
         if converted.state.keys() <= model_keys:  # into a MaskedAutoencoder, whole
             converted.source = FORMAT.name
             return converted
