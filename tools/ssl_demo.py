@@ -4,6 +4,7 @@
     python tools/make_demo_data.py
     python tools/ssl_demo.py --seeds 1 2 3                 # both comparisons, 3 seeds each
     python tools/ssl_demo.py --only masked --seeds 1       # one of them
+    python tools/ssl_demo.py --pretrain-opts "SOLVER.MAX_EPOCH 4" --eval-opts "SOLVER.MAX_EPOCH 8"
 
 masked:       VIT_MAE_DEMO.yaml pre-trains the small ViT on the train split without labels (a
               path-only copy of train.csv), VIT_MAE_FT_DEMO.yaml fine-tunes it on 10% of the
@@ -76,6 +77,9 @@ def last_checkpoint(output: Path) -> str:
 
 
 def compare(name: str, args, unlabelled: Path, labelled: Path, seeds: list[int]) -> list[tuple]:
+    """Per seed: pre-train, then the evaluation run from that checkpoint and from random weights.
+    ``--pretrain-opts`` / ``--eval-opts`` (config overrides, e.g. shorter schedules) apply to every
+    run of that stage, in both comparisons."""
     pretrain_cfg, eval_cfg = {
         "masked": ("VIT_MAE_DEMO.yaml", "VIT_MAE_FT_DEMO.yaml"),
         "contrastive": ("VIT_SIMCLR_DEMO.yaml", "VIT_LINEAR_DEMO.yaml"),
@@ -86,8 +90,9 @@ def compare(name: str, args, unlabelled: Path, labelled: Path, seeds: list[int])
         base = args.out / name
         pre = base / f"pretrain_seed{seed}"
         opts = ["DATA.PATH_TO_DATA_DIR", str(unlabelled), "RNG_SEED", str(seed)]
-        run(pretrain_cfg, pre, data + opts)
+        run(pretrain_cfg, pre, data + opts + args.pretrain_opts.split())
         common = data + ["DATA.PATH_TO_DATA_DIR", str(labelled), "RNG_SEED", str(seed)]
+        common += args.eval_opts.split()
         pretrained = run(
             eval_cfg,
             base / f"pretrained_seed{seed}",
@@ -110,6 +115,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--only", choices=["masked", "contrastive"], default=None)
     parser.add_argument("--label-fraction", type=float, default=0.1, help="fine-tuning labels")
+    parser.add_argument("--pretrain-opts", default="", help="overrides of the pre-training runs")
+    parser.add_argument("--eval-opts", default="", help="overrides of fine-tuning / probe runs")
     args = parser.parse_args(argv)
     args.data, args.out = args.data.resolve(), args.out.resolve()
     unlabelled, few = prepare_splits(args.data, args.out, args.label_fraction)
