@@ -29,6 +29,7 @@ setup(
         # torchcodec is faster and pixel-identical, but needs the system FFmpeg libraries
         "torchcodec": ["torchcodec"],
         # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark;
+        # scikit-learn is the reference the multi-label AP tests compare with;
         # pytorch-metric-learning the NT-Xent (SimCLR) parity test.
         "dev": [
             "pytest",
@@ -36,6 +37,7 @@ setup(
             "ruff",
             "pytorchvideo==0.1.5",
             "torchvision",
+            "scikit-learn",
             "pytorch-metric-learning",
         ],
     },

@@ -1,7 +1,8 @@
 """The registries through which configs name the parts of a run.
 
 Registered name = class name. Projects register into these same objects from their own
-packages; importing ``slowvid.models`` / ``slowvid.data`` registers everything in the core.
+packages; importing ``slowvid.models`` / ``slowvid.data`` / ``slowvid.checkpoint`` registers
+everything in the core.
 """
 
 from fvcore.common.registry import Registry
@@ -17,3 +18,8 @@ DATASETS.__doc__ = "Datasets; cfg.TRAIN.DATASET and cfg.TEST.DATASET select them
 
 HOOKS = Registry("HOOKS")
 HOOKS.__doc__ = "Training-loop hooks that projects add without editing the loop."
+
+CHECKPOINT_FORMATS = Registry("CHECKPOINT_FORMATS")
+CHECKPOINT_FORMATS.__doc__ = (
+    "Foreign checkpoint layouts (CheckpointFormat subclasses), detected from their keys."
+)

@@ -49,3 +49,17 @@ def test_weights_argument_loads_a_local_checkpoint(tmp_path):
 def test_pretrained_without_weights_is_an_error():
     with pytest.raises(ValueError, match="hosts no weights; pass weights="):
         _load("slow_r50", pretrained=True)
+
+
+def test_entry_points_are_the_hub_variants_of_the_table():
+    from slowvid.model_zoo import VARIANTS, hub_variants
+
+    spec = importlib.util.spec_from_file_location("hubconf", os.path.join(REPO, "hubconf.py"))
+    hubconf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hubconf)
+    assert hubconf.ARCHITECTURES == {n: v.config for n, v in hub_variants().items()}
+    for name in hub_variants():
+        assert (
+            callable(getattr(hubconf, name))
+            and VARIANTS[name].config in getattr(hubconf, name).__doc__
+        )

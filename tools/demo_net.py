@@ -15,7 +15,6 @@ unless NUM_GPUS > 0. Trailing ``KEY VALUE`` pairs override the config.
 """
 
 import argparse
-import json
 import logging
 import math
 import sys
@@ -28,6 +27,7 @@ from tqdm import tqdm
 from slowvid.checkpoint import load_checkpoint
 from slowvid.config import load_config
 from slowvid.data.box_transforms import DetectionTransform
+from slowvid.data.class_names import find_class_names, read_class_names
 from slowvid.data.decoding import open_video
 from slowvid.data.sampling import ClipSpec, clip_stride
 from slowvid.data.transforms import ClipTransform, pack_pathways
@@ -48,7 +48,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--checkpoint", default="", help="weights (default: TEST.CHECKPOINT_FILE_PATH)")
     p.add_argument("--boxes", default="", help="detection mode: csv of person boxes per second")
     p.add_argument("--labelmap", default="", help=".pbtxt label map (AVA ids are 1-based)")
-    p.add_argument("--classnames", default="", help="json list of class names")
+    p.add_argument(
+        "--classnames",
+        default="",
+        help="json list of class names (default: classnames.json in OUTPUT_DIR, else in "
+        "DATA.PATH_TO_DATA_DIR, when it lists MODEL.NUM_CLASSES names)",
+    )
     p.add_argument("--topk", type=int, default=3, help="labels shown per clip or box")
     p.add_argument("--threshold", type=float, default=0.0, help="detection: min score shown")
     p.add_argument("--step", type=float, default=1.0, help="seconds between predictions")
@@ -56,15 +61,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def class_names(args, num_classes: int) -> list[str]:
+def class_names(args, cfg) -> list[str]:
+    """Names from --labelmap or --classnames, else from the run's or the data's names file
+    (the names a VideoFolder run or the demo data wrote), else "class i"."""
+    num_classes = cfg.MODEL.NUM_CLASSES
     names = [f"class {i}" for i in range(num_classes)]
     if args.labelmap:
         for cid, name in read_labelmap(args.labelmap).items():
             if 1 <= cid <= num_classes:
                 names[cid - 1] = name
     elif args.classnames:
-        with open(args.classnames, encoding="utf-8") as f:
-            names[:num_classes] = json.load(f)[:num_classes]
+        names[:num_classes] = read_class_names(args.classnames)[:num_classes]
+    else:
+        found = find_class_names([cfg.OUTPUT_DIR, cfg.DATA.PATH_TO_DATA_DIR], num_classes)
+        if found:
+            names = found
     return names
 
 
@@ -153,8 +164,8 @@ def main(argv=None) -> int:
     else:
         logger.warning("no checkpoint given: the model's weights are random")
     model.eval().to(device)
-    detect = getattr(model, "takes_boxes", False)
-    names = class_names(args, cfg.MODEL.NUM_CLASSES)
+    detect = "boxes" in model.input_spec.extra_args
+    names = class_names(args, cfg)
     person_boxes = read_person_boxes(args.boxes) if args.boxes else {}
     d = cfg.DATA
     common = dict(crop_size=d.TEST_CROP_SIZE, mean=tuple(d.MEAN), std=tuple(d.STD))

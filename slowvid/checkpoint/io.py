@@ -218,16 +218,25 @@ def list_checkpoints(output_dir: str) -> list[str]:
     return [path for _, path in sorted(found)]
 
 
-def read_checkpoint(path: str, *, mmap: bool = False) -> dict[str, Any]:
+# TRAIN.CHECKPOINT_TYPE values, as PySlowFast names them: a torch file or a Caffe2 blob pickle.
+CHECKPOINT_TYPES = ("pytorch", "caffe2")
+
+
+def read_checkpoint(
+    path: str, *, mmap: bool = False, checkpoint_type: str | None = None
+) -> dict[str, Any]:
     """Load a checkpoint file onto the CPU with ``weights_only=True``.
 
-    A Caffe2 ``.pkl`` file (PySlowFast's older model zoo) is read with an unpickler that only
-    builds numpy arrays, giving ``{"blobs": {name: array}, ...}``.
+    A Caffe2 file (PySlowFast's older model zoo) is read with an unpickler that only builds
+    numpy arrays, giving ``{"blobs": {name: array}, ...}``.
 
     Args:
         path (str): any iopath path.
         mmap (bool): map tensors lazily instead of reading them (local zip files only); used
             to check that a file is complete without paying for reading it.
+        checkpoint_type (str | None): "caffe2" reads a Caffe2 blob pickle whatever its name,
+            "pytorch" a torch file (PySlowFast's TRAIN.CHECKPOINT_TYPE); None decides by the
+            name, ``.pkl`` being Caffe2.
 
     Returns:
         dict: the checkpoint as stored (a plain state dict for some foreign files).
@@ -236,11 +245,14 @@ def read_checkpoint(path: str, *, mmap: bool = False) -> dict[str, Any]:
         FileNotFoundError: when ``path`` does not exist.
         CheckpointReadError: when the file is truncated, corrupt or not weights-only loadable.
     """
+    if checkpoint_type not in (None, *CHECKPOINT_TYPES):
+        raise ValueError(f"checkpoint type {checkpoint_type!r} is not one of {CHECKPOINT_TYPES}")
     if not g_pathmgr.exists(path):
         raise FileNotFoundError(f"Checkpoint not found: {path}")
+    caffe2 = checkpoint_type == "caffe2" or (checkpoint_type is None and path.endswith(".pkl"))
     try:
         checkpoint = None
-        if path.endswith(".pkl"):
+        if caffe2:
             checkpoint = read_caffe2_pickle(path)
         elif mmap:
             local = g_pathmgr.get_local_path(path)
@@ -253,9 +265,12 @@ def read_checkpoint(path: str, *, mmap: bool = False) -> dict[str, Any]:
             with g_pathmgr.open(path, "rb") as f:
                 checkpoint = torch.load(f, map_location="cpu", weights_only=True)
     except Exception as e:
+        hint = ""
+        if checkpoint_type == "pytorch" and path.endswith(".pkl"):
+            hint = "; a Caffe2 .pkl is read with TRAIN.CHECKPOINT_TYPE caffe2"
         raise CheckpointReadError(
             f"Could not read checkpoint {path}: it is truncated, corrupt, or holds objects other "
-            f"than tensors and plain python values ({type(e).__name__}: {e})"
+            f"than tensors and plain python values ({type(e).__name__}: {e}){hint}"
         ) from e
     if not isinstance(checkpoint, Mapping):
         raise CheckpointReadError(
@@ -286,6 +301,7 @@ def load_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     *,
     strict_head: bool = False,
+    checkpoint_type: str | None = None,
 ) -> dict[str, Any]:
     """Load weights (and optionally optimizer state) from a checkpoint into ``model``.
 
@@ -302,6 +318,9 @@ def load_checkpoint(
             with a warning, when the checkpoint has none or when head weights were skipped.
         strict_head (bool): treat head differences as errors too, instead of skipping head
             tensors whose shape differs (fine-tuning to another class count).
+        checkpoint_type (str | None): "caffe2" reads and converts a Caffe2 blob pickle whatever
+            its name, "pytorch" reads a torch file and detects its format from the keys; None
+            treats ``.pkl`` files as Caffe2 (see :func:`read_checkpoint`).
 
     Returns:
         dict: the loaded checkpoint ("epoch", "cfg", extras, ...); a plain state dict comes
@@ -313,10 +332,11 @@ def load_checkpoint(
         CheckpointMismatchError: listing every mismatched, missing and unexpected key by name
             (with both shapes) when the weights do not fit outside the head.
     """
-    checkpoint = read_checkpoint(path)
+    checkpoint = read_checkpoint(path, checkpoint_type=checkpoint_type)
     target = _unwrap(model)
     # The one place foreign formats enter: everything below sees slowvid names.
-    conversion = convert_checkpoint(checkpoint, target, path=path)
+    source = "caffe2" if checkpoint_type == "caffe2" else None
+    conversion = convert_checkpoint(checkpoint, target, path=path, source=source)
     state = conversion.state
     if isinstance(target, FitsPositionEmbeddings):
         resized = target.fit_position_embeddings(state)

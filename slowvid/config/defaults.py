@@ -32,6 +32,10 @@ _C.OUTPUT_DIR = "./output"
 _C.RNG_SEED = 1
 # Iterations between two console/json log lines.
 _C.LOG_PERIOD = 10
+# Folder under projects/ whose package every process of the run imports (registering its parts)
+# before building anything; "" for none. Set by --project, by this key in a yaml, or by the
+# yaml's own place under projects/<name>/.
+_C.PROJECT = ""
 
 # ---------------------------------------------------------------------------- #
 # Training
@@ -51,7 +55,9 @@ _C.TRAIN.CHECKPOINT_PERIOD = 10
 _C.TRAIN.AUTO_RESUME = True
 # Checkpoint to initialise the model from when there is nothing to resume ("" for none).
 _C.TRAIN.CHECKPOINT_FILE_PATH = ""
-# Format of TRAIN.CHECKPOINT_FILE_PATH: "pytorch" (slowvid or PySlowFast .pyth) or "auto".
+# Format of TRAIN.CHECKPOINT_FILE_PATH, as in PySlowFast: "pytorch" (a torch file: slowvid,
+# PySlowFast .pyth, PyTorchVideo, MMAction2, torchvision; the layout is detected from its keys)
+# or "caffe2" (a Caffe2 blob pickle, PySlowFast's .pkl model zoo, whatever the file's name).
 _C.TRAIN.CHECKPOINT_TYPE = "pytorch"
 # Extra training hooks by class name in HOOKS (projects add theirs this way).
 _C.TRAIN.HOOKS = []
@@ -93,6 +99,8 @@ _C.DATA.PATH_PREFIX = ""
 _C.DATA.PATH_LABEL_SEPARATOR = " "
 # Official train/test split (1, 2 or 3) read by UCF101 and HMDB51.
 _C.DATA.SPLIT = 1
+# VideoFolder without split files: share of each class's videos held out for val and test.
+_C.DATA.VAL_FRACTION = 0.2
 # Frames per clip fed to the network (the fast pathway for SlowFast).
 _C.DATA.NUM_FRAMES = 8
 # Temporal stride between sampled frames, counted at TARGET_FPS.
@@ -113,7 +121,8 @@ _C.DATA.STD = [0.225, 0.225, 0.225]
 # of the bytes between processes and to the GPU, and no float work in the workers. Pipelines
 # with float steps (AUG.*, relative jitter, mixup) send normalised float clips regardless.
 _C.DATA.NORMALIZE_ON_DEVICE = True
-# Input channels of each pathway.
+# Input channels of each pathway; must list as many pathways as MODEL_NAME takes (SlowFast 2,
+# the others 1), which the data side reads from the model.
 _C.DATA.INPUT_CHANNEL_NUM = [3, 3]
 # Random horizontal flip in training.
 _C.DATA.RANDOM_FLIP = True
@@ -122,7 +131,8 @@ _C.DATA.RANDOM_FLIP = True
 _C.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
 # [min, max] width / height of that random resized crop; [] means [0.75, 1.3333].
 _C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
-# Video decoder: "auto" (torchcodec when it loads, else PyAV), "torchcodec" or "pyav".
+# Video decoder: "auto" ($SLOWVID_DECODING_BACKEND if set, else torchcodec when it loads, else
+# PyAV), "torchcodec" or "pyav".
 _C.DATA.DECODING_BACKEND = "auto"
 # Fraction of videos in an epoch that may fail to decode before the run stops.
 _C.DATA.MAX_FAILED_FRACTION = 0.1
@@ -189,8 +199,10 @@ _C.DATA_LOADER.PIN_MEMORY = True
 # Model
 # ---------------------------------------------------------------------------- #
 _C.MODEL = CfgNode()
-# Architecture within the family: c2d, i3d, slow or slowfast (sets temporal kernels).
-_C.MODEL.ARCH = "slowfast"
+# Architecture within the family (its temporal kernels): c2d, c2d_nopool, i3d, i3d_nopool or
+# slow (ResNet), slowfast, x3d, csn, r2plus1d, mvit; "" takes the first MODEL_NAME declares
+# (ResNet: slow, as PySlowFast's default builds), and a given value is checked against it.
+_C.MODEL.ARCH = ""
 # Model class name in MODELS (e.g. ResNet, SlowFast).
 _C.MODEL.MODEL_NAME = "SlowFast"
 # Number of output classes.
@@ -476,6 +488,14 @@ _C.SSV2.FRAME_FPS = 30.0
 # "segments": one frame from each of DATA.NUM_FRAMES equal segments of the whole video (random
 # in training, middle in testing; SAMPLING_RATE unused); "clip": Kinetics-like clips.
 _C.SSV2.SAMPLING = "segments"
+
+# ---------------------------------------------------------------------------- #
+# DoMSEV (PyTorchVideo's csv layout in DATA.PATH_TO_DATA_DIR; see data/datasets/domsev.py)
+# ---------------------------------------------------------------------------- #
+_C.DOMSEV = CfgNode()
+# Label family of the segments, read from {LABEL_TYPE}_labels.csv: "environment" (5 classes),
+# "activity" (13) or "attention" (3).
+_C.DOMSEV.LABEL_TYPE = "activity"
 
 # ---------------------------------------------------------------------------- #
 # Batch norm

@@ -8,20 +8,15 @@ being merged silently or failing deep inside fvcore.
 from __future__ import annotations
 
 import difflib
-import importlib
 import os
-import sys
-from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
 import yaml
 from fvcore.common.config import BASE_KEY, CfgNode
 
 from .defaults import get_cfg
+from .project import add_project_config, find_project
 from .validation import infer_and_check
-
-PROJECTS_DIR = Path(__file__).resolve().parents[2] / "projects"
 
 
 class ConfigKeyError(KeyError):
@@ -98,33 +93,44 @@ def merge_opts(cfg: CfgNode, opts: Sequence[str]) -> None:
     cfg.merge_from_list(list(opts))
 
 
-def find_project(cfg_files: Iterable[str]) -> str | None:
-    """The project a config belongs to, if it lives under ``projects/<name>/``."""
+def _project_in_yaml(path: str) -> str:
+    """``PROJECT`` set by ``path`` or, failing that, by its ``_BASE_`` chain ("" if none)."""
+    with open(os.path.abspath(os.path.expanduser(path))) as f:
+        tree = yaml.safe_load(f) or {}
+    if tree.get("PROJECT"):
+        return str(tree["PROJECT"])
+    bases = tree.get(BASE_KEY, [])
+    for base in reversed([bases] if isinstance(bases, str) else bases):
+        found = _project_in_yaml(os.path.join(os.path.dirname(os.path.abspath(path)), base))
+        if found:
+            return found
+    return ""
+
+
+def resolve_project(
+    cfg_files: Sequence[str], opts: Sequence[str], project: str | None = None
+) -> str:
+    """The run's project: ``project`` (``--project``), a ``PROJECT`` key of the yamls or the
+    command line, or the ``projects/<name>/`` folder a yaml lives in; "" for none.
+
+    Raises:
+        ValueError: two of these name different projects.
+    """
+    named = {}
+    if project:
+        named["--project"] = project
     for cfg_file in cfg_files:
-        parts = Path(os.path.abspath(cfg_file)).parts
-        if "projects" in parts:
-            i = len(parts) - 1 - parts[::-1].index("projects")
-            if i + 1 < len(parts) - 1:
-                return parts[i + 1]
-    return None
-
-
-def import_project(name: str, cfg: CfgNode) -> Any:
-    """Import ``projects/<name>/<name>`` (registering its parts) and add its config nodes."""
-    project_dir = PROJECTS_DIR / name
-    if not project_dir.is_dir():
-        found = (
-            sorted(p.name for p in PROJECTS_DIR.iterdir() if p.is_dir())
-            if PROJECTS_DIR.is_dir()
-            else []
-        )
-        raise ValueError(f"unknown project '{name}'; projects/ holds: {found}")
-    if str(project_dir) not in sys.path:
-        sys.path.insert(0, str(project_dir))
-    module = importlib.import_module(name)
-    if hasattr(module, "add_config"):
-        module.add_config(cfg)
-    return module
+        if os.path.isfile(cfg_file) and _project_in_yaml(cfg_file):
+            named[cfg_file] = _project_in_yaml(cfg_file)
+    for key, value in zip(opts[::2], opts[1::2]):
+        if key == "PROJECT":
+            named["command line PROJECT"] = str(value).strip("'\"")
+    by_path = find_project(cfg_files)
+    if by_path:
+        named[f"the config's folder projects/{by_path}"] = by_path
+    if len(set(named.values())) > 1:
+        raise ValueError(f"the run names more than one project: {named}")
+    return next(iter(named.values()), "")
 
 
 def load_config(
@@ -138,20 +144,24 @@ def load_config(
     Args:
         cfg_files: yaml file(s), merged in order.
         opts: flat ``[KEY, VALUE, ...]`` overrides, as typed after the command line's flags.
-        project: name of a folder in ``projects/``; inferred from the yaml's path if None.
+        project: name of a folder in ``projects/``; if None, the ``PROJECT`` key of the yamls or
+            ``opts``, else the ``projects/<name>/`` folder a yaml lives in. It is imported
+            (registering its parts) and its ``add_config`` runs before any yaml merges.
         check: run ``infer_and_check`` (derived values and consistency checks).
     Returns:
         The merged, frozen config.
     """
     cfg_files = [cfg_files] if isinstance(cfg_files, str) else list(cfg_files)
     cfg = get_cfg()
-    project = project or find_project(cfg_files)
+    project = resolve_project(cfg_files, opts, project)
     if project:
-        import_project(project, cfg)
+        # Before the yaml merges: the project's own keys are then checked like the core's.
+        add_project_config(project, cfg)
     for cfg_file in cfg_files:
         _check_yaml_chain(cfg_file, cfg)
         cfg.merge_from_file(cfg_file)
     merge_opts(cfg, opts)
+    cfg.PROJECT = project
     if check:
         infer_and_check(cfg)
     cfg.freeze()

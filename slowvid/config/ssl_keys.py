@@ -9,7 +9,7 @@ defaults are built.
 
 from fvcore.common.config import CfgNode
 
-__all__ = ["CONTRASTIVE_TYPES", "TASKS", "add_ssl_keys", "check_ssl_keys"]
+__all__ = ["CONTRASTIVE_TYPES", "TASKS", "add_ssl_keys", "check_ssl_eval_start", "check_ssl_keys"]
 
 # TASK values: supervised training, self-supervised pre-training, and evaluating a pre-trained
 # backbone (PySlowFast also writes "ssl_eval_k400", "ssl_eval_ucf", ...: any "ssl_eval" prefix).
@@ -141,11 +141,6 @@ def check_ssl_keys(cfg: CfgNode) -> None:
             f"config TASK: MODEL.LOSS_FUNC {cfg.MODEL.LOSS_FUNC!r} is a pre-training loss; set "
             "TASK ssl"
         )
-    if task.startswith("ssl_eval") and cfg.TRAIN.ENABLE and not cfg.TRAIN.CHECKPOINT_FILE_PATH:
-        raise ValueError(
-            "config TRAIN.CHECKPOINT_FILE_PATH: TASK ssl_eval starts from a pre-trained backbone; "
-            "name the pre-training checkpoint"
-        )
     a = cfg.AUG
     if not 0.0 <= a.MASK_RATIO < 1.0:
         raise ValueError(f"config AUG.MASK_RATIO: {a.MASK_RATIO} must lie in [0, 1)")
@@ -158,3 +153,14 @@ def check_ssl_keys(cfg: CfgNode) -> None:
     for key in ("TRAIN_CROP_NUM_TEMPORAL", "TRAIN_CROP_NUM_SPATIAL"):
         if cfg.DATA[key] < 1:
             raise ValueError(f"config DATA.{key}: {cfg.DATA[key]} must be >= 1")
+
+
+def check_ssl_eval_start(cfg: CfgNode) -> None:
+    """TASK ssl_eval starts from a pre-trained backbone: a new training run must name one.
+    Checked when the run starts, not when the config loads, so that shipped configs leave the
+    checkpoint to the command line."""
+    if cfg.TASK.startswith("ssl_eval") and not cfg.TRAIN.CHECKPOINT_FILE_PATH:
+        raise ValueError(
+            "config TRAIN.CHECKPOINT_FILE_PATH: TASK ssl_eval starts from a pre-trained backbone; "
+            "name the pre-training checkpoint"
+        )

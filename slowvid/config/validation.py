@@ -16,11 +16,13 @@ _CHOICES = {
     "AUG.INTERPOLATION": ("bilinear", "bicubic", "nearest"),
     "AUG.RE_MODE": ("const", "rand", "pixel"),
     "DIST_BACKEND": ("auto", "nccl", "gloo"),
+    "TRAIN.CHECKPOINT_TYPE": ("pytorch", "caffe2"),
     "EPICKITCHENS.VIDEO_FORMAT": ("mp4", "frames"),
     "SSV2.VIDEO_FORMAT": ("webm", "frames"),
     "SSV2.SAMPLING": ("segments", "clip"),
     "VIT.POS_EMBED": ("sincos", "learned", "separate"),
     "TIMESFORMER.ATTENTION_TYPE": ("divided_space_time", "joint_space_time", "space_only"),
+    "DOMSEV.LABEL_TYPE": ("environment", "activity", "attention"),
 }
 
 
@@ -72,14 +74,11 @@ def infer_and_check(cfg: CfgNode) -> None:
         _fail(
             "DATA.MEAN/DATA.STD", f"need one value per input channel ({data.INPUT_CHANNEL_NUM[0]})"
         )
-    if len(data.INPUT_CHANNEL_NUM) == 2 and data.NUM_FRAMES % cfg.SLOWFAST.ALPHA:
-        _fail(
-            "DATA.NUM_FRAMES",
-            f"{data.NUM_FRAMES} frames cannot be split into a slow pathway "
-            f"with SLOWFAST.ALPHA={cfg.SLOWFAST.ALPHA}",
-        )
+    _infer_model(cfg)
     if not 0.0 <= data.MAX_FAILED_FRACTION <= 1.0:
         _fail("DATA.MAX_FAILED_FRACTION", "must lie in [0, 1]")
+    if not 0.0 <= data.VAL_FRACTION < 1.0:
+        _fail("DATA.VAL_FRACTION", f"{data.VAL_FRACTION}; must lie in [0, 1)")
     if data.FRAME_FPS <= 0:
         _fail("DATA.FRAME_FPS", f"must be positive, got {data.FRAME_FPS}")
     _check_frame_template(data.FRAME_TEMPLATE)
@@ -108,6 +107,31 @@ def infer_and_check(cfg: CfgNode) -> None:
         )
     if len(cfg.MULTIGRID.SHORT_CYCLE_FACTORS) != 2:
         _fail("MULTIGRID.SHORT_CYCLE_FACTORS", "needs two crop factors")
+
+
+def _infer_model(cfg: CfgNode) -> None:
+    """MODEL.ARCH from MODEL_NAME when empty (checked when given), DATA.INPUT_CHANNEL_NUM and
+    DATA.NUM_FRAMES against the pathways the model declares it takes."""
+    # The registered model classes declare their architectures and inputs (slowvid.models.base);
+    # imported here so that loading a config registers the core's models.
+    from slowvid.models import model_class
+
+    try:
+        cls = model_class(cfg)
+        arch = cls.arch_of(cfg)
+        spec = cls.input_spec_from_config(cfg)
+    except ValueError as err:  # the model's own check, which names the key
+        raise ValueError(f"config {err}") from None
+    if cfg.MODEL.ARCH != arch:  # a frozen config that is already complete is left alone
+        cfg.MODEL.ARCH = arch
+    for stride in spec.frame_strides:
+        if cfg.DATA.NUM_FRAMES % stride:
+            _fail(
+                "DATA.NUM_FRAMES",
+                f"{cfg.DATA.NUM_FRAMES} frames cannot be split into the pathway of "
+                f"{cfg.MODEL.MODEL_NAME} that keeps every {stride}th frame (SLOWFAST.ALPHA "
+                "for SlowFast)",
+            )
 
 
 def _check_frame_template(template: str) -> None:

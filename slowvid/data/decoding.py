@@ -63,6 +63,11 @@ class NoAudioError(DecodeError):
     """The file has no audio track: a property of the file, which callers may accept."""
 
 
+# Audio decoders (AAC, MP3, Opus, Vorbis) build each frame from the one before it, so PyAV
+# decodes from this long before a window; torchcodec handles it inside its seek.
+AUDIO_PREROLL_SEC = 0.2
+
+
 def _audio_window(
     samples: np.ndarray, first_sec: float, start_sec: float, end_sec: float, sample_rate: int
 ) -> torch.Tensor:
@@ -287,19 +292,17 @@ class PyAVVideo(Video):
 
         if not self._container.streams.audio:
             raise NoAudioError(self.path, "no audio stream")
-        stream = self._container.streams.audio[0]
-        time_base = Fraction(stream.time_base)
         # Absolute presentation time of the window (the video stream may not start at 0).
         offset = float(self._start_pts * self._time_base)
         start, end = start_sec + offset, end_sec + offset
-        self._fresh = False  # the next get_frames must seek back
+        container = None
         try:
-            # Every audio packet is a keyframe: a backward seek lands at or just before start.
-            self._container.seek(max(round(start / time_base), 0), stream=stream, backward=True)
+            container, stream = self._audio_from(start - AUDIO_PREROLL_SEC)
+            time_base = Fraction(stream.time_base)
             # swresample keeps its filter state across frames, so chunk edges leave no clicks.
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
             chunks, first = [], None
-            for frame in self._container.decode(stream):
+            for frame in container.decode(stream):
                 t = float(frame.pts * time_base) if frame.pts is not None else 0.0
                 first = t if first is None else first
                 chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
@@ -308,8 +311,31 @@ class PyAVVideo(Video):
             chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
         except Exception as err:
             raise DecodeError(self.path, f"audio: {type(err).__name__}: {err}") from err
+        finally:
+            if container is not None and container is not self._container:
+                container.close()
         samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
         return _audio_window(samples, first or 0.0, start, end, sample_rate)
+
+    def _audio_from(self, seconds: float):
+        """A container positioned to decode the first audio track from ``seconds`` on.
+
+        A seek resets the audio decoder, whose first frame after it is then wrong (zeros, then
+        half an overlap); the pre-roll before the window absorbs that. A window within the
+        pre-roll of the track's start gets a fresh container decoding from the first packet,
+        as a fresh decoder also applies the encoder's priming trim that a seek back to 0 loses.
+        """
+        import av
+
+        stream = self._container.streams.audio[0]
+        time_base = Fraction(stream.time_base)
+        first = float((stream.start_time or 0) * time_base)
+        if seconds <= first:
+            fresh = av.open(self.path)
+            return fresh, fresh.streams.audio[0]
+        self._fresh = False  # the next get_frames must seek back
+        self._container.seek(round(seconds / time_base), stream=stream, backward=True)
+        return self._container, stream
 
     def close(self) -> None:
         if self._container is not None:
@@ -358,9 +384,16 @@ class TorchCodecVideo(Video):
             raise DecodeError(self.path, "stream has no frame rate")
         self.fps = float(meta.average_fps)
         duration = meta.duration_seconds
-        if meta.num_frames:
-            self.num_frames = int(meta.num_frames)
+        # Exact mode counts the packets; the header may over-count (the retry below).
+        counted = getattr(meta, "num_frames_from_content", None) or getattr(
+            meta, "num_frames_from_header", None
+        )
+        if counted:
+            self.num_frames = int(counted)
         elif duration:
+            # No count stored (webm, mkv: SSv2's files): torchcodec's own estimate floors
+            # duration x fps, which drops the last frame when the container rounded the
+            # duration down (37 frames at 12 fps, 3.083 s: 36). Round, as the PyAV backend.
             self.num_frames = max(round(duration * self.fps), 1)
         else:
             raise DecodeError(self.path, "stream stores neither a frame count nor a duration")
@@ -443,11 +476,29 @@ def torchcodec_available() -> tuple[bool, str]:
     return _TORCHCODEC_STATE
 
 
+FORCE_BACKEND_ENV = "SLOWVID_DECODING_BACKEND"
+
+
+def _forced_backend() -> str | None:
+    """The backend named by $SLOWVID_DECODING_BACKEND, which replaces "auto" in every process.
+
+    It lets a whole run (or the whole test suite) decode with one backend without editing
+    configs; an explicit "pyav"/"torchcodec" in a config still wins.
+    """
+    forced = os.environ.get(FORCE_BACKEND_ENV, "").strip()
+    if not forced:
+        return None
+    if forced not in ("pyav", "torchcodec"):
+        raise ValueError(f"${FORCE_BACKEND_ENV}={forced!r}: choose 'pyav' or 'torchcodec'")
+    return forced
+
+
 def resolve_backend(backend: str = "auto") -> str:
     """Turn "auto" into the backend this process will use, logging the choice once.
 
     Args:
-        backend: "auto", "pyav" or "torchcodec".
+        backend: "auto", "pyav" or "torchcodec". "auto" takes $SLOWVID_DECODING_BACKEND when
+            set, else torchcodec where it works here, else PyAV.
 
     Returns:
         "pyav" or "torchcodec".
@@ -455,6 +506,8 @@ def resolve_backend(backend: str = "auto") -> str:
     global _LOGGED_CHOICE
     if backend not in BACKENDS:
         raise ValueError(f"unknown decoding backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "auto":
+        backend = _forced_backend() or backend
     if backend == "pyav":
         return backend
     usable, reason = torchcodec_available()

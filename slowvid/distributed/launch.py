@@ -14,6 +14,8 @@ import torch
 import torch.multiprocessing as mp
 from fvcore.common.config import CfgNode
 
+from slowvid.config import import_project_of
+
 from . import comm
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,9 @@ def _run_worker(
 ) -> object:
     per_machine = processes_per_machine(cfg)
     os.environ["LOCAL_RANK"] = str(local_rank)
+    # A spawned worker is a fresh interpreter: the launcher's import of the project (its
+    # registered models and datasets) does not reach it.
+    import_project_of(cfg)
     if cfg.NUM_GPUS > 0:
         torch.cuda.set_device(local_rank)
     comm.init_process_group(
@@ -85,6 +90,7 @@ def launch_job(cfg: CfgNode, func: Callable[[CfgNode], object], init_method: str
         ``func``'s return value when this machine runs one process, else None.
     """
     check_devices(cfg)
+    import_project_of(cfg)
     per_machine = processes_per_machine(cfg)
     if per_machine * cfg.NUM_SHARDS == 1:
         return func(cfg)

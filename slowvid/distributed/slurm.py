@@ -25,6 +25,8 @@ import submitit
 import torch
 from fvcore.common.config import CfgNode
 
+from slowvid.config import import_project_of
+
 from . import comm, preemption
 from .launch import backend_of, check_devices
 
@@ -68,6 +70,7 @@ class SlurmTask(submitit.helpers.Checkpointable):
     def __call__(self) -> list:
         env = submitit.JobEnvironment()
         cfg = self._config(env)
+        import_project_of(cfg)  # load_cfg did when it merged the yaml; a custom one may not
         check_devices(cfg)
         os.environ["LOCAL_RANK"] = str(env.local_rank)
         if cfg.NUM_GPUS > 0:

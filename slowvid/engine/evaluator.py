@@ -107,6 +107,16 @@ def class_metrics(ensemble: VideoEnsemble) -> tuple[dict, torch.Tensor]:
     return {"mean_class_acc": mean, "per_class_acc": acc.tolist()}, cm
 
 
+def format_per_class(names: list[str], per_class_acc: list[float], most: int = 40) -> str:
+    """``"name acc%"`` per class present in the split, the weakest first; past ``most``
+    classes only the ``most`` weakest (a 400-class line helps nobody)."""
+    present = sorted((acc, i) for i, acc in enumerate(per_class_acc) if acc == acc)
+    shown = [f"{names[i]} {acc:.1f}%" for acc, i in present[:most]]
+    if len(present) > most:
+        shown.append(f"... ({len(present) - most} more classes)")
+    return ", ".join(shown)
+
+
 @torch.no_grad()
 def run_dataset_evaluator(
     model: torch.nn.Module,

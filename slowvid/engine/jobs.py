@@ -9,6 +9,7 @@ import torch
 from fvcore.common.config import CfgNode
 
 from slowvid.checkpoint import find_latest_checkpoint, load_checkpoint
+from slowvid.config.ssl_keys import check_ssl_eval_start
 from slowvid.data import build_loader
 from slowvid.distributed import comm, preemption
 from slowvid.evaluation import render_confusion_matrix
@@ -16,7 +17,13 @@ from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.solver import build_lr_schedule, build_optimizer
 from slowvid.utils.logging import TensorboardWriter, log_json_stats
 
-from .evaluator import class_metrics, gather_and_ensemble, predict_views, run_dataset_evaluator
+from .evaluator import (
+    class_metrics,
+    format_per_class,
+    gather_and_ensemble,
+    predict_views,
+    run_dataset_evaluator,
+)
 from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
 from .inputs import PixelNorm
 from .multigrid import LongCycleLoader, apply_long_cycle
@@ -113,8 +120,13 @@ def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
                 state.get("iter", 0),
             )
             return state
+    check_ssl_eval_start(cfg)
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
-        load_checkpoint(cfg.TRAIN.CHECKPOINT_FILE_PATH, unwrap_model(model))
+        load_checkpoint(
+            cfg.TRAIN.CHECKPOINT_FILE_PATH,
+            unwrap_model(model),
+            checkpoint_type=cfg.TRAIN.CHECKPOINT_TYPE,
+        )
         logger.info("initialised the model from %s", cfg.TRAIN.CHECKPOINT_FILE_PATH)
     return {"epoch": 0}
 
@@ -258,6 +270,9 @@ def test(cfg: CfgNode) -> dict:
             results["num_videos"],
             cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS,
         )
+        names = loader.dataset.class_names
+        if names and "per_class_acc" in results:
+            logger.info("test per class: %s", format_per_class(names, results["per_class_acc"]))
         if cfg.TEST.SAVE_RESULTS_PATH:
             out = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
             torch.save(

@@ -5,22 +5,31 @@ TF-object-detection ``ava/`` package, Apache-2.0) reproduced here in our own cod
 
 * An image is a ``(video_id, second)`` keyframe. Only classes in the label map count; rows of
   other classes are skipped in both files. Excluded keyframes are dropped from both.
-* Per keyframe, at most the 50 highest-scoring detections are kept (ties: earlier rows win).
-* Per keyframe and class, detections are visited by descending score (ties: file order); each
-  takes the groundtruth box of highest IoU (first on ties) and is a true positive if that IoU
-  is >= 0.5 and the box is still unmatched, else a false positive. A matched box is never
-  released to a lower-scoring detection, which then counts as a duplicate (false positive).
+* Per keyframe, the reader keeps a min-heap of ``(score, class id, y1, x1, y2, x2)`` holding at
+  most the 50 highest-scoring detections (a row enters a full heap only by beating the lowest
+  score, which leaves; equal scores are ordered by class id, then box), then sorts the heap by
+  descending score, stably, so equal scores keep the heap's layout. Groundtruth goes through
+  the same reader, its 8th column (the person id) in place of the score.
+* Per keyframe and class, detections are visited in that order; each takes the groundtruth
+  box of highest IoU (first on ties) and is a true positive if that IoU is >= 0.5 and the box
+  is still unmatched, else a false positive. A matched box is never released to a
+  lower-scoring detection, which then counts as a duplicate (false positive).
   Boxes with ``x1 >= x2`` or ``y1 >= y2`` are dropped from the detections.
 * Per class, all detections are ranked with ``argsort(scores)[::-1]`` (a stable sort here, so
   among equal scores the later one ranks first, as numpy's small-array sort does in the
   official code); precision is made monotone and integrated over the recall steps (VOC 2010+).
   A class with groundtruth but no detection has AP 0; one without groundtruth has AP NaN and
   is left out of the mean.
+
+PySlowFast's AVA helper (``slowfast/utils/ava_eval_helper.py``) runs the same matching on
+detections as its test loop lists them: unsorted and uncapped. ``match_order="given"`` (and
+``tools/ava_eval.py --match-order given``) reproduces the mAP it logs.
 """
 
 from __future__ import annotations
 
 import csv
+import heapq
 import logging
 import math
 import os
@@ -49,6 +58,8 @@ Key = tuple[str, int]
 # (score, action_id, (x1, y1, x2, y2))
 Row = tuple[float, int, tuple[float, float, float, float]]
 DETECTIONS_PER_KEYFRAME = 50
+# "score": the official evaluator; "given": PySlowFast's helper (file order, no cap).
+MATCH_ORDERS = ("score", "given")
 
 
 def read_labelmap(path: str) -> dict[int, str]:
@@ -93,22 +104,34 @@ def _second(text: str, path: str, lineno: int) -> int:
 
 
 def read_boxes_csv(
-    path: str, class_ids: Iterable[int] | None = None, scored: bool = True, capacity: int = 0
+    path: str,
+    class_ids: Iterable[int] | None = None,
+    scored: bool = True,
+    capacity: int = 0,
+    order: str = "score",
 ) -> dict[Key, list[Row]]:
     """Read ``video_id,second,x1,y1,x2,y2,action_id[,score]`` rows.
 
     Args:
         path: groundtruth or detections csv.
         class_ids: keep only these action ids (None keeps all).
-        scored: the 8th column is a score (detections); otherwise it is ignored (the person
-            id of groundtruth files) and every score is 1.
+        scored: the 8th column is a score (detections); otherwise it is the person id of a
+            groundtruth file, every score is 1, and the id only orders the boxes (the official
+            reader sorts groundtruth by descending id, which decides exact IoU ties).
         capacity: keep at most this many highest-scoring rows per keyframe (0: all).
+        order: "score" sorts each keyframe's rows by descending score, ties and the cap decided
+            as the official reader decides them; "given" keeps file order (``capacity`` must
+            then be 0).
 
     Returns:
-        Per keyframe, rows sorted by descending score (ties in file order).
+        Rows per keyframe, in the order they are matched.
     """
+    if order not in MATCH_ORDERS:
+        raise ValueError(f"order must be one of {MATCH_ORDERS}, got {order!r}")
+    if order == "given" and capacity:
+        raise ValueError("a capacity needs order='score': the cap keeps the best rows")
     keep = set(class_ids) if class_ids is not None else None
-    rows: dict[Key, list[Row]] = defaultdict(list)
+    rows: dict[Key, list] = defaultdict(list)
     with open(path, encoding="utf-8", newline="") as f:
         for lineno, row in enumerate(csv.reader(f), start=1):
             if not row:
@@ -116,19 +139,32 @@ def read_boxes_csv(
             if len(row) not in (7, 8):
                 raise ValueError(f"{path}:{lineno}: expected 7 or 8 columns, got {len(row)}")
             try:
-                box = tuple(float(v) for v in row[2:6])
+                x1, y1, x2, y2 = (float(v) for v in row[2:6])
                 action = int(row[6])
-                score = float(row[7]) if scored and len(row) == 8 else 1.0
+                rank = float(row[7]) if len(row) == 8 else 1.0
             except ValueError as err:
                 raise ValueError(f"{path}:{lineno}: {err} in {','.join(row)!r}") from None
             if keep is not None and action not in keep:
                 continue
-            rows[(row[0], _second(row[1], path, lineno))].append((score, action, box))
-    for items in rows.values():
-        items.sort(key=lambda r: -r[0])  # stable: equal scores stay in file order
-        if capacity > 0:
-            del items[capacity:]
-    return dict(rows)
+            items = rows[(row[0], _second(row[1], path, lineno))]
+            # The official reader keeps a min-heap of (score, class, y1, x1, y2, x2): equal
+            # scores at the cap are decided by class id, then the box, and a later row must
+            # beat the lowest score to get in. The same heap gives the same rows and order.
+            entry = (rank, action, y1, x1, y2, x2)
+            if order == "given":
+                items.append(entry)
+            elif capacity <= 0 or len(items) < capacity:
+                heapq.heappush(items, entry)
+            elif rank > items[0][0]:
+                heapq.heapreplace(items, entry)
+    result = {}
+    for key, items in rows.items():
+        if order == "score":
+            items = sorted(items, key=lambda e: -e[0])  # stable over the heap's layout
+        result[key] = [
+            (s if scored else 1.0, a, (x1, y1, x2, y2)) for s, a, y1, x1, y2, x2 in items
+        ]
+    return result
 
 
 def _iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
@@ -170,7 +206,8 @@ def frame_average_precision(
 
     Args:
         groundtruth: rows per keyframe, as :func:`read_boxes_csv` gives them.
-        detections: rows per keyframe, sorted by descending score.
+        detections: rows per keyframe, in the order they are matched (descending score for
+            the official rule).
         class_ids: evaluated classes.
         excluded: keyframes left out of both sides.
         iou_threshold: minimum IoU of a true positive.
@@ -217,8 +254,15 @@ def evaluate_files(
     detections_csv: str,
     labelmap: str,
     exclusions: str | None = None,
+    match_order: str = "score",
 ) -> dict:
     """Frame mAP of a detections csv against a groundtruth csv.
+
+    Args:
+        match_order: "score" is the official evaluator: per keyframe the 50 best detections,
+            matched best first. "given" is PySlowFast's AVA helper, whose logged mAP users
+            compare with: every detection, matched in file order (a lower-scoring box listed
+            first can take the groundtruth box), and groundtruth in file order.
 
     Returns:
         ``{"mAP": float, "per_class": {name: AP}, "class_ids": [...]}``; the mean is over
@@ -226,8 +270,9 @@ def evaluate_files(
     """
     names = read_labelmap(labelmap)
     excluded = read_exclusions(exclusions)
-    gt = read_boxes_csv(groundtruth_csv, names, scored=False)
-    det = read_boxes_csv(detections_csv, names, capacity=DETECTIONS_PER_KEYFRAME)
+    capacity = DETECTIONS_PER_KEYFRAME if match_order == "score" else 0
+    gt = read_boxes_csv(groundtruth_csv, names, scored=False, order=match_order)
+    det = read_boxes_csv(detections_csv, names, capacity=capacity, order=match_order)
     ap = frame_average_precision(gt, det, names, excluded)
     valid = [v for v in ap.values() if not math.isnan(v)]
     return {

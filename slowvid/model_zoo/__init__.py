@@ -1,4 +1,5 @@
-"""The published model zoo: each row of ``zoo_targets.csv``, the config that reproduces it, and
+"""The published model zoo: each row of ``zoo_targets.csv``, the variant (``VARIANTS``: one table
+naming each variant's config) that reproduces it, and
 the parameter and FLOP counts this code computes for it (rendered into MODEL_ZOO.md by
 ``tools/model_zoo.py``)."""
 
@@ -16,9 +17,11 @@ from .table import (
     test_view_shapes,
     zoo_cfg,
 )
+from .variants import VARIANTS, hub_variants
 
 __all__ = [
     "COLUMNS",
+    "VARIANTS",
     "CONVENTIONS",
     "REPO",
     "TARGETS_CSV",
@@ -26,6 +29,7 @@ __all__ = [
     "ZooConfig",
     "ZooMeasure",
     "ZooRow",
+    "hub_variants",
     "load_rows",
     "markdown_row",
     "measure",

@@ -13,7 +13,8 @@ from . import (  # noqa: F401  (registration)
     vit,
     x3d,
 )
-from .build import build_head, build_model, build_norm
+from .base import InputSpec, VideoModel
+from .build import build_head, build_model, build_norm, input_spec_of, model_class
 from .complexity import (
     count_gflops,
     count_parameters,
@@ -23,6 +24,8 @@ from .complexity import (
 from .losses import build_loss
 
 __all__ = [
+    "InputSpec",
+    "VideoModel",
     "build_head",
     "build_loss",
     "build_model",
@@ -30,5 +33,7 @@ __all__ = [
     "count_gflops",
     "count_parameters",
     "gflops_by_operator",
+    "input_spec_of",
     "meta_gflops_by_operator",
+    "model_class",
 ]

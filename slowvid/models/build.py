@@ -11,13 +11,44 @@ from torch import nn
 
 from slowvid.registry import HEADS, MODELS
 
-__all__ = ["build_head", "build_model", "build_norm", "freeze_all_but_classifier"]
+from .base import InputSpec, VideoModel
+
+__all__ = [
+    "build_head",
+    "build_model",
+    "build_norm",
+    "freeze_all_but_classifier",
+    "input_spec_of",
+    "model_class",
+]
 
 
-def build_model(cfg) -> nn.Module:
+def model_class(cfg) -> type[VideoModel]:
+    """The registered class cfg.MODEL.MODEL_NAME names.
+
+    Raises:
+        ValueError: no model of that name is registered (the message lists those that are).
+    """
+    name = cfg.MODEL.MODEL_NAME
+    if name not in MODELS:
+        known = sorted(n for n, _ in MODELS)
+        raise ValueError(
+            f"MODEL.MODEL_NAME {name!r} is not a registered model; registered: {known}. A "
+            "project's model is registered when its project is imported (PROJECT, --project)"
+        )
+    return MODELS.get(name)
+
+
+def input_spec_of(cfg) -> InputSpec:
+    """What the model cfg names takes (pathways, frames per pathway, extra inputs), read
+    without building it; DATA.INPUT_CHANNEL_NUM is checked against it."""
+    return model_class(cfg).input_spec_from_config(cfg)
+
+
+def build_model(cfg) -> VideoModel:
     """The model named by cfg.MODEL.MODEL_NAME, on the CPU, in training mode; with
     MODEL.DETACH_FINAL_FC only its final linear layer trains (a linear probe)."""
-    cls = MODELS.get(cfg.MODEL.MODEL_NAME)
+    cls = model_class(cfg)
     model = cls(**cls.from_config(cfg))
     if cfg.MODEL.DETACH_FINAL_FC:
         freeze_all_but_classifier(model)

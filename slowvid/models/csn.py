@@ -11,50 +11,25 @@ model zoo (CSN_32x2_R101); the code is written anew.
 
 from slowvid.registry import MODELS
 
-from .blocks import PathwaySpec, StageSpec
-from .resnet3d import STAGE_DEPTHS, ResNet, single_pathway_args
+from .blocks import PathwaySpec
+from .resnet3d import BottleneckLayout, FixedLayoutResNet, make_layout_pathway
 
-__all__ = ["CSN", "VARIANTS", "make_csn_pathway"]
+__all__ = ["CSN", "CSN_LAYOUT", "make_csn_pathway"]
 
-# Per stage res2..res5: spatial stride, as a ResNet (the stem's max-pool does the first /2).
-_SPATIAL_STRIDES = (1, 2, 2, 2)
-# Per stage res2..res5: temporal stride of the first block's depthwise conv and shortcut.
-_TEMPORAL_STRIDES = (1, 2, 2, 2)
+# Spatial strides as a ResNet (the stem's max-pool does the first /2); res3..res5 halve time.
+CSN_LAYOUT = BottleneckLayout(
+    spatial_strides=(1, 2, 2, 2), temporal_strides=(1, 2, 2, 2), stem_t_kernel=3, channelwise=True
+)
 
 
 def make_csn_pathway(dim_in: int, depth: int, width_per_group: int = 64) -> PathwaySpec:
-    """The spec of ir-CSN: a ResNet whose 3x3 conv becomes a depthwise 3x3x3 conv.
-
-    Args:
-        dim_in: input channels.
-        depth: 18, 50, 101 or 152 (bottleneck blocks throughout).
-        width_per_group: stem width; res2 has bottleneck width ``width_per_group`` and output
-            ``4 * width_per_group``, doubling per stage.
-
-    Returns:
-        The stem and res2..res5 specs. ``groups == dim_inner`` in every stage: one channel per
-        group is what makes the block channel-separated.
-    """
-    if depth not in STAGE_DEPTHS:
-        raise ValueError(f"RESNET.DEPTH must be one of {sorted(STAGE_DEPTHS)}, got {depth}")
-    stages = tuple(
-        StageSpec(
-            depth=STAGE_DEPTHS[depth][i],
-            dim_out=width_per_group * 4 * 2**i,
-            dim_inner=width_per_group * 2**i,
-            t_kernels=(1,),
-            stride=_SPATIAL_STRIDES[i],
-            groups=width_per_group * 2**i,
-            t_kernel_b=3,
-            temporal_stride=_TEMPORAL_STRIDES[i],
-        )
-        for i in range(4)
-    )
-    return PathwaySpec(dim_in=dim_in, stem_dim=width_per_group, stem_t_kernel=3, stages=stages)
+    """The spec of ir-CSN: a ResNet whose 3x3 conv becomes a depthwise 3x3x3 conv
+    (``groups == dim_inner`` in every stage). See :func:`make_layout_pathway`."""
+    return make_layout_pathway(CSN_LAYOUT, dim_in, depth, width_per_group)
 
 
 @MODELS.register()
-class CSN(ResNet):
+class CSN(FixedLayoutResNet):
     """ir-CSN: bottlenecks of 1x1x1 -> depthwise 3x3x3 -> 1x1x1 convolutions.
 
     ::
@@ -65,21 +40,8 @@ class CSN(ResNet):
           -> res3..res5, each /2 in time and space   (B, 32w, T/8, H/32, W/32)
           -> head                          (B, num_classes) logits
 
-    A :class:`~slowvid.models.resnet3d.ResNet` built from :func:`make_csn_pathway`; only the
-    config translation differs.
+    A :class:`~slowvid.models.resnet3d.ResNet` built from :data:`CSN_LAYOUT`.
     """
 
-    @classmethod
-    def from_config(cls, cfg) -> dict:
-        """Reads MODEL.ARCH ("csn"), RESNET.DEPTH / WIDTH_PER_GROUP / ZERO_INIT_FINAL_BN,
-        DATA.INPUT_CHANNEL_NUM, BN.* and the head's keys.
-
-        The other RESNET keys (NUM_GROUPS, strides, temporal kernels) do not apply: the groups
-        are the channels and the strides are the architecture's.
-        """
-        return single_pathway_args(cfg, "csn", "CSN", make_csn_pathway)
-
-
-# Zoo variants: RESNET.DEPTH and the clip (DATA.NUM_FRAMES x DATA.SAMPLING_RATE) they were
-# trained on; weights and checksums belong in slowvid/model_zoo/, not here.
-VARIANTS = {"csn_r101_32x2": {"depth": 101, "num_frames": 32, "sampling_rate": 2}}
+    archs = ("csn",)
+    layout = CSN_LAYOUT

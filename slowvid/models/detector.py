@@ -1,8 +1,8 @@
 """Action detection: a video backbone and an ROI head that classifies given person boxes.
 
 The boxes travel beside the clips, never through the backbone: ``forward(inputs, boxes)``.
-Any backbone in MODELS that exposes ``forward_features``, ``feature_dims`` and
-``feature_stride`` works (ResNet/Slow, SlowFast).
+Any registered backbone whose features are a spatial map (a declared ``feature_stride``) works:
+ResNet/Slow, SlowFast, X3D, CSN, R(2+1)D; MViT's tokens do not.
 """
 
 from collections.abc import Sequence
@@ -12,11 +12,22 @@ from torch import nn
 
 from slowvid.registry import HEADS, MODELS
 
+from .base import VideoModel
+
 __all__ = ["ActionDetector"]
 
 
+def _check_feature_map(backbone: VideoModel) -> VideoModel:
+    if backbone.feature_stride is None:
+        raise ValueError(
+            f"DETECTION.BACKBONE {type(backbone).__name__} gives no spatial feature map "
+            "(feature_stride None) for ROIAlign; use ResNet, SlowFast, X3D, CSN or R2Plus1D"
+        )
+    return backbone
+
+
 @MODELS.register()
-class ActionDetector(nn.Module):
+class ActionDetector(VideoModel):
     """Backbone features of a clip, pooled in each person box by an ROI head.
 
     ::
@@ -24,43 +35,64 @@ class ActionDetector(nn.Module):
         clips [(B, 3, T_i, H, W)] -> backbone.forward_features -> [(B, C_i, T_i', H/s, W/s)]
         boxes (K, 5) [batch_index, x1, y1, x2, y2] ──────────────> head -> (K, classes) logits
 
+    ``model(inputs, boxes)``: ``inputs`` per pathway ``(B, C, T_i, H, W)``, ``boxes`` ``(K, 5)``
+    rows ``[batch_index, x1, y1, x2, y2]`` in input pixels; returns logits ``(K, classes)``. Its
+    input spec is the backbone's plus ``extra_args = ("boxes",)``: batches for it carry the
+    boxes in ``batch["extra_inputs"]`` (see ``Ava.collate_fn``).
+
     Args:
-        backbone: a model whose ``forward_features`` gives per-pathway features; its own
+        backbone: a model whose ``forward_features`` gives per-pathway feature maps; its own
             classification head is not used.
         head: maps ``(features, boxes)`` to per-box logits.
     """
 
-    # Batches for this model carry the boxes as an extra input (see ``Ava.collate_fn``).
-    takes_boxes = True
-
-    def __init__(self, *, backbone: nn.Module, head: nn.Module):
+    def __init__(self, *, backbone: VideoModel, head: nn.Module):
         super().__init__()
+        _check_feature_map(backbone)
         self.backbone = backbone
         self.head = head
+        self.input_spec = backbone.with_extra_args(("boxes",))
+        self.feature_dims = backbone.feature_dims
+        self.feature_stride = backbone.feature_stride
+        self.feature_layers = tuple(f"backbone.{name}" for name in backbone.feature_layers)
+
+    @classmethod
+    def backbone_class(cls, cfg) -> type[VideoModel]:
+        """The class DETECTION.BACKBONE names."""
+        name = cfg.DETECTION.BACKBONE
+        if name == cls.__name__:
+            raise ValueError("DETECTION.BACKBONE cannot be ActionDetector itself")
+        return MODELS.get(name)
+
+    @classmethod
+    def archs_from_config(cls, cfg) -> tuple[str, ...]:
+        """The backbone's architectures: MODEL.ARCH describes the backbone."""
+        return cls.backbone_class(cfg).archs_from_config(cfg)
+
+    @classmethod
+    def frame_strides_from_config(cls, cfg) -> tuple[int, ...]:
+        return cls.backbone_class(cfg).frame_strides_from_config(cfg)
+
+    @classmethod
+    def extra_inputs_from_config(cls, cfg) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (), ("boxes",)
 
     @classmethod
     def from_config(cls, cfg) -> dict:
         """Builds DETECTION.BACKBONE from the same cfg, then MODEL.HEAD_NAME on its features."""
-        name = cfg.DETECTION.BACKBONE
-        if name == cls.__name__:
-            raise ValueError("DETECTION.BACKBONE cannot be ActionDetector itself")
-        backbone_cls = MODELS.get(name)
+        backbone_cls = cls.backbone_class(cfg)
         backbone_cfg = cfg.clone()
         backbone_cfg.defrost()
         # The backbone's own head is built as a classifier and then dropped.
         backbone_cfg.MODEL.HEAD_NAME = "ClassificationHead"
         kwargs = backbone_cls.from_config(backbone_cfg)
         kwargs["head"] = nn.Identity()
-        backbone = backbone_cls(**kwargs)
-        stride = getattr(backbone, "feature_stride", None)
-        if stride is None:
-            raise ValueError(
-                f"DETECTION.BACKBONE {name!r} does not expose feature_stride; "
-                "use ResNet or SlowFast"
-            )
+        backbone = _check_feature_map(backbone_cls(**kwargs))
         head_cls = HEADS.get(cfg.MODEL.HEAD_NAME)
         head = head_cls(
-            **head_cls.from_config(cfg, dim_in=backbone.feature_dims, spatial_scale=1.0 / stride)
+            **head_cls.from_config(
+                cfg, dim_in=backbone.feature_dims, spatial_scale=1.0 / backbone.feature_stride
+            )
         )
         return {"backbone": backbone, "head": head}
 
@@ -68,20 +100,11 @@ class ActionDetector(nn.Module):
         """Per-pathway backbone features of the clips."""
         return self.backbone.forward_features(inputs)
 
-    def forward_head(self, features: Sequence[torch.Tensor], boxes: torch.Tensor) -> torch.Tensor:
-        """Per-box logits ``(K, num_classes)``."""
-        return self.head(features, boxes)
-
-    def forward(self, inputs: Sequence[torch.Tensor], boxes: torch.Tensor) -> torch.Tensor:
-        """Args:
-            inputs: per pathway ``(B, C, T_i, H, W)``.
-            boxes: ``(K, 5)`` rows ``[batch_index, x1, y1, x2, y2]`` in input pixels.
-
-        Returns:
-            logits ``(K, num_classes)``.
-        """
-        return self.forward_head(self.forward_features(inputs), boxes)
-
-    def reset_head(self, num_classes: int) -> None:
-        """A fresh projection of ``num_classes`` outputs (fine-tuning)."""
-        self.head.reset(num_classes)
+    def example_inputs(
+        self, batch_size: int = 1, num_frames: int = 8, size: int = 32
+    ) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:
+        """The backbone's clips and two boxes per clip: the whole frame and its centre."""
+        clips, _ = self.backbone.example_inputs(batch_size, num_frames, size)
+        whole, centre = [0.0, 0.0, size, size], [size / 4, size / 4, 3 * size / 4, 3 * size / 4]
+        rows = [[float(b), *box] for b in range(batch_size) for box in (whole, centre)]
+        return clips, (torch.tensor(rows, device=clips[0].device),)

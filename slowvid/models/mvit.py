@@ -24,16 +24,22 @@ from torch import nn
 
 from slowvid.registry import MODELS
 
+from .base import InputSpec, VideoModel
 from .blocks.attention import MultiScaleBlock, MViTv2Options, PoolSpec, Size3, check_size3
-from .blocks.transformer import TokenHead, fit_grid_embeddings, resize_grid_embedding
-from .reversible import RevOptions, TwoStreamFusion, make_reversible_layers, run_reversible
+from .blocks.transformer import fit_grid_embeddings, resize_grid_embedding
+from .heads import TokenHead
+from .reversible import (
+    RevOptions,
+    TwoStreamFusion,
+    fusion_out_dim,
+    make_reversible_layers,
+    run_reversible,
+)
 
 __all__ = [
     "LAYER_NORM",
-    "VARIANTS",
     "MViT",
     "MViTBlockSpec",
-    "MViTHeadSpec",
     "PatchSpec",
     "make_mvit_blocks",
 ]
@@ -189,25 +195,8 @@ def make_mvit_blocks(
     return tuple(specs)
 
 
-@dataclass(frozen=True)
-class MViTHeadSpec:
-    """How MViT turns its tokens into logits (PySlowFast's options).
-
-    Attributes:
-        mean_pooling: average the patch tokens and normalise after pooling
-            (``MVIT.USE_MEAN_POOLING``); otherwise normalise the tokens, then read the class
-            token, or average all tokens when there is none.
-        init_scale: the classifier's initial weights are scaled by it (``HEAD_INIT_SCALE``).
-        dropout_rate: dropout before the classifier.
-    """
-
-    mean_pooling: bool = False
-    init_scale: float = 1.0
-    dropout_rate: float = 0.5
-
-
 @MODELS.register()
-class MViT(nn.Module):
+class MViT(VideoModel):
     """Multiscale Vision Transformer (v1, or v2 with ``v2`` options and no absolute positions);
     with an empty schedule (no pooling, no widening) it is PySlowFast's plain ViT, and with
     ``rev`` its reversible form, Rev-ViT / Rev-MViT (:mod:`slowvid.models.reversible`).
@@ -219,17 +208,19 @@ class MViT(nn.Module):
           -> [cls token] + positional embedding (space + time + cls, or joint)
           -> blocks; query pooling shrinks H, W and widths grow (MViT-B: 96 -> 768, 56^2 -> 7^2)
           -> LayerNorm                  (B, 1 + N', C)
-          -> head (cls token or mean, [norm], dropout, linear)  (B, num_classes) logits
+          -> head (TokenHead: cls token or mean, [norm], dropout, linear)  (B, num_classes)
 
     Args:
         blocks: one spec per transformer block.
-        num_classes: output classes.
+        head: maps ``[(B, [1 +] N', C_out)]`` tokens to logits (a :class:`TokenHead`); with
+            ``mean_pooling`` it normalises after pooling.
         dim_in: input channels.
         input_size: (T, H, W) of the training clip; sizes the positional embedding.
         patch: the cube patch embedding.
         mlp_ratio: MLP hidden width over the block width.
         qkv_bias: bias on the q, k, v projections.
-        head: pooling, initial scale and dropout of the classifier.
+        mean_pooling: the head averages the patch tokens and normalises after pooling
+            (``MVIT.USE_MEAN_POOLING``), so the tokens leave unnormalised.
         sep_pos_embed: separate spatial + temporal (+ class) embeddings instead of one per token.
         cls_embed_on: prepend a class token.
         norm: builds the LayerNorm-style normalisation over channels.
@@ -242,17 +233,19 @@ class MViT(nn.Module):
         rev: build the reversible form (Rev-ViT / Rev-MViT) with these options.
     """
 
+    archs = ("mvit",)
+
     def __init__(
         self,
         *,
         blocks: Sequence[MViTBlockSpec],
-        num_classes: int,
+        head: nn.Module,
         dim_in: int = 3,
         input_size: Size3 = (16, 224, 224),
         patch: PatchSpec = PatchSpec(),
         mlp_ratio: float = 4.0,
         qkv_bias: bool = True,
-        head: MViTHeadSpec = MViTHeadSpec(),
+        mean_pooling: bool = False,
         sep_pos_embed: bool = True,
         cls_embed_on: bool = True,
         norm: Callable[[int], nn.Module] = LAYER_NORM,
@@ -280,6 +273,9 @@ class MViT(nn.Module):
         self.zero_decay_pos_cls = zero_decay_pos_cls
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_embed_on else None
         self.use_abs_pos = use_abs_pos
+        # Only the embeddings the layout uses become parameters; the others stay None.
+        self.pos_embed = self.pos_embed_spatial = None
+        self.pos_embed_temporal = self.pos_embed_class = None
         if use_abs_pos and sep_pos_embed:
             self.pos_embed_spatial = nn.Parameter(torch.zeros(1, h * w, embed_dim))
             self.pos_embed_temporal = nn.Parameter(torch.zeros(1, t, embed_dim))
@@ -325,30 +321,30 @@ class MViT(nn.Module):
             )
             out_dim = blocks[-1].dim_out
         # With mean pooling the head normalises after pooling, and the tokens go out as they are.
-        self.norm = nn.Identity() if head.mean_pooling else norm(out_dim)
-        self.head = TokenHead(
-            out_dim,
-            num_classes,
-            head.dropout_rate,
-            int(cls_embed_on),
-            pool="cls" if cls_embed_on and not head.mean_pooling else "mean",
-            norm=norm(out_dim) if head.mean_pooling else None,
-            init_scale=head.init_scale,
-        )
-        self.feature_dims = [out_dim]
+        self.norm = nn.Identity() if mean_pooling else norm(out_dim)
+        self.head = head
+        self.input_spec = InputSpec((1,), (dim_in,))
+        self.feature_dims = (out_dim,)
+        self.feature_stride = None  # tokens, not a feature map
+        # The last module the features pass: the fusion follows the norm for "concat" fusions.
+        fuse_last = rev is not None and "concat" in rev.respath_fuse
+        self.feature_layers = ("fuse" if fuse_last else "norm",)
         self._init_weights()
 
     def _init_weights(self) -> None:
         for p in (
             self.cls_token,
-            getattr(self, "pos_embed", None),
-            getattr(self, "pos_embed_spatial", None),
-            getattr(self, "pos_embed_temporal", None),
-            getattr(self, "pos_embed_class", None),
+            self.pos_embed,
+            self.pos_embed_spatial,
+            self.pos_embed_temporal,
+            self.pos_embed_class,
         ):
             if p is not None:
                 nn.init.trunc_normal_(p, std=0.02)
-        for m in self.modules():
+        # The head initialises itself (HEAD_INIT_SCALE); the loop leaves it alone.
+        for name, m in self.named_modules():
+            if name.startswith("head"):
+                continue
             if isinstance(m, nn.Linear):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 if m.bias is not None:
@@ -359,18 +355,13 @@ class MViT(nn.Module):
         for name, p in self.named_parameters():
             if name.split(".")[-1] in ("rel_pos_t", "rel_pos_h", "rel_pos_w"):
                 nn.init.trunc_normal_(p, std=0.02)
-        self.head.init_weights()  # after the loop above, which re-drew it unscaled
 
     @classmethod
     def from_config(cls, cfg) -> dict:
         """Reads MODEL.ARCH, MVIT.*, DATA.INPUT_CHANNEL_NUM / NUM_FRAMES / TRAIN_CROP_SIZE and
         MODEL.NUM_CLASSES / DROPOUT_RATE. MODEL.HEAD_NAME is not used: the head reads tokens."""
-        if cfg.MODEL.ARCH != "mvit":
-            raise ValueError(
-                f"MODEL.ARCH {cfg.MODEL.ARCH!r} is not an MViT architecture: use 'mvit'"
-            )
-        if len(cfg.DATA.INPUT_CHANNEL_NUM) != 1:
-            raise ValueError("DATA.INPUT_CHANNEL_NUM: MViT takes one pathway")
+        cls.arch_of(cfg)
+        spec = cls.input_spec_from_config(cfg)
         m = cfg.MVIT
         if m.NORM != "layernorm":
             raise ValueError(f"MVIT.NORM {m.NORM!r}: only 'layernorm' exists (as in PySlowFast)")
@@ -397,15 +388,31 @@ class MViT(nn.Module):
             for key in lead
         }
         rev = m.REV
+        # Tokens, whatever MODEL.HEAD_NAME says. The reversible form's two fused streams are
+        # twice as wide with a "concat" fusion; mean pooling skips the class token and
+        # normalises after pooling.
+        dim_out = blocks[-1].dim_out
+        if rev.ENABLE:
+            dim_out = fusion_out_dim(rev.RESPATH_FUSE, 2 * dim_out)
+        head = TokenHead(
+            **TokenHead.from_config(
+                cfg,
+                [dim_out],
+                use_cls=m.CLS_EMBED_ON and not m.USE_MEAN_POOLING,
+                skip_tokens=int(m.CLS_EMBED_ON),
+                norm=LAYER_NORM(dim_out) if m.USE_MEAN_POOLING else None,
+                init_scale=m.HEAD_INIT_SCALE,
+            )
+        )
         return {
             "blocks": blocks,
-            "num_classes": cfg.MODEL.NUM_CLASSES,
-            "dim_in": cfg.DATA.INPUT_CHANNEL_NUM[0],
+            "head": head,
+            "dim_in": spec.channels[0],
             "input_size": (cfg.DATA.NUM_FRAMES, crop, crop),
             "patch": PatchSpec(*patch.values()),
             "mlp_ratio": m.MLP_RATIO,
             "qkv_bias": m.QKV_BIAS,
-            "head": MViTHeadSpec(m.USE_MEAN_POOLING, m.HEAD_INIT_SCALE, cfg.MODEL.DROPOUT_RATE),
+            "mean_pooling": m.USE_MEAN_POOLING,
             "sep_pos_embed": m.SEP_POS_EMBED,
             "cls_embed_on": m.CLS_EMBED_ON,
             "use_abs_pos": m.USE_ABS_POS,
@@ -486,22 +493,3 @@ class MViT(nn.Module):
         for block in self.blocks:
             x, grid = block(x, grid)
         return [self.norm(x)]
-
-    def forward_head(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: output of :meth:`forward_features`. Returns: logits (B, num_classes)."""
-        return self.head(features)
-
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: inputs: ``[clip]``, clip (B, C, T, H, W). Returns: logits (B, num_classes)."""
-        return self.forward_head(self.forward_features(inputs))
-
-    def reset_head(self, num_classes: int) -> None:
-        """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
-        self.head.reset(num_classes)
-
-
-# Named variants: the block schedule is shared, the clip length differs (PyTorchVideo hub).
-VARIANTS = {
-    "mvit_b_16x4": {"input_size": (16, 224, 224), "droppath_rate": 0.2},
-    "mvit_b_32x3": {"input_size": (32, 224, 224), "droppath_rate": 0.3},
-}

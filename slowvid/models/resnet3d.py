@@ -19,17 +19,20 @@ from torch import nn
 
 from slowvid.registry import MODELS
 
-from .blocks import PathwaySpec, ResNetStem, StageSpec, init_weights, make_stage
+from .base import InputSpec, VideoModel
+from .blocks import Bottleneck, PathwaySpec, ResNetStem, StageSpec, init_weights, make_stage
 from .build import build_head, build_norm
 
 __all__ = [
     "ARCH_KERNELS",
     "STAGE_DEPTHS",
     "ArchKernels",
+    "BottleneckLayout",
+    "FixedLayoutResNet",
     "ResNet",
+    "make_layout_pathway",
     "make_resnet_pathway",
     "pathway_stride",
-    "single_pathway_args",
 ]
 
 # Blocks in res2..res5 for each depth; all bottleneck blocks, as PySlowFast builds them.
@@ -133,6 +136,68 @@ def make_resnet_pathway(
     )
 
 
+@dataclass(frozen=True)
+class BottleneckLayout:
+    """A ResNet variant whose layout is fixed by its architecture (ir-CSN, R(2+1)D): only the
+    depth, the width and the input channels come from the config.
+
+    Every block is a bottleneck of width ``dim_out / 4`` whose middle convolution spans
+    ``t_kernel_b = 3`` frames; the first block of each stage strides in space and time.
+
+    Attributes:
+        spatial_strides: per stage res2..res5.
+        temporal_strides: per stage, of the first block's middle conv and shortcut.
+        stem_t_kernel: temporal size of the stem convolution.
+        stem_pool: end the stem with its (1, 3, 3) max-pool.
+        channelwise: one group per channel in the middle conv (what makes CSN channel-separated).
+        block: :class:`Bottleneck` or a subclass (``Bottleneck2Plus1D``).
+    """
+
+    spatial_strides: tuple[int, int, int, int]
+    temporal_strides: tuple[int, int, int, int]
+    stem_t_kernel: int
+    stem_pool: bool = True
+    channelwise: bool = False
+    block: type[Bottleneck] = Bottleneck
+
+
+def make_layout_pathway(
+    layout: BottleneckLayout, dim_in: int, depth: int, width_per_group: int = 64
+) -> PathwaySpec:
+    """The pathway of a fixed-layout ResNet variant.
+
+    Args:
+        layout: the variant.
+        dim_in: input channels.
+        depth: 18, 50, 101 or 152 (bottleneck blocks throughout).
+        width_per_group: stem width; res2 has bottleneck width ``width_per_group`` and output
+            ``4 * width_per_group``, doubling per stage.
+    """
+    if depth not in STAGE_DEPTHS:
+        raise ValueError(f"RESNET.DEPTH must be one of {sorted(STAGE_DEPTHS)}, got {depth}")
+    stages = tuple(
+        StageSpec(
+            depth=STAGE_DEPTHS[depth][i],
+            dim_out=width_per_group * 4 * 2**i,
+            dim_inner=width_per_group * 2**i,
+            t_kernels=(1,),
+            stride=layout.spatial_strides[i],
+            groups=width_per_group * 2**i if layout.channelwise else 1,
+            t_kernel_b=3,
+            temporal_stride=layout.temporal_strides[i],
+        )
+        for i in range(4)
+    )
+    return PathwaySpec(
+        dim_in=dim_in,
+        stem_dim=width_per_group,
+        stem_t_kernel=layout.stem_t_kernel,
+        stages=stages,
+        stem_pool=layout.stem_pool,
+        block=layout.block,
+    )
+
+
 def pathway_stride(spec: PathwaySpec) -> int:
     """Input pixels per feature pixel after res5: the stem's (4, or 2 without its max-pool)
     times each stage's stride."""
@@ -150,12 +215,13 @@ def _per_stage(values: Sequence, pathway: int, default=None) -> list:
 
 
 def pathway_from_config(
-    cfg, pathway: int, kernels: ArchKernels, width_divisor: int = 1
+    cfg, pathway: int, dim_in: int, kernels: ArchKernels, width_divisor: int = 1
 ) -> PathwaySpec:
-    """The RESNET.* and DATA.INPUT_CHANNEL_NUM part of ResNet / SlowFast ``from_config``."""
+    """The RESNET.* part of ResNet / SlowFast ``from_config`` for one pathway of ``dim_in``
+    input channels."""
     r = cfg.RESNET
     return make_resnet_pathway(
-        dim_in=cfg.DATA.INPUT_CHANNEL_NUM[min(pathway, len(cfg.DATA.INPUT_CHANNEL_NUM) - 1)],
+        dim_in=dim_in,
         depth=r.DEPTH,
         kernels=kernels,
         width_per_group=r.WIDTH_PER_GROUP,
@@ -169,30 +235,6 @@ def pathway_from_config(
         nonlocal_pool=_per_stage(cfg.NONLOCAL.POOL, pathway, default=(1, 2, 2)),
         nonlocal_instantiation=cfg.NONLOCAL.INSTANTIATION,
     )
-
-
-def single_pathway_args(
-    cfg, arch: str, name: str, make_pathway: Callable[[int, int, int], PathwaySpec]
-) -> dict:
-    """``from_config`` of a single-pathway ResNet variant whose layout is fixed by its
-    architecture (CSN, R(2+1)D): only the input channels, depth and width come from the config.
-    """
-    if cfg.MODEL.ARCH != arch:
-        raise ValueError(f"MODEL.ARCH must be {arch!r} for {name}, got {cfg.MODEL.ARCH!r}")
-    if len(cfg.DATA.INPUT_CHANNEL_NUM) != 1:
-        raise ValueError(
-            f"DATA.INPUT_CHANNEL_NUM must list one pathway for {name}, "
-            f"got {cfg.DATA.INPUT_CHANNEL_NUM}"
-        )
-    pathway = make_pathway(
-        cfg.DATA.INPUT_CHANNEL_NUM[0], cfg.RESNET.DEPTH, cfg.RESNET.WIDTH_PER_GROUP
-    )
-    return {
-        "pathway": pathway,
-        "head": build_head(cfg, dim_in=[pathway.stages[-1].dim_out]),
-        "norm": build_norm(cfg),
-        "zero_init_final_norm": cfg.RESNET.ZERO_INIT_FINAL_BN,
-    }
 
 
 def make_pathway_modules(
@@ -232,7 +274,7 @@ def make_pathway_modules(
 
 
 @MODELS.register()
-class ResNet(nn.Module):
+class ResNet(VideoModel):
     """Single-pathway 3D ResNet (C2D, I3D, Slow), as PySlowFast's ``ResNet``; CSN and R(2+1)D
     are this network with other pathway specs.
 
@@ -252,6 +294,9 @@ class ResNet(nn.Module):
         zero_init_final_norm: start each residual branch's last norm at zero.
     """
 
+    # Slow first: PySlowFast's default ARCH "slowfast" builds a ResNet with the slow kernels.
+    archs = ("slow", "c2d", "c2d_nopool", "i3d", "i3d_nopool")
+
     def __init__(
         self,
         *,
@@ -264,20 +309,23 @@ class ResNet(nn.Module):
         super().__init__()
         self.stem, self.stages, self.pool1 = make_pathway_modules(pathway, norm, activation)
         self.head = head
-        self.feature_dims = [pathway.stages[-1].dim_out]
+        self.input_spec = InputSpec((1,), (pathway.dim_in,))
+        self.feature_dims = (pathway.stages[-1].dim_out,)
         self.feature_stride = pathway_stride(pathway)
+        self.feature_layers = (f"stages.{len(self.stages) - 1}",)
         init_weights(self, zero_init_final_norm=zero_init_final_norm)
+
+    @classmethod
+    def pathway_spec_from_config(cls, cfg, dim_in: int) -> PathwaySpec:
+        """The pathway MODEL.ARCH and RESNET.* describe; subclasses with a fixed layout (CSN,
+        R(2+1)D) override this and keep everything else."""
+        return pathway_from_config(cfg, 0, dim_in, ARCH_KERNELS[cls.arch_of(cfg)][0])
 
     @classmethod
     def from_config(cls, cfg) -> dict:
         """Reads MODEL.ARCH, RESNET.*, DATA.INPUT_CHANNEL_NUM, BN.* and the head's keys."""
-        arch = cfg.MODEL.ARCH
-        if arch not in ARCH_KERNELS or len(ARCH_KERNELS[arch]) != 1:
-            single = sorted(a for a, k in ARCH_KERNELS.items() if len(k) == 1)
-            raise ValueError(
-                f"MODEL.ARCH {arch!r} is not a ResNet architecture; choose from {single}"
-            )
-        pathway = pathway_from_config(cfg, 0, ARCH_KERNELS[arch][0])
+        spec = cls.input_spec_from_config(cfg)
+        pathway = cls.pathway_spec_from_config(cfg, spec.channels[0])
         return {
             "pathway": pathway,
             "head": build_head(cfg, dim_in=[pathway.stages[-1].dim_out]),
@@ -301,14 +349,17 @@ class ResNet(nn.Module):
                 x = self.pool1(x)
         return [x]
 
-    def forward_head(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: output of :meth:`forward_features`. Returns: logits (B, num_classes)."""
-        return self.head(features)
 
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: inputs: ``[clip]``, clip (B, C, T, H, W). Returns: logits (B, num_classes)."""
-        return self.forward_head(self.forward_features(inputs))
+class FixedLayoutResNet(ResNet):
+    """A :class:`ResNet` whose pathway is its class's :class:`BottleneckLayout` (CSN, R(2+1)D).
 
-    def reset_head(self, num_classes: int) -> None:
-        """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
-        self.head.reset(num_classes)
+    Of the RESNET keys only DEPTH, WIDTH_PER_GROUP and ZERO_INIT_FINAL_BN apply: the groups,
+    strides and temporal kernels are the architecture's.
+    """
+
+    layout: BottleneckLayout
+
+    @classmethod
+    def pathway_spec_from_config(cls, cfg, dim_in: int) -> PathwaySpec:
+        cls.arch_of(cfg)  # checked, though the layout does not depend on it
+        return make_layout_pathway(cls.layout, dim_in, cfg.RESNET.DEPTH, cfg.RESNET.WIDTH_PER_GROUP)

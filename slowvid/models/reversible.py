@@ -41,6 +41,7 @@ __all__ = [
     "ReversibleBlock",
     "StageTransitionBlock",
     "TwoStreamFusion",
+    "fusion_out_dim",
     "make_reversible_layers",
     "run_reversible",
 ]
@@ -68,6 +69,11 @@ class RevOptions:
     buffer_layers: tuple[int, ...] = ()
     res_path: str = "conv"
     pre_q_fusion: str = "avg"
+
+
+def fusion_out_dim(mode: str, dim: int) -> int:
+    """Channels out of a fusion of ``mode`` (see :data:`FUSIONS`) for ``dim`` channels in."""
+    return dim // 2 if mode in ("add", "max", "min", "avg") else dim
 
 
 class TwoStreamFusion(nn.Module):
@@ -98,7 +104,7 @@ class TwoStreamFusion(nn.Module):
 
     def out_dim(self, dim: int) -> int:
         """Channels out of the fusion for ``dim`` channels in."""
-        return dim // 2 if self.mode in ("add", "max", "min", "avg") else dim
+        return fusion_out_dim(self.mode, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: (..., 2C) both streams. Returns: (..., C) or (..., 2C) for concat modes."""

@@ -13,15 +13,19 @@ from torch import nn
 
 from slowvid.registry import MODELS
 
+from .base import InputSpec, VideoModel
 from .blocks import FuseFastToSlow, PathwaySpec, init_weights
 from .build import build_head, build_norm
 from .resnet3d import ARCH_KERNELS, make_pathway_modules, pathway_from_config, pathway_stride
 
-__all__ = ["SlowFast"]
+__all__ = ["AfterStage", "SlowFast"]
+
+# ``after_stage(i, slow, fast) -> slow``: a wrapper's hook after stage i (0 = res2).
+AfterStage = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @MODELS.register()
-class SlowFast(nn.Module):
+class SlowFast(VideoModel):
     """Two-pathway network: a slow, wide pathway and a fast, thin one with lateral fusion.
 
     ::
@@ -45,6 +49,8 @@ class SlowFast(nn.Module):
         activation: builds an activation layer.
         zero_init_final_norm: start each residual branch's last norm at zero.
     """
+
+    archs = ("slowfast",)
 
     def __init__(
         self,
@@ -75,24 +81,27 @@ class SlowFast(nn.Module):
             fast, norm, activation
         )
         self.head = head
-        self.feature_dims = [slow.stages[-1].dim_out, fast.stages[-1].dim_out]
+        self.input_spec = InputSpec((alpha, 1), (slow.dim_in, fast.dim_in))
+        self.feature_dims = (slow.stages[-1].dim_out, fast.stages[-1].dim_out)
         # Both pathways share their spatial strides; the slow one's is the network's.
         self.feature_stride = pathway_stride(slow)
+        last = len(self.slow_stages) - 1
+        self.feature_layers = (f"slow_stages.{last}", f"fast_stages.{last}")
         init_weights(self, zero_init_final_norm=zero_init_final_norm)
+
+    @classmethod
+    def frame_strides_from_config(cls, cfg) -> tuple[int, ...]:
+        """The slow pathway keeps every SLOWFAST.ALPHA-th frame, the fast one all."""
+        return (cfg.SLOWFAST.ALPHA, 1)
 
     @classmethod
     def from_config(cls, cfg) -> dict:
         """Reads MODEL.ARCH, RESNET.*, SLOWFAST.*, DATA.INPUT_CHANNEL_NUM, BN.*, head keys."""
-        arch = cfg.MODEL.ARCH
-        if arch not in ARCH_KERNELS or len(ARCH_KERNELS[arch]) != 2:
-            two = sorted(a for a, k in ARCH_KERNELS.items() if len(k) == 2)
-            raise ValueError(
-                f"MODEL.ARCH {arch!r} is not a SlowFast architecture; choose from {two}"
-            )
+        slow_kernels, fast_kernels = ARCH_KERNELS[cls.arch_of(cfg)]
+        channels = cls.input_spec_from_config(cfg).channels
         sf = cfg.SLOWFAST
-        slow_kernels, fast_kernels = ARCH_KERNELS[arch]
-        slow = pathway_from_config(cfg, 0, slow_kernels)
-        fast = pathway_from_config(cfg, 1, fast_kernels, width_divisor=sf.BETA_INV)
+        slow = pathway_from_config(cfg, 0, channels[0], slow_kernels)
+        fast = pathway_from_config(cfg, 1, channels[1], fast_kernels, width_divisor=sf.BETA_INV)
         return {
             "slow": slow,
             "fast": fast,
@@ -104,8 +113,15 @@ class SlowFast(nn.Module):
             "zero_init_final_norm": cfg.RESNET.ZERO_INIT_FINAL_BN,
         }
 
-    def forward_features(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """Args: inputs: ``[slow (B, C, T, H, W), fast (B, C, alpha*T, H, W)]``.
+    def forward_features(
+        self, inputs: Sequence[torch.Tensor], after_stage: AfterStage | None = None
+    ) -> list[torch.Tensor]:
+        """Args:
+            inputs: ``[slow (B, C, T, H, W), fast (B, C, alpha*T, H, W)]``.
+            after_stage: called after each of res2..res5 (after res2's temporal pool, before
+                the lateral fusion) with ``(stage index from 0, slow, fast)``; its result
+                replaces the slow features. The hook through which a wrapper adds a pathway
+                (AVSlowFast's audio) without copying this loop.
 
         Returns: ``[slow (B, C_s, T', H/32, W/32), fast (B, C_f, alpha*T', H/32, W/32)]``.
         """
@@ -125,21 +141,8 @@ class SlowFast(nn.Module):
             slow, fast = slow_stage(slow), fast_stage(fast)
             if i == 0:
                 slow, fast = self.slow_pool1(slow), self.fast_pool1(fast)
+            if after_stage is not None:
+                slow = after_stage(i, slow, fast)
             if i + 1 < len(self.fusions):
                 slow = self.fusions[i + 1](slow, fast)
         return [slow, fast]
-
-    def forward_head(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: output of :meth:`forward_features`. Returns: logits (B, num_classes)."""
-        return self.head(features)
-
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: inputs: ``[slow (B, C, T, H, W), fast (B, C, alpha*T, H, W)]``.
-
-        Returns: logits (B, num_classes).
-        """
-        return self.forward_head(self.forward_features(inputs))
-
-    def reset_head(self, num_classes: int) -> None:
-        """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
-        self.head.reset(num_classes)

@@ -22,15 +22,16 @@ from torch import nn
 
 from slowvid.registry import MODELS
 
+from .base import InputSpec, VideoModel
 from .blocks.attention import DropPath, Mlp
 from .blocks.transformer import (
     LAYER_NORM,
     SelfAttention,
-    TokenHead,
     TransformerBlock,
     fit_grid_embeddings,
     resize_grid_embedding,
 )
+from .heads import TokenHead
 
 __all__ = ["ATTENTION_TYPES", "DividedSpaceTimeBlock", "TimeSformer"]
 
@@ -94,7 +95,7 @@ class DividedSpaceTimeBlock(nn.Module):
 
 
 @MODELS.register()
-class TimeSformer(nn.Module):
+class TimeSformer(VideoModel):
     """TimeSformer with divided (default), joint or space-only attention.
 
     ::
@@ -105,7 +106,8 @@ class TimeSformer(nn.Module):
         (B, num_classes)
 
     Args:
-        num_classes: output classes.
+        head: maps ``[(B, 1 + N, C)]`` normalised tokens to logits from the class token (a
+            :class:`TokenHead`; the reference has no dropout before its classifier).
         depth: blocks.
         embed_dim: token channels.
         num_heads: attention heads.
@@ -116,15 +118,16 @@ class TimeSformer(nn.Module):
         qkv_bias: bias on the q, k, v projections.
         attention_type: one of :data:`ATTENTION_TYPES`.
         droppath_rate: stochastic depth of the last block, rising linearly from 0.
-        dropout_rate: dropout before the classifier (the reference has none: 0).
         zero_decay_pos_cls: :meth:`no_weight_decay` names the position and time embeddings and
             the class token (the reference's choice).
     """
 
+    archs = ("vit",)
+
     def __init__(
         self,
         *,
-        num_classes: int,
+        head: nn.Module,
         depth: int = 12,
         embed_dim: int = 768,
         num_heads: int = 12,
@@ -135,7 +138,6 @@ class TimeSformer(nn.Module):
         qkv_bias: bool = True,
         attention_type: str = "divided_space_time",
         droppath_rate: float = 0.1,
-        dropout_rate: float = 0.0,
         zero_decay_pos_cls: bool = True,
     ):
         super().__init__()
@@ -171,8 +173,11 @@ class TimeSformer(nn.Module):
             )
         self.blocks = nn.ModuleList(blocks)
         self.norm = LAYER_NORM(embed_dim)
-        self.head = TokenHead(embed_dim, num_classes, dropout_rate, num_cls_tokens=1, pool="cls")
-        self.feature_dims = [embed_dim]
+        self.head = head
+        self.input_spec = InputSpec((1,), (dim_in,))
+        self.feature_dims = (embed_dim,)
+        self.feature_stride = None  # tokens, not a feature map
+        self.feature_layers = ("norm",)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -193,10 +198,8 @@ class TimeSformer(nn.Module):
     def from_config(cls, cfg) -> dict:
         """Reads MODEL.ARCH / NUM_CLASSES / DROPOUT_RATE, TIMESFORMER.ATTENTION_TYPE, VIT widths
         and patch, DATA.INPUT_CHANNEL_NUM / NUM_FRAMES / TRAIN_CROP_SIZE."""
-        if cfg.MODEL.ARCH != "vit":
-            raise ValueError(f"MODEL.ARCH {cfg.MODEL.ARCH!r} is not a ViT architecture: use 'vit'")
-        if len(cfg.DATA.INPUT_CHANNEL_NUM) != 1:
-            raise ValueError("DATA.INPUT_CHANNEL_NUM: TimeSformer takes one pathway")
+        cls.arch_of(cfg)
+        spec = cls.input_spec_from_config(cfg)
         v = cfg.VIT
         # TimeSformer's embedding and head are fixed; say so rather than ignore other values.
         fixed = {
@@ -220,18 +223,17 @@ class TimeSformer(nn.Module):
             )
         crop = cfg.DATA.TRAIN_CROP_SIZE
         return {
-            "num_classes": cfg.MODEL.NUM_CLASSES,
+            "head": TokenHead(**TokenHead.from_config(cfg, [v.EMBED_DIM], use_cls=True)),
             "depth": v.DEPTH,
             "embed_dim": v.EMBED_DIM,
             "num_heads": v.NUM_HEADS,
             "mlp_ratio": v.MLP_RATIO,
             "patch_size": v.PATCH_SIZE[1],
             "input_size": (cfg.DATA.NUM_FRAMES, crop, crop),
-            "dim_in": cfg.DATA.INPUT_CHANNEL_NUM[0],
+            "dim_in": spec.channels[0],
             "qkv_bias": v.QKV_BIAS,
             "attention_type": cfg.TIMESFORMER.ATTENTION_TYPE,
             "droppath_rate": v.DROPPATH_RATE,
-            "dropout_rate": cfg.MODEL.DROPOUT_RATE,
             "zero_decay_pos_cls": cfg.VIT.ZERO_DECAY_POS_CLS,
         }
 
@@ -285,23 +287,3 @@ class TimeSformer(nn.Module):
         if self.attention_type == "space_only":
             x = x.reshape(b, frames, *x.shape[1:]).mean(1)
         return [self.norm(x)]
-
-    def forward_head(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: output of :meth:`forward_features`. Returns: (B, num_classes)."""
-        return self.head(features)
-
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: inputs: ``[clip]``, clip (B, C, T, H, W). Returns: logits (B, num_classes)."""
-        return self.forward_head(self.forward_features(inputs))
-
-    def reset_head(self, num_classes: int) -> None:
-        """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
-        self.head.reset(num_classes)
-
-
-# The published sizes: clip (frames, crop) of TimeSformer, -HR and -L (paper Table 6).
-VARIANTS = {
-    "timesformer_8x32": {"input_size": (8, 224, 224)},
-    "timesformer_hr_16x16": {"input_size": (16, 448, 448)},
-    "timesformer_l_96x4": {"input_size": (96, 224, 224)},
-}

@@ -24,16 +24,17 @@ from torch import nn
 
 from slowvid.registry import MODELS
 
+from .base import InputSpec, VideoModel
 from .blocks.attention import Size3, check_size3
 from .blocks.transformer import (
-    TokenHead,
     TransformerBlock,
     fit_grid_embeddings,
     resize_grid_embedding,
     sincos_table,
 )
+from .heads import TokenHead
 
-__all__ = ["POS_EMBEDS", "VARIANTS", "VisionTransformer"]
+__all__ = ["POS_EMBEDS", "VisionTransformer"]
 
 # Position embeddings: fixed 1-D sin-cos table (VideoMAE), one learned vector per token, or
 # learned spatial + temporal (+ class) vectors summed (MAE-ST, PySlowFast SEP_POS_EMBED).
@@ -41,7 +42,7 @@ POS_EMBEDS = ("sincos", "learned", "separate")
 
 
 @MODELS.register()
-class VisionTransformer(nn.Module):
+class VisionTransformer(VideoModel):
     """ViT over space-time tubelets with joint attention.
 
     ::
@@ -54,7 +55,8 @@ class VisionTransformer(nn.Module):
         (B, num_classes)
 
     Args:
-        num_classes: output classes.
+        head: maps ``[(B, [1 +] N, C)]`` tokens to logits (a :class:`TokenHead`: the class
+            token, or with ``mean_pooling`` the mean patch token normalised after pooling).
         depth: transformer blocks.
         embed_dim: token channels.
         num_heads: attention heads.
@@ -67,22 +69,21 @@ class VisionTransformer(nn.Module):
         k_bias: with ``qkv_bias``, the keys get one too (VideoMAE: no).
         pos_embed: one of :data:`POS_EMBEDS`.
         cls_token: prepend a class token.
-        mean_pooling: classify from the mean of the patch tokens, normalised after pooling;
-            otherwise from the normalised class token.
+        mean_pooling: the head averages the patch tokens and normalises them after pooling, so
+            the tokens leave unnormalised; otherwise they are normalised.
         droppath_rate: stochastic depth of the last block, rising linearly from 0.
         layer_scale_init: initial layer-scale value (0: none).
-        dropout_rate: dropout before the classifier.
-        head_init_scale: the classifier's initial weights are scaled by it.
         norm_eps: epsilon of the LayerNorms in the blocks and after them.
-        head_norm_eps: epsilon of the head's LayerNorm (mean pooling only).
         zero_decay_pos_cls: :meth:`no_weight_decay` names the position embeddings and the
             class token.
     """
 
+    archs = ("vit",)
+
     def __init__(
         self,
         *,
-        num_classes: int,
+        head: nn.Module,
         depth: int = 12,
         embed_dim: int = 768,
         num_heads: int = 12,
@@ -97,17 +98,12 @@ class VisionTransformer(nn.Module):
         mean_pooling: bool = True,
         droppath_rate: float = 0.0,
         layer_scale_init: float = 0.0,
-        dropout_rate: float = 0.0,
-        head_init_scale: float = 1.0,
         norm_eps: float = 1e-6,
-        head_norm_eps: float = 1e-6,
         zero_decay_pos_cls: bool = True,
     ):
         super().__init__()
         if pos_embed not in POS_EMBEDS:
             raise ValueError(f"pos_embed must be one of {POS_EMBEDS}, got {pos_embed!r}")
-        if not mean_pooling and not cls_token:
-            raise ValueError("classifying without mean pooling needs a class token")
         bad = [
             f"{n}={s} does not divide by {p}" for n, s, p in zip("THW", input_size, patch) if s % p
         ]
@@ -150,16 +146,11 @@ class VisionTransformer(nn.Module):
         )
         # Mean pooling normalises after pooling, in the head; otherwise the tokens are normalised.
         self.norm = nn.Identity() if mean_pooling else norm(embed_dim)
-        self.head = TokenHead(
-            embed_dim,
-            num_classes,
-            dropout_rate,
-            self.num_cls_tokens,
-            pool="mean" if mean_pooling else "cls",
-            norm=nn.LayerNorm(embed_dim, eps=head_norm_eps) if mean_pooling else None,
-            init_scale=head_init_scale,
-        )
-        self.feature_dims = [embed_dim]
+        self.head = head
+        self.input_spec = InputSpec((1,), (dim_in,))
+        self.feature_dims = (embed_dim,)
+        self.feature_stride = None  # tokens, not a feature map
+        self.feature_layers = ("norm",)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -178,21 +169,31 @@ class VisionTransformer(nn.Module):
     def from_config(cls, cfg) -> dict:
         """Reads MODEL.ARCH / NUM_CLASSES / DROPOUT_RATE, VIT.*, DATA.INPUT_CHANNEL_NUM /
         NUM_FRAMES / TRAIN_CROP_SIZE. MODEL.HEAD_NAME is not used: the head reads tokens."""
-        if cfg.MODEL.ARCH != "vit":
-            raise ValueError(f"MODEL.ARCH {cfg.MODEL.ARCH!r} is not a ViT architecture: use 'vit'")
-        if len(cfg.DATA.INPUT_CHANNEL_NUM) != 1:
-            raise ValueError("DATA.INPUT_CHANNEL_NUM: VisionTransformer takes one pathway")
+        cls.arch_of(cfg)
+        spec = cls.input_spec_from_config(cfg)
         v = cfg.VIT
+        if not v.USE_MEAN_POOLING and not v.CLS_EMBED_ON:
+            raise ValueError(
+                "VIT.USE_MEAN_POOLING False reads the class token: set VIT.CLS_EMBED_ON True"
+            )
+        head = TokenHead.from_config(
+            cfg,
+            [v.EMBED_DIM],
+            use_cls=not v.USE_MEAN_POOLING,
+            skip_tokens=int(v.CLS_EMBED_ON),
+            norm=nn.LayerNorm(v.EMBED_DIM, eps=1e-6) if v.USE_MEAN_POOLING else None,
+            init_scale=v.HEAD_INIT_SCALE,
+        )
         crop = cfg.DATA.TRAIN_CROP_SIZE
         return {
-            "num_classes": cfg.MODEL.NUM_CLASSES,
+            "head": TokenHead(**head),
             "depth": v.DEPTH,
             "embed_dim": v.EMBED_DIM,
             "num_heads": v.NUM_HEADS,
             "mlp_ratio": v.MLP_RATIO,
             "patch": check_size3("VIT.PATCH_SIZE", v.PATCH_SIZE),
             "input_size": (cfg.DATA.NUM_FRAMES, crop, crop),
-            "dim_in": cfg.DATA.INPUT_CHANNEL_NUM[0],
+            "dim_in": spec.channels[0],
             "qkv_bias": v.QKV_BIAS,
             "k_bias": v.K_BIAS,
             "pos_embed": v.POS_EMBED,
@@ -200,8 +201,6 @@ class VisionTransformer(nn.Module):
             "mean_pooling": v.USE_MEAN_POOLING,
             "droppath_rate": v.DROPPATH_RATE,
             "layer_scale_init": v.LAYER_SCALE_INIT_VALUE,
-            "dropout_rate": cfg.MODEL.DROPOUT_RATE,
-            "head_init_scale": v.HEAD_INIT_SCALE,
             "zero_decay_pos_cls": v.ZERO_DECAY_POS_CLS,
         }
 
@@ -283,24 +282,3 @@ class VisionTransformer(nn.Module):
             raise ValueError(f"VisionTransformer takes one pathway, got {len(inputs)} tensors")
         tokens, _ = self.embed(inputs[0])
         return [self.encode(tokens)]
-
-    def forward_head(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: output of :meth:`forward_features`. Returns: (B, num_classes)."""
-        return self.head(features)
-
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: inputs: ``[clip]``, clip (B, C, T, H, W). Returns: logits (B, num_classes)."""
-        return self.forward_head(self.forward_features(inputs))
-
-    def reset_head(self, num_classes: int) -> None:
-        """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
-        self.head.reset(num_classes)
-
-
-# The ViT sizes of VideoMAE / MAE-ST (Dosovitskiy et al. Table 1; ViT-S as DeiT-S).
-VARIANTS = {
-    "vit_s": {"embed_dim": 384, "depth": 12, "num_heads": 6},
-    "vit_b": {"embed_dim": 768, "depth": 12, "num_heads": 12},
-    "vit_l": {"embed_dim": 1024, "depth": 24, "num_heads": 16},
-    "vit_h": {"embed_dim": 1280, "depth": 32, "num_heads": 16},
-}

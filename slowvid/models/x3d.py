@@ -8,7 +8,8 @@ Widths, depths, width rounding, SE placement and the head follow PySlowFast's ``
 counts and checkpoints match its model zoo; the code is written anew.
 
 XS, S and M are one network (width x2, depth x2.2, bottleneck x2.25, 3.79 M parameters) fed
-different clips; L is deeper (depth x5, 6.15 M). See :data:`VARIANTS`.
+different clips; L is deeper (depth x5, 6.15 M). Their configs are named in
+``slowvid.model_zoo.VARIANTS``.
 """
 
 import math
@@ -20,13 +21,14 @@ from torch import nn
 
 from slowvid.registry import MODELS
 
+from .base import InputSpec, VideoModel
 from .blocks import init_weights
 from .blocks.squeeze_excitation import round_width
 from .blocks.x3d_bottleneck import X3DBottleneck
 from .blocks.x3d_stem import X3DStem
 from .build import build_head, build_norm
 
-__all__ = ["VARIANTS", "X3D", "X3DActivations", "X3DStageSpec", "make_x3d_stages"]
+__all__ = ["X3D", "X3DActivations", "X3DStageSpec", "make_x3d_stages"]
 
 # Blocks and width of res2..res5 of the base network before expansion (X3D Table 1).
 _BASE_DEPTHS = (1, 2, 5, 3)
@@ -137,7 +139,7 @@ def _make_stage(
 
 
 @MODELS.register()
-class X3D(nn.Module):
+class X3D(VideoModel):
     """X3D, as PySlowFast's ``X3D``: one pathway, channelwise 3x3x3 bottlenecks, SE and swish.
 
     ::
@@ -163,6 +165,8 @@ class X3D(nn.Module):
         block_activations: the non-linearities inside the blocks (swish, SE's); None = X3D's.
     """
 
+    archs = ("x3d",)
+
     def __init__(
         self,
         *,
@@ -187,7 +191,11 @@ class X3D(nn.Module):
             for spec, d in zip(stages, dims_in, strict=True)
         )
         self.head = head
-        self.feature_dims = [stages[-1].dim_out]
+        self.input_spec = InputSpec((1,), (dim_in,))
+        self.feature_dims = (stages[-1].dim_out,)
+        # The stem's conv strides 2, every stage's first block 2 more.
+        self.feature_stride = 2 * math.prod(spec.stride for spec in stages)
+        self.feature_layers = (f"stages.{len(self.stages) - 1}",)
         init_weights(self, zero_init_final_norm=zero_init_final_norm)
 
     @classmethod
@@ -195,13 +203,8 @@ class X3D(nn.Module):
         """Reads MODEL.ARCH, X3D.*, DATA.INPUT_CHANNEL_NUM, RESNET.ZERO_INIT_FINAL_BN, BN.* and
         the head's keys. MODEL.HEAD_NAME should be X3DHead (Base-X3D.yaml sets it); any
         single-pathway head works."""
-        if cfg.MODEL.ARCH != "x3d":
-            raise ValueError(f"MODEL.ARCH must be 'x3d' for X3D, got {cfg.MODEL.ARCH!r}")
-        if len(cfg.DATA.INPUT_CHANNEL_NUM) != 1:
-            raise ValueError(
-                "DATA.INPUT_CHANNEL_NUM must list one pathway for X3D, "
-                f"got {cfg.DATA.INPUT_CHANNEL_NUM}"
-            )
+        cls.arch_of(cfg)
+        spec = cls.input_spec_from_config(cfg)
         x = cfg.X3D
         stem_dim, stages = make_x3d_stages(
             width_factor=x.WIDTH_FACTOR,
@@ -214,7 +217,7 @@ class X3D(nn.Module):
             "stem_dim": stem_dim,
             "stages": stages,
             "head": build_head(cfg, dim_in=[stages[-1].dim_out]),
-            "dim_in": cfg.DATA.INPUT_CHANNEL_NUM[0],
+            "dim_in": spec.channels[0],
             "channelwise": x.CHANNELWISE_3x3x3,
             "norm": build_norm(cfg),
             "zero_init_final_norm": cfg.RESNET.ZERO_INIT_FINAL_BN,
@@ -231,25 +234,3 @@ class X3D(nn.Module):
         for stage in self.stages:
             x = stage(x)
         return [x]
-
-    def forward_head(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: output of :meth:`forward_features`. Returns: logits (B, num_classes)."""
-        return self.head(features)
-
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: inputs: ``[clip]``, clip (B, C, T, H, W). Returns: logits (B, num_classes)."""
-        return self.forward_head(self.forward_features(inputs))
-
-    def reset_head(self, num_classes: int) -> None:
-        """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
-        self.head.reset(num_classes)
-
-
-# Released Kinetics-400 models: X3D.* factors and the clip each is trained and tested on
-# (PySlowFast configs/Kinetics/X3D_*.yaml; test crop for 3-crop testing).
-VARIANTS = {
-    "x3d_xs": dict(depth_factor=2.2, frames=4, sampling_rate=12, train_crop=160, test_crop=182),
-    "x3d_s": dict(depth_factor=2.2, frames=13, sampling_rate=6, train_crop=160, test_crop=182),
-    "x3d_m": dict(depth_factor=2.2, frames=16, sampling_rate=5, train_crop=224, test_crop=256),
-    "x3d_l": dict(depth_factor=5.0, frames=16, sampling_rate=5, train_crop=312, test_crop=356),
-}

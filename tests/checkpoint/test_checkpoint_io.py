@@ -251,12 +251,20 @@ def test_unexpected_head_only_keys_warn(tmp_path, caplog):
     assert any("head.extra_proj.weight" in r.getMessage() for r in caplog.records)
 
 
-def test_missing_num_batches_tracked_is_tolerated(tmp_path):
-    model = Net()
-    state = {k: v for k, v in model.state_dict().items() if "num_batches_tracked" not in k}
+def test_missing_num_batches_tracked_is_tolerated(tmp_path, caplog):
+    source = Net()
+    trained(source)  # one training step: weights and BN statistics differ from a fresh Net
+    assert source.bn.num_batches_tracked.item() == 1
+    state = {k: v for k, v in source.state_dict().items() if "num_batches_tracked" not in k}
     path = tmp_path / "caffe2.pyth"
     torch.save(state, path)
-    load_checkpoint(str(path), Net())
+    target = Net()
+    with caplog.at_level(logging.WARNING, logger="slowvid.checkpoint"):
+        load_checkpoint(str(path), target)
+    for key, value in state.items():  # every tensor the file has was loaded
+        assert torch.equal(target.state_dict()[key], value), key
+    assert target.bn.num_batches_tracked.item() == 0  # the model keeps its own counter
+    assert not [r.getMessage() for r in caplog.records]  # tolerated means: not even a warning
 
 
 def test_legacy_format_checkpoint_is_found_and_loaded(tmp_path):

@@ -2,9 +2,10 @@
 
 PyTorchVideo models are built by PyTorchVideo itself (its hub builders or ``create_*`` with the
 hub settings) with random weights; PySlowFast, Caffe2 and MMAction2 files are synthesised from
-a random slowvid model through inverse rename tables written from those projects' documented
-module names; ImageNet weights come from torchvision's ResNet-50. Every file goes through
-``load_checkpoint``, the path TRAIN/TEST.CHECKPOINT_FILE_PATH take.
+a random slowvid model through inverse rename tables, whose output must be the key list and
+shapes PySlowFast's / MMAction2's own code builds (``foreign_keys/``, checked on its own in
+``test_foreign_key_lists.py``); ImageNet weights come from torchvision's ResNet-50. Every file
+goes through ``load_checkpoint``, the path TRAIN/TEST.CHECKPOINT_FILE_PATH take.
 
 Inputs are small (64 px, few frames) to keep the file fast on two cores; PyTorchVideo's fixed
 head pools are sized for them. Batch norms, layer norms and classifiers are randomised (the
@@ -21,12 +22,14 @@ are the identity, and asserts the warning.
 """
 
 import logging
+import os
 import pickle
 import re
 
 import numpy as np
 import pytest
 import torch
+from key_lists import read_key_list
 from torch import nn
 
 from slowvid.checkpoint import CheckpointMismatchError, CheckpointReadError, load_checkpoint
@@ -295,12 +298,35 @@ def _logits(model: nn.Module, inputs: list) -> torch.Tensor:
         return model(inputs)
 
 
+def _assert_layout_is_theirs(state: dict, key_list: str) -> None:
+    """The synthesised names and shapes are those PySlowFast's / MMAction2's code builds."""
+    theirs = read_key_list(key_list)
+    assert state.keys() == theirs.keys(), set(state) ^ set(theirs)
+    for key, value in state.items():
+        if "pos" not in key:  # position tables follow the (small) input size of these tests
+            assert value.shape == theirs[key].shape, key
+
+
 PYSLOWFAST_CASES = {
     "slowfast_r50": ("SLOWFAST_8x8_R50.yaml", [], [(1, 3, 4, 64, 64), (1, 3, 16, 64, 64)]),
     "x3d_s": ("X3D_S.yaml", [], [(1, 3, 4, 64, 64)]),
     "mvit_b": ("MVIT_B_16x4.yaml", ["DATA.TRAIN_CROP_SIZE", "64"], [(1, 3, 16, 64, 64)]),
     "i3d_nln": ("I3D_NLN_8x8_R50.yaml", [], [(1, 3, 8, 64, 64)]),
     "mvitv2_s": ("MVITv2_S_16x4.yaml", ["DATA.TRAIN_CROP_SIZE", "64"], [(1, 3, 16, 64, 64)]),
+}
+
+
+# Each case's layout as PySlowFast's own code builds it (foreign_keys/README.md).
+PYSLOWFAST_KEY_LISTS = {
+    "slowfast_r50": "pyslowfast_SLOWFAST_8x8_R50",
+    "x3d_s": "pyslowfast_X3D_S",
+    "mvit_b": "pyslowfast_MVIT_B_16x4_CONV",
+    "i3d_nln": "pyslowfast_I3D_NLN_8x8_R50",
+    "mvitv2_s": "pyslowfast_MVITv2_S_16x4",
+}
+MMACTION2_KEY_LISTS = {
+    "SLOW_8x8_R50.yaml": "mmaction2_slowonly_r50_8xb16-8x8x1-256e_kinetics400-rgb",
+    "SLOWFAST_8x8_R50.yaml": "mmaction2_slowfast_r50_8xb8-8x8x1-256e_kinetics400-rgb",
 }
 
 
@@ -315,7 +341,7 @@ def test_pyslowfast_round_trip(name, tmp_path):
     source = _randomise(_slowvid(cfg_file, *opts))
     inputs = [_clip(*s, seed=i) for i, s in enumerate(shapes)]
     state = _fuse_qkv(_rename(source.state_dict(), TO_PYSLOWFAST))
-    assert not any(k.startswith(("stages", "slow_", "stem")) for k in state)
+    _assert_layout_is_theirs(state, PYSLOWFAST_KEY_LISTS[name])
     path = str(tmp_path / "pyslowfast.pyth")
     torch.save({"epoch": 196, "model_state": state, "cfg": "MODEL:\n  ARCH: x\n"}, path)
     _assert_same_logits(_slowvid(cfg_file, *opts), path, inputs, _logits(source, inputs))
@@ -409,7 +435,7 @@ def test_mmaction2_round_trip(cfg_file, shapes, tmp_path, caplog):
         _identity_lateral_norms(source)
     inputs = [_clip(*s, seed=i) for i, s in enumerate(shapes)]
     state = _rename(source.state_dict(), TO_MMACTION2)
-    assert all(k.startswith(("backbone.", "cls_head.")) for k in state)
+    _assert_layout_is_theirs(state, MMACTION2_KEY_LISTS[cfg_file])
     path = str(tmp_path / "mmaction2.pth")
     torch.save({"meta": {"epoch": 256}, "state_dict": state}, path)
     with caplog.at_level(logging.WARNING):
@@ -489,3 +515,73 @@ def test_other_class_count_only_warns(tmp_path, caplog):
         load_checkpoint(path, model)
     assert "head.proj.weight (from head.projection.weight)" in caplog.text
     assert torch.equal(model.stem.conv.weight, source.stem.conv.weight)
+
+
+def _tiny_slow(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    opts = ["RESNET.DEPTH", "18", "RESNET.WIDTH_PER_GROUP", "8", "MODEL.NUM_CLASSES", "5"]
+    return _randomise(_slowvid("SLOW_8x8_R50.yaml", *opts), seed)
+
+
+@pytest.mark.timeout(60)
+def test_checkpoint_type_caffe2_reads_blobs_whatever_the_file_name(tmp_path):
+    from slowvid.engine.jobs import _resume_or_initialise
+
+    source, inputs = _tiny_slow(0), [_clip(1, 3, 4, 64, 64)]
+    path = str(tmp_path / "released_model.bin")  # not .pkl: the key, not the name, decides
+    with open(path, "wb") as f:
+        pickle.dump({"blobs": _to_caffe2(source.state_dict(), {})}, f, protocol=2)
+    opts = ["RESNET.DEPTH", "18", "RESNET.WIDTH_PER_GROUP", "8", "MODEL.NUM_CLASSES", "5"]
+    opts += ["TRAIN.AUTO_RESUME", "False", "TRAIN.CHECKPOINT_FILE_PATH", path]
+    cfg = load_config(
+        "configs/Kinetics/SLOW_8x8_R50.yaml", opts + ["TRAIN.CHECKPOINT_TYPE", "caffe2"]
+    )
+    target = _tiny_slow(1)
+    _resume_or_initialise(cfg, target, None)
+    with torch.no_grad():
+        torch.testing.assert_close(target(inputs), source(inputs), rtol=0, atol=TOL)
+    # As in PySlowFast, "pytorch" means a torch file: the blob pickle does not load as one.
+    cfg = load_config("configs/Kinetics/SLOW_8x8_R50.yaml", opts)
+    with pytest.raises(CheckpointReadError, match="released_model.bin"):
+        _resume_or_initialise(cfg, _tiny_slow(1), None)
+    pkl = str(tmp_path / "released_model.pkl")
+    os.replace(path, pkl)
+    with pytest.raises(CheckpointReadError, match="TRAIN.CHECKPOINT_TYPE caffe2"):
+        load_checkpoint(pkl, _tiny_slow(1), checkpoint_type="pytorch")
+    with pytest.raises(ValueError, match="TRAIN.CHECKPOINT_TYPE"):
+        load_config("configs/Kinetics/SLOW_8x8_R50.yaml", ["TRAIN.CHECKPOINT_TYPE", "pkl"])
+
+
+@pytest.fixture
+def prefixed_format():
+    """A project's format, registered from outside the core: ``net.`` before slowvid names."""
+    from slowvid.checkpoint.converters import CheckpointFormat, Conversion
+    from slowvid.registry import CHECKPOINT_FORMATS
+
+    @CHECKPOINT_FORMATS.register()
+    class NetPrefixed(CheckpointFormat):
+        name = "net_prefixed"
+        signature = r"net\."
+
+        def convert(self, state, model):
+            renamed = {k.removeprefix("net."): v for k, v in state.items()}
+            return Conversion(
+                state=renamed, source=self.name, origin={k: f"net.{k}" for k in renamed}
+            )
+
+    yield NetPrefixed
+    CHECKPOINT_FORMATS._obj_map.pop("NetPrefixed")
+
+
+@pytest.mark.timeout(60)
+def test_a_registered_format_is_detected_and_converted(tmp_path, prefixed_format, caplog):
+    from slowvid.checkpoint.converters import checkpoint_formats
+
+    assert [f.name for f in checkpoint_formats()][-1] == "net_prefixed"  # after the core's
+    source, inputs = _tiny_slow(0), [_clip(1, 3, 4, 64, 64)]
+    path = str(tmp_path / "fork.pth")
+    torch.save({f"net.{k}": v for k, v in source.state_dict().items()}, path)
+    target = _tiny_slow(1)
+    with caplog.at_level(logging.INFO):
+        _assert_same_logits(target, path, inputs, source(inputs).detach())
+    assert "converting from the net_prefixed format" in caplog.text

@@ -125,3 +125,21 @@ def test_every_shipped_yaml_loads():
     for path in files:
         cfg = load_config(path)
         infer_and_check(cfg)
+
+
+def test_project_is_part_of_the_run_spec(tmp_path):
+    tsm_demo = os.path.join(REPO, "projects/tsm/configs/TSM_DEMO.yaml")
+    cfg = load_config(tsm_demo, ["TSM.SHIFT_DIV", "4"])
+    assert cfg.PROJECT == "tsm" and cfg.TSM.SHIFT_DIV == 4
+    # The dumped config names its project, so it reloads from anywhere with the project's keys.
+    dumped = tmp_path / "config.yaml"
+    dumped.write_text(cfg.dump())
+    again = load_config(str(dumped))
+    assert again.PROJECT == "tsm" and again.TSM.SHIFT_DIV == 4
+    # PROJECT on the command line does the same as --project.
+    base = _write(tmp_path, "c2d.yaml", {"TSM": {"SHIFT_DIV": 2}})
+    assert load_config(base, ["PROJECT", "tsm"]).TSM.SHIFT_DIV == 2
+    with pytest.raises(ValueError, match="more than one project.*efficient_x3d.*tsm"):
+        load_config(tsm_demo, [], project="efficient_x3d")
+    with pytest.raises(ValueError, match="unknown project 'nope'"):
+        load_config([], ["PROJECT", "nope"])

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 from synthetic import INDEX_GOP, NUM_INDEX_FRAMES, index_frame
 
 from slowvid.data.demo import DemoSpec, make_demo_data, render_video, write_video
@@ -57,3 +58,13 @@ def demo_dir(tmp_path_factory) -> str:
     with open(os.path.join(bad, "truncated.mp4"), "wb") as f:
         f.write(data[: len(data) // 3])
     return out
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread: tiny models gain nothing from a second, and on a shared 2-core
+    machine the second spins against other processes (convolutions 20x slower, measured)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -58,3 +58,27 @@ def extract_frames(video: str, folder: str, template: str = "img_{:05d}.jpg") ->
         path = os.path.join(folder, template.format(n))
         cv2.imwrite(path, frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
     return frames
+
+
+# Rows at the bottom of a frame holding its index (lossless videos only): red = i % 256,
+# green = i // 256.
+INDEX_ROWS = 6
+LOSSLESS_X264 = {"codec": "libx264rgb", "pix_fmt": "rgb24"}
+
+
+def lossless_options(gop: int) -> dict[str, str]:
+    """x264 options of a lossless video with a keyframe exactly every ``gop`` frames."""
+    return {"qp": "0", "threads": "1", "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
+
+
+def write_index_rows(frames: np.ndarray) -> np.ndarray:
+    """Write each frame's index into its bottom rows, in place; returns ``frames``."""
+    for i, frame in enumerate(frames):
+        frame[-INDEX_ROWS:] = (i % 256, i // 256, 0)
+    return frames
+
+
+def read_index_rows(frames) -> list[int]:
+    """The indices in the bottom rows of decoded uint8 ``(T, H, W, 3)`` frames."""
+    px = np.asarray(frames)[:, -INDEX_ROWS // 2, frames.shape[2] // 2].astype(int)
+    return (px[:, 0] + 256 * px[:, 1]).tolist()

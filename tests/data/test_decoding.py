@@ -158,6 +158,7 @@ def test_auto_falls_back_to_pyav_when_torchcodec_fails(monkeypatch, caplog):
     # A None entry makes "import torchcodec.decoders" raise ImportError, as on a machine
     # without the FFmpeg libraries torchcodec links against.
     monkeypatch.setitem(sys.modules, "torchcodec.decoders", None)
+    monkeypatch.delenv(decoding.FORCE_BACKEND_ENV, raising=False)
     monkeypatch.setattr(decoding, "_TORCHCODEC_STATE", None)
     monkeypatch.setattr(decoding, "_LOGGED_CHOICE", False)
     caplog.set_level("INFO")
@@ -165,3 +166,17 @@ def test_auto_falls_back_to_pyav_when_torchcodec_fails(monkeypatch, caplog):
     assert "torchcodec unusable" in caplog.text
     with pytest.raises(RuntimeError, match="torchcodec"):
         decoding.resolve_backend("torchcodec")
+
+
+def test_environment_variable_forces_auto_only(monkeypatch):
+    from slowvid.data import decoding
+
+    monkeypatch.setenv(decoding.FORCE_BACKEND_ENV, "pyav")
+    assert decoding.resolve_backend("auto") == "pyav"
+    if TORCHCODEC_OK:  # a config that names its backend keeps it
+        assert decoding.resolve_backend("torchcodec") == "torchcodec"
+        monkeypatch.setenv(decoding.FORCE_BACKEND_ENV, "torchcodec")
+        assert decoding.resolve_backend("auto") == "torchcodec"
+    monkeypatch.setenv(decoding.FORCE_BACKEND_ENV, "ffmpeg")
+    with pytest.raises(ValueError, match="SLOWVID_DECODING_BACKEND='ffmpeg'"):
+        decoding.resolve_backend("auto")

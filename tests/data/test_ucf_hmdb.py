@@ -107,7 +107,7 @@ def relative(ds, root):
 def test_ucf_splits(ucf_dir, n):
     prefix = os.path.join(ucf_dir, "UCF-101")
     train = build_dataset(ucf_cfg(ucf_dir, **{"DATA.SPLIT": n}), "train")
-    assert isinstance(train, UCF101) and train.classes == UCF_CLASSES
+    assert isinstance(train, UCF101) and train.classes == train.class_names == UCF_CLASSES
     groups = [g for g in (1, 2, 3) if g != n]
     assert relative(train, prefix) == [ucf_name(c, g) for c in range(3) for g in groups]
     assert train.labels == [0, 0, 1, 1, 2, 2]
@@ -121,7 +121,7 @@ def test_ucf_splits(ucf_dir, n):
 def test_hmdb_splits(hmdb_dir, n):
     prefix = os.path.join(hmdb_dir, "hmdb51_org")
     train = build_dataset(hmdb_cfg(hmdb_dir, **{"DATA.SPLIT": n}), "train")
-    assert isinstance(train, HMDB51) and train.classes == HMDB_CLASSES
+    assert isinstance(train, HMDB51) and train.classes == train.class_names == HMDB_CLASSES
     k_train = 3 - (n - 1) - n % 3  # the one index that is neither test nor unused
     assert relative(train, prefix) == [
         f"{HMDB_CLASSES[c]}/{hmdb_name(c, k_train)}" for c in range(3)

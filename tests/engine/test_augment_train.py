@@ -31,7 +31,12 @@ def test_augmented_mixup_run_then_test_writes_confusion_image(tiny_opts, tmp_pat
     stats = engine.train(load_config(DEMO_CFG, opts))["train"]
     assert math.isfinite(stats["loss"]) and stats["samples"] == 2 * 24  # two copies each
     results = engine.test(load_config(DEMO_CFG, opts))
-    assert len(results["per_class_acc"]) == 8 and 0 <= results["mean_class_acc"] <= 100
+    # one test video a class: each class is right (100) or wrong (0), and the mean over
+    # classes is the overall top-1
+    assert len(results["per_class_acc"]) == 8
+    assert set(results["per_class_acc"]) <= {0.0, 100.0}
+    assert results["mean_class_acc"] == pytest.approx(sum(results["per_class_acc"]) / 8)
+    assert results["mean_class_acc"] == pytest.approx(results["top1_acc"])
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

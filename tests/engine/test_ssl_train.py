@@ -158,3 +158,11 @@ def test_moco_trains_over_two_processes(tiny_opts, tmp_path):
     # Steps 2 and 3 moved the online encoder off its momentum copy.
     online, target = state["backbone.patch_embed.weight"], state["backbone_hist.patch_embed.weight"]
     assert not torch.equal(online, target)
+
+
+def test_ssl_eval_without_a_pretrained_checkpoint_is_refused(tiny_opts, tmp_path):
+    # The shipped probe config loads without one (it comes on the command line); training
+    # cannot start without it.
+    cfg = load_config(LINEAR_CFG, tiny_opts(OUTPUT_DIR=str(tmp_path / "probe"), **_VIT))
+    with pytest.raises(ValueError, match="TRAIN.CHECKPOINT_FILE_PATH"):
+        engine.train(cfg)

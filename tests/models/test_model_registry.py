@@ -1,32 +1,166 @@
-"""Contract of every registered model, and the config plumbing of the ResNet family."""
+"""Contract of every registered model, the projects' included, and the config plumbing of the
+ResNet family.
+
+The cases come from the registry and from what each class declares (``archs``, its input spec):
+a model registered anywhere is held to ``slowvid.models.base.VideoModel`` without being added
+to a table here.
+"""
+
+import math
 
 import pytest
 import torch
 from torch import nn
 
-from slowvid.models import build_model
+from slowvid.config import get_cfg
+from slowvid.config.project import PROJECTS_DIR, add_project_config, import_project
+from slowvid.models import VideoModel, build_model, input_spec_of, model_class
+from slowvid.models.ssl import SelfSupervisedModel
 from slowvid.registry import MODELS
 
+PROJECTS = sorted(p.name for p in PROJECTS_DIR.iterdir() if (p / p.name / "__init__.py").is_file())
+for _project in PROJECTS:
+    import_project(_project)  # registers the project's models
+
 NUM_TINY_CLASSES = 5
-# Registered model -> the MODEL.ARCH values it accepts. A new model must add itself here.
-TINY_ARCHS = {
-    "ResNet": ["c2d", "c2d_nopool", "i3d", "i3d_nopool", "slow"],
-    "SlowFast": ["slowfast"],
-    "X3D": ["x3d"],
-    "CSN": ["csn"],
-    "R2Plus1D": ["r2plus1d"],
-    "MViT": ["mvit"],
-    "VisionTransformer": ["vit"],
-    "TimeSformer": ["vit"],
-}
-# Core models only: projects registered by other tests check their own models. Detectors
-# (forward(inputs, boxes)) have their contract test in tests/models/test_detector.py.
+SIZE = 32  # input side
+
+
+def _registered_cfg(name: str, arch: str = "", **overrides):
+    """Defaults plus every project's nodes, MODEL_NAME ``name``, tiny widths and the input
+    pathways the model declares."""
+    cfg = get_cfg()
+    for project in PROJECTS:
+        add_project_config(project, cfg)
+    values = {
+        "MODEL.MODEL_NAME": name,
+        "MODEL.ARCH": arch,
+        "MODEL.NUM_CLASSES": NUM_TINY_CLASSES,
+        "RESNET.DEPTH": 18,
+        "RESNET.WIDTH_PER_GROUP": 8,
+        "SLOWFAST.ALPHA": 4,
+        # MViT: 8-wide first block with MViT-B's schedule (the MVIT defaults are PySlowFast's
+        # plain ViT); positional embedding sized for the 32-pixel tiny clip.
+        "MVIT.EMBED_DIM": 8,
+        "MVIT.DIM_MUL": [[1, 2.0], [3, 2.0], [14, 2.0]],
+        "MVIT.HEAD_MUL": [[1, 2.0], [3, 2.0], [14, 2.0]],
+        "MVIT.POOL_Q_STRIDE": [[1, 1, 2, 2], [3, 1, 2, 2], [14, 1, 2, 2]],
+        "MVIT.POOL_KVQ_KERNEL": [3, 3, 3],
+        "MVIT.POOL_KV_STRIDE_ADAPTIVE": [1, 8, 8],
+        "MVIT.PATCH_PADDING": [1, 3, 3],
+        # ViT and TimeSformer: 2 blocks of 16 channels over per-frame 16x16 patches, with the
+        # embedding and head TimeSformer requires (class token, space + time positions).
+        "VIT.EMBED_DIM": 16,
+        "VIT.NUM_HEADS": 2,
+        "VIT.DEPTH": 2,
+        "VIT.PATCH_SIZE": [1, 16, 16],
+        "VIT.POS_EMBED": "separate",
+        "VIT.CLS_EMBED_ON": True,
+        "VIT.USE_MEAN_POOLING": False,
+        "VIT.K_BIAS": True,
+        "DATA.TRAIN_CROP_SIZE": 32,
+        "DATA.NUM_FRAMES": 8,
+        "DETECTION.ROI_XFORM_RESOLUTION": 2,
+        **overrides,
+    }
+    for key, value in values.items():
+        node, leaf = key.split(".")
+        setattr(cfg[node], leaf, value)
+    cls = MODELS.get(name)
+    cfg.DATA.INPUT_CHANNEL_NUM = [3] * len(cls.frame_strides_from_config(cfg))
+    if "boxes" in cls.extra_inputs_from_config(cfg)[1]:
+        cfg.MODEL.HEAD_NAME = "ROIHead"  # what a model taking boxes pools them with
+    return cfg
+
+
+# Self-supervised pre-training models compute a loss, not logits: their contract is tested in
+# tests/models/test_ssl_contract.py.
+CLASSIFIERS = [(name, cls) for name, cls in MODELS if not issubclass(cls, SelfSupervisedModel)]
 CASES = [
     (name, arch)
-    for name, cls in MODELS
-    if cls.__module__.startswith("slowvid.") and not getattr(cls, "takes_boxes", False)
-    for arch in TINY_ARCHS.get(name, [None])
+    for name, cls in CLASSIFIERS
+    for arch in cls.archs_from_config(_registered_cfg(name))
 ]
+BACKBONES = [name for name, cls in CLASSIFIERS if not cls.extra_inputs_from_config(get_cfg())[1]]
+
+
+def test_every_project_model_is_covered():
+    registered = {name for name, _ in CASES}
+    assert {"TSMResNet", "EfficientX3D", "AVSlowFast", "ActionDetector"} <= registered
+
+
+def _channels(feature: torch.Tensor) -> int:
+    return feature.shape[1] if feature.dim() == 5 else feature.shape[-1]  # maps or tokens
+
+
+@pytest.mark.parametrize("name,arch", CASES)
+def test_declared_interface(name, arch):
+    torch.manual_seed(0)
+    cfg = _registered_cfg(name, arch)
+    model = build_model(cfg)
+    assert isinstance(model, VideoModel) and not hasattr(model, "cfg")
+    spec = model.input_spec
+    assert spec == type(model).input_spec_from_config(cfg) == input_spec_of(cfg)
+    inputs, extra = model.example_inputs(2, 8, SIZE)
+    assert len(inputs) == spec.num_pathways + len(spec.extra_pathways)
+    assert [x.shape[2] for x in inputs[: spec.num_pathways]] == list(spec.pathway_frames(8))
+    assert len(extra) == len(spec.extra_args)
+
+    hooked = {}
+    for layer in model.feature_layers:
+        model.get_submodule(layer).register_forward_hook(
+            lambda _m, _args, out, layer=layer: hooked.__setitem__(layer, out)
+        )
+    out = model(inputs, *extra)
+    rows = extra[0].shape[0] if extra else 2  # per box for a detector
+    assert out.shape == (rows, NUM_TINY_CLASSES) and torch.isfinite(out).all()
+    out.sum().backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), pname
+
+    model.eval()
+    with torch.no_grad():
+        features = model.forward_features(inputs)
+        out = model(inputs, *extra)
+        assert torch.equal(out, model.forward_head(features, *extra))
+    assert not torch.allclose(out.sum(1), torch.ones(rows))  # raw logits in eval too
+    assert len(features) == len(model.feature_dims) == len(model.feature_layers)
+    assert [_channels(f) for f in features] == list(model.feature_dims)
+    for layer, feature in zip(model.feature_layers, features):
+        assert torch.equal(hooked[layer], feature), layer
+    if model.feature_stride is not None:
+        assert all(f.shape[-1] == math.ceil(SIZE / model.feature_stride) for f in features)
+    with torch.no_grad():
+        model.reset_head(3)
+        assert model(inputs, *extra).shape == (rows, 3)
+
+
+@pytest.mark.parametrize("name", sorted({name for name, _ in CASES}))
+def test_architecture_and_pathways_are_checked(name):
+    cls = model_class(_registered_cfg(name))
+    archs = cls.archs_from_config(_registered_cfg(name))
+    assert cls.arch_of(_registered_cfg(name)) == archs[0]  # MODEL.ARCH "" takes the first
+    with pytest.raises(ValueError, match="MODEL.ARCH 'no_such_arch'"):
+        cls.arch_of(_registered_cfg(name, "no_such_arch"))
+    cfg = _registered_cfg(name)
+    cfg.DATA.INPUT_CHANNEL_NUM = [3] * (len(cfg.DATA.INPUT_CHANNEL_NUM) + 1)
+    with pytest.raises(ValueError, match="DATA.INPUT_CHANNEL_NUM"):
+        build_model(cfg)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_detector_takes_any_backbone_with_a_feature_map(backbone):
+    cfg = _registered_cfg("ActionDetector", **{"DETECTION.BACKBONE": backbone})
+    backbone_cfg = _registered_cfg(backbone)
+    if build_model(backbone_cfg).feature_stride is None:
+        with pytest.raises(ValueError, match="no spatial feature map"):
+            build_model(cfg)
+        return
+    cfg.DATA.INPUT_CHANNEL_NUM = backbone_cfg.DATA.INPUT_CHANNEL_NUM
+    model = build_model(cfg).eval()
+    inputs, (boxes,) = model.example_inputs(2, 8, SIZE)
+    with torch.no_grad():
+        assert model(inputs, boxes).shape == (4, NUM_TINY_CLASSES)
 
 
 def tiny_cfg(make_cfg, name, arch, **overrides):
@@ -38,26 +172,6 @@ def tiny_cfg(make_cfg, name, arch, **overrides):
             "RESNET.WIDTH_PER_GROUP": 8,
             "MODEL.NUM_CLASSES": NUM_TINY_CLASSES,
             "SLOWFAST.ALPHA": 4,
-            # MViT: 8-wide first block with MViT-B's schedule; positional embedding sized for
-            # the 32-pixel tiny clip.
-            "MVIT.EMBED_DIM": 8,
-            "MVIT.DIM_MUL": [[1, 2.0], [3, 2.0], [14, 2.0]],
-            "MVIT.HEAD_MUL": [[1, 2.0], [3, 2.0], [14, 2.0]],
-            "MVIT.POOL_Q_STRIDE": [[1, 1, 2, 2], [3, 1, 2, 2], [14, 1, 2, 2]],
-            "MVIT.POOL_KVQ_KERNEL": [3, 3, 3],
-            "MVIT.POOL_KV_STRIDE_ADAPTIVE": [1, 8, 8],
-            "MVIT.PATCH_PADDING": [1, 3, 3],
-            "DATA.TRAIN_CROP_SIZE": 32,
-            # ViT and TimeSformer: 2 blocks of 16 channels over per-frame 16x16 patches, the
-            # embedding and head TimeSformer requires (class token, space + time positions).
-            "VIT.EMBED_DIM": 16,
-            "VIT.NUM_HEADS": 2,
-            "VIT.DEPTH": 2,
-            "VIT.PATCH_SIZE": [1, 16, 16],
-            "VIT.POS_EMBED": "separate",
-            "VIT.CLS_EMBED_ON": True,
-            "VIT.USE_MEAN_POOLING": False,
-            "VIT.K_BIAS": True,
             **overrides,
         },
     )
@@ -68,35 +182,6 @@ def tiny_clip(name, batch=2, size=32):
     if name == "SlowFast":
         return [torch.randn(batch, 3, 2, size, size), torch.randn(batch, 3, 8, size, size)]
     return [torch.randn(batch, 3, 8, size, size)]
-
-
-@pytest.mark.parametrize("name,arch", CASES)
-def test_forward_backward(make_cfg, name, arch):
-    assert arch is not None, f"add {name} to TINY_ARCHS"
-    model = build_model(tiny_cfg(make_cfg, name, arch))
-    out = model(tiny_clip(name))
-    assert out.shape == (2, NUM_TINY_CLASSES) and torch.isfinite(out).all()
-    out.sum().backward()
-    for pname, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all(), pname
-    model.eval()
-    with torch.no_grad():
-        out = model(tiny_clip(name))  # raw logits in eval too: no softmax
-    assert out.shape == (2, NUM_TINY_CLASSES) and torch.isfinite(out).all()
-    assert not torch.allclose(out.sum(1), torch.ones(2))
-
-
-@pytest.mark.parametrize(
-    "name", [name for name, cls in MODELS if not getattr(cls, "takes_boxes", False)]
-)
-def test_shared_interface(make_cfg, name):
-    model = build_model(tiny_cfg(make_cfg, name, TINY_ARCHS[name][-1])).eval()
-    clip = tiny_clip(name)
-    with torch.no_grad():
-        assert torch.equal(model(clip), model.forward_head(model.forward_features(clip)))
-        model.reset_head(3)
-        assert model(clip).shape == (2, 3)
-    assert not hasattr(model, "cfg")
 
 
 def test_zero_init_final_bn_and_init(make_cfg):
@@ -150,7 +235,7 @@ def test_pyslowfast_style_per_pathway_lists(make_cfg):
     ],
 )
 def test_bad_config_names_the_key(make_cfg, name, key, value, match):
-    cfg = tiny_cfg(make_cfg, name, TINY_ARCHS[name][-1], **{key: value})
+    cfg = tiny_cfg(make_cfg, name, MODELS.get(name).archs[0], **{key: value})
     with pytest.raises(ValueError, match=match):
         build_model(cfg)
 

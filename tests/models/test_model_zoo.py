@@ -171,3 +171,13 @@ def test_feature_shapes(name, expected):
     view = [torch.zeros(s[:3] + (64, 64)) for s in test_view_shapes(cfg)]
     feats = model.forward_features(view)
     assert [tuple(f.shape) for f in feats] == expected
+
+
+def test_every_variant_names_a_loadable_config_and_every_row_one_variant():
+    from slowvid.model_zoo import VARIANTS
+
+    rows = [v.row for v in VARIANTS.values() if v.row is not None]
+    assert len(rows) == len(set(rows)) == len(ROWS)  # each published row exactly once
+    for name, variant in VARIANTS.items():
+        cfg = load_config(str(REPO / variant.config), list(variant.opts))
+        assert cfg.MODEL.MODEL_NAME, name

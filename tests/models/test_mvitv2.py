@@ -5,7 +5,6 @@ in test_model_zoo.py, from slowvid/model_zoo/extra_targets.csv.
 """
 
 import itertools
-import os
 
 import pytest
 import torch
@@ -14,12 +13,6 @@ from slowvid.models import build_model
 from slowvid.models.blocks.attention import MultiScaleAttention, MViTv2Options, PoolSpec
 from slowvid.models.blocks.relative_position import add_relative_position_bias, relative_offsets
 from slowvid.models.mvit import make_mvit_blocks
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ZOO = {  # config -> (frames, params in millions, GFLOPs)
-    "MVITv2_S_16x4.yaml": (16, 34.5, 64.5),
-    "MVITv2_B_32x3.yaml": (32, 51.2, 225.0),
-}
 
 
 def test_width_grows_in_the_attention_of_the_marked_block():

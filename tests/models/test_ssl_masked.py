@@ -14,6 +14,7 @@ import torch
 from slowvid.checkpoint import load_checkpoint
 from slowvid.config import get_cfg
 from slowvid.models import build_model, count_parameters
+from slowvid.models.heads import TokenHead
 from slowvid.models.ssl import (
     HOG,
     DecoderSpec,
@@ -83,6 +84,13 @@ def test_hog_puts_a_ramp_in_its_orientation_bin():
         assert cells.shape == (1, 3, 9, 2, 2)
         torch.testing.assert_close(cells[:, :, bin_], torch.ones(1, 3, 2, 2))
         assert cells.sum() == pytest.approx(12.0)  # nothing in the other bins
+
+
+def _vit(num_classes: int, embed_dim: int, **kwargs) -> VisionTransformer:
+    """A mean-pooling ViT with the head its from_config gives it."""
+    norm = torch.nn.LayerNorm(embed_dim, eps=1e-6)
+    head = TokenHead([embed_dim], num_classes, use_cls=False, norm=norm)
+    return VisionTransformer(head=head, embed_dim=embed_dim, **kwargs)
 
 
 def _perturbed(model: torch.nn.Module) -> torch.nn.Module:
@@ -159,9 +167,7 @@ def _tiny_mae(**spec) -> MaskedAutoencoder:
 def test_pretraining_checkpoint_fine_tunes_a_vit_without_its_decoder(tmp_path):
     mae = _perturbed(_tiny_mae())
     torch.save({"model_state": mae.state_dict(), "epoch": 3}, tmp_path / "pretrain.pyth")
-    vit = VisionTransformer(
-        num_classes=5, depth=2, embed_dim=32, num_heads=2, input_size=(4, 32, 32), patch=(2, 8, 8)
-    )
+    vit = _vit(5, 32, depth=2, num_heads=2, input_size=(4, 32, 32), patch=(2, 8, 8))
     head = vit.head.proj.weight.clone()
     load_checkpoint(str(tmp_path / "pretrain.pyth"), vit)
     clip = torch.randn(1, 3, 4, 32, 32)
@@ -193,9 +199,7 @@ def test_transformers_pretraining_checkpoint_loads_into_a_vit(tmp_path):
     )
     reference = _perturbed(transformers.VideoMAEForPreTraining(config))
     torch.save(reference.state_dict(), tmp_path / "pretrain.bin")
-    vit = VisionTransformer(
-        num_classes=3, depth=1, embed_dim=32, num_heads=2, input_size=(4, 32, 32)
-    )
+    vit = _vit(3, 32, depth=1, num_heads=2, input_size=(4, 32, 32))
     load_checkpoint(str(tmp_path / "pretrain.bin"), vit)
     attention = reference.videomae.encoder.layer[0].attention.attention
     assert torch.equal(vit.blocks[0].attn.q_bias, attention.query.bias)

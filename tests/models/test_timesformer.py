@@ -6,7 +6,14 @@ import torch
 
 from slowvid.checkpoint import load_checkpoint
 from slowvid.models import build_model, count_parameters
+from slowvid.models.heads import TokenHead
 from slowvid.models.timesformer import TimeSformer
+
+
+def timesformer(num_classes=5, embed_dim=768, **kwargs):
+    """A TimeSformer with the head from_config gives it (class token, no dropout)."""
+    return TimeSformer(head=TokenHead([embed_dim], num_classes), embed_dim=embed_dim, **kwargs)
+
 
 transformers = pytest.importorskip("transformers")
 
@@ -41,7 +48,7 @@ def test_matches_transformers_timesformer(tmp_path, attention, width, heads, fra
     )
     reference = _perturbed(transformers.TimesformerForVideoClassification(config))
     torch.save(reference.state_dict(), tmp_path / "timesformer.bin")
-    model = TimeSformer(
+    model = timesformer(
         num_classes=7,
         depth=2,
         embed_dim=width,
@@ -62,14 +69,14 @@ def test_size_equals_transformers():
         reference = transformers.TimesformerForVideoClassification(
             transformers.TimesformerConfig(num_labels=400)
         )
-        model = TimeSformer(num_classes=400)
+        model = timesformer(num_classes=400)
     assert count_parameters(model) == count_parameters(reference) == 121_566_352
 
 
 def test_original_release_layout_and_other_clip_sizes(tmp_path):
     # The TimeSformer release's .pyth: "model." prefix, patch_embed.proj, head.
     source = _perturbed(
-        TimeSformer(num_classes=5, depth=2, embed_dim=32, num_heads=4, input_size=(4, 32, 32))
+        timesformer(num_classes=5, depth=2, embed_dim=32, num_heads=4, input_size=(4, 32, 32))
     )
     release = {
         "model." + k.replace("patch_embed.", "patch_embed.proj.").replace("head.proj.", "head."): v
@@ -77,14 +84,14 @@ def test_original_release_layout_and_other_clip_sizes(tmp_path):
     }
     torch.save({"model_state": release}, tmp_path / "TimeSformer_divST.pyth")
     clip = torch.randn(1, 3, 4, 32, 32)
-    model = TimeSformer(num_classes=5, depth=2, embed_dim=32, num_heads=4, input_size=(4, 32, 32))
+    model = timesformer(num_classes=5, depth=2, embed_dim=32, num_heads=4, input_size=(4, 32, 32))
     load_checkpoint(str(tmp_path / "TimeSformer_divST.pyth"), model)
     with torch.no_grad():
         torch.testing.assert_close(model.eval()([clip]), source([clip]))
         # 8 frames at 64: time and space embeddings resized (nearest, as the reference).
         assert source([torch.randn(1, 3, 8, 64, 64)]).shape == (1, 5)
     # Fine-tuning the 4 x 32^2 weights at 8 x 64^2: the embeddings are resized on load.
-    bigger = TimeSformer(num_classes=5, depth=2, embed_dim=32, num_heads=4, input_size=(8, 64, 64))
+    bigger = timesformer(num_classes=5, depth=2, embed_dim=32, num_heads=4, input_size=(8, 64, 64))
     load_checkpoint(str(tmp_path / "TimeSformer_divST.pyth"), bigger)
     assert bigger.pos_embed.shape == (1, 17, 32) and bigger.time_embed.shape == (1, 8, 32)
     torch.testing.assert_close(bigger.time_embed[0, ::2], source.time_embed[0])

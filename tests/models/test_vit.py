@@ -8,13 +8,30 @@ through ``load_checkpoint``, must give the same logits (max abs <= 1e-4) on the 
 
 import pytest
 import torch
+from torch import nn
 
 from slowvid.checkpoint import load_checkpoint
+from slowvid.config import load_config
+from slowvid.model_zoo import REPO, VARIANTS
 from slowvid.models import build_model, count_parameters
+from slowvid.models.heads import TokenHead
 from slowvid.models.mvit import MViT
-from slowvid.models.vit import VARIANTS, VisionTransformer
+from slowvid.models.vit import VisionTransformer
 
 transformers = pytest.importorskip("transformers")
+
+
+def vit(num_classes=5, mean_pooling=True, cls_token=False, head_norm_eps=1e-6, **kwargs):
+    """A VisionTransformer with the head from_config would give it."""
+    width = kwargs.get("embed_dim", 768)
+    head = TokenHead(
+        [width],
+        num_classes,
+        use_cls=not mean_pooling,
+        skip_tokens=int(cls_token),
+        norm=nn.LayerNorm(width, eps=head_norm_eps) if mean_pooling else None,
+    )
+    return VisionTransformer(head=head, mean_pooling=mean_pooling, cls_token=cls_token, **kwargs)
 
 
 def _perturbed(model: torch.nn.Module) -> torch.nn.Module:
@@ -47,7 +64,7 @@ def test_matches_transformers_videomae(tmp_path, width, depth, heads, frames, si
     path = tmp_path / "videomae.bin"
     torch.save(reference.state_dict(), path)
     # transformers' blocks use layer_norm_eps (1e-12) and its fc_norm nn.LayerNorm's 1e-5.
-    model = VisionTransformer(
+    model = vit(
         num_classes=7,
         depth=depth,
         embed_dim=width,
@@ -63,30 +80,34 @@ def test_matches_transformers_videomae(tmp_path, width, depth, heads, frames, si
         assert (model([clip]) - expected).abs().max() <= 1e-4
 
 
-@pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_sizes_equal_transformers(name):
-    # S / B / L / H with 400 classes, both built on the meta device. The clip size does not
-    # change the count (the sin-cos table is no parameter); a small one keeps transformers from
-    # filling its table in a Python loop.
-    v = VARIANTS[name]
+@pytest.mark.parametrize("size", "SBLH")
+def test_sizes_equal_transformers(size):
+    # The shipped VideoMAE ViT-S/B/L/H configs (400 classes) against transformers with the same
+    # widths, both built on the meta device. The clip size does not change the count (the
+    # sin-cos table is no parameter); a small one keeps transformers from filling its table in
+    # a Python loop.
+    variant = VARIANTS[f"videomae_vit_{size.lower()}_16x4"]
+    opts = ["DATA.NUM_FRAMES", "2", "DATA.TRAIN_CROP_SIZE", "32", "DATA.TRAIN_JITTER_SCALES"]
+    cfg = load_config(str(REPO / variant.config), [*opts, "[32, 40]"])
+    v = cfg.VIT
     config = transformers.VideoMAEConfig(
         image_size=32,
         num_frames=2,
-        hidden_size=v["embed_dim"],
-        num_hidden_layers=v["depth"],
-        num_attention_heads=v["num_heads"],
-        intermediate_size=4 * v["embed_dim"],
-        num_labels=400,
+        hidden_size=v.EMBED_DIM,
+        num_hidden_layers=v.DEPTH,
+        num_attention_heads=v.NUM_HEADS,
+        intermediate_size=int(v.MLP_RATIO * v.EMBED_DIM),
+        num_labels=cfg.MODEL.NUM_CLASSES,
     )
     with torch.device("meta"):
         reference = transformers.VideoMAEForVideoClassification(config)
-        model = VisionTransformer(num_classes=400, input_size=(2, 32, 32), **v)
+        model = build_model(cfg)
     assert count_parameters(model) == count_parameters(reference)
 
 
 def _tiny_vit(**kwargs) -> VisionTransformer:
     args = {"num_classes": 5, "depth": 2, "embed_dim": 32, "num_heads": 4}
-    return VisionTransformer(input_size=(4, 32, 32), **{**args, **kwargs}).eval()
+    return vit(input_size=(4, 32, 32), **{**args, **kwargs}).eval()
 
 
 def test_original_videomae_layouts_load(tmp_path):
@@ -184,7 +205,7 @@ def test_position_embeddings_follow_the_clip_and_the_checkpoint(tmp_path, pos_em
         assert model.forward_features([torch.randn(1, 3, 8, 48, 48)])[0].shape == (1, 36, 32)
     # A checkpoint trained at 4 x 32^2 fine-tuned at 8 x 48^2: learned embeddings interpolate.
     torch.save({"model_state": model.state_dict()}, tmp_path / "small.pyth")
-    bigger = VisionTransformer(
+    bigger = vit(
         num_classes=5,
         depth=2,
         embed_dim=32,

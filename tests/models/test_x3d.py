@@ -16,22 +16,15 @@ import torch
 from torch import nn
 
 from slowvid.config import load_config
+from slowvid.model_zoo import VARIANTS
 from slowvid.models import build_model
 from slowvid.models.blocks.squeeze_excitation import SqueezeExcitation, round_width
 from slowvid.models.blocks.x3d_bottleneck import X3DBottleneck
 from slowvid.models.blocks.x3d_stem import X3DStem
 from slowvid.models.heads import X3DHead
-from slowvid.models.x3d import VARIANTS, make_x3d_stages
+from slowvid.models.x3d import make_x3d_stages
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-# variant -> (yaml, published params in millions, published GFLOPs per test view)
-ZOO = {
-    "x3d_xs": ("X3D_XS.yaml", 3.79, 0.91),
-    "x3d_s": ("X3D_S.yaml", 3.79, 2.96),
-    "x3d_m": ("X3D_M.yaml", 3.79, 6.72),
-    "x3d_l": ("X3D_L.yaml", 6.15, 26.64),
-}
 
 _BUILT: dict[str, tuple] = {}
 
@@ -45,7 +38,7 @@ def _free_models():
 def _zoo(variant: str):
     """(cfg, model) of a shipped X3D yaml; XS, S and M share one network, so build it once."""
     if variant not in _BUILT:
-        cfg = load_config(os.path.join(REPO, "configs/Kinetics", ZOO[variant][0]))
+        cfg = load_config(os.path.join(REPO, VARIANTS[variant].config))
         key = f"depth_{cfg.X3D.DEPTH_FACTOR}"
         if key not in _BUILT:
             _BUILT[key] = build_model(cfg)
@@ -59,22 +52,6 @@ def _tiny_x3d(make_cfg, **overrides):
             "X3D", "x3d", 50, **{"MODEL.HEAD_NAME": "X3DHead", "MODEL.NUM_CLASSES": 5, **overrides}
         )
     )
-
-
-def test_shipped_yamls_match_variant_table():
-    for variant, (yaml_name, _, _) in ZOO.items():
-        cfg = load_config(os.path.join(REPO, "configs/Kinetics", yaml_name))
-        v = VARIANTS[variant]
-        assert (cfg.X3D.DEPTH_FACTOR, cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE) == (
-            v["depth_factor"],
-            v["frames"],
-            v["sampling_rate"],
-        )
-        assert (cfg.DATA.TRAIN_CROP_SIZE, cfg.DATA.TEST_CROP_SIZE) == (
-            v["train_crop"],
-            v["test_crop"],
-        )
-        assert cfg.MODEL.HEAD_NAME == "X3DHead"
 
 
 @pytest.mark.parametrize(

@@ -1,20 +1,24 @@
 """tools/demo_net.py on a tiny generated video: classification and AVA detection modes."""
 
 import importlib.util
+import json
 import os
 
 import numpy as np
 import pytest
 import torch
 
+from slowvid.config import load_config
 from slowvid.data.decoding import open_video
 from slowvid.data.demo import DemoSpec, render_video, write_video
+from slowvid.models import build_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 spec = importlib.util.spec_from_file_location("demo_net", os.path.join(REPO, "tools/demo_net.py"))
 demo_net = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(demo_net)
 NUM_FRAMES = 40
+NAMES = ["walk", "run", "jump", "sit", "stand", "wave", "clap", "swim"]
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +35,37 @@ def video(tmp_path_factory) -> str:
     frames = render_video(2, DemoSpec(size=64, num_frames=NUM_FRAMES), np.random.default_rng(0))
     write_video(path, frames, 30, options={"threads": "1"})
     return path
+
+
+def _checkpoint(tmp_path, cfg_path: str, bias: list[float]) -> str:
+    """Weights whose head ignores the clip: zero projection, the given bias (known labels)."""
+    model = build_model(load_config(cfg_path, TINY))
+    state = model.state_dict()
+    state["head.proj.weight"].zero_()
+    state["head.proj.bias"].copy_(torch.tensor(bias))
+    path = str(tmp_path / "head.pyth")
+    torch.save({"model_state": state}, path)
+    return path
+
+
+def _check_label(video: str, output: str, notes, wrong_notes) -> None:
+    """Frame 0 of the output is the input with ``notes`` drawn, not any of ``wrong_notes``."""
+    with open_video(video, "pyav") as v_in, open_video(output, "pyav") as v_out:
+        frame = v_in.get_frames([0])[0].numpy()
+        out = v_out.get_frames([0])[0].numpy().astype(float)
+
+    def drawn(candidate) -> np.ndarray:
+        image = frame.copy()
+        for box, lines, colour in candidate:
+            demo_net.draw(image, lines, box, colour)
+        return image.astype(float)
+
+    candidates = [drawn(c) for c in [notes, *wrong_notes]]
+    # compare where some candidate drew: elsewhere every candidate is the input frame
+    where = np.any([np.any(c != frame, axis=-1) for c in candidates], axis=0)
+    luma = np.array([0.299, 0.587, 0.114])  # the codec keeps luma sharp, colour at half size
+    right, *wrong = (float(np.abs((out - c) @ luma)[where].mean()) for c in candidates)
+    assert right < 0.5 * min(wrong), (right, min(wrong))
 
 
 def _check(video: str, output: str) -> None:
@@ -62,6 +97,26 @@ def test_classification_demo(video, tmp_path):
 
 
 @pytest.mark.timeout(120)
+def test_classification_demo_draws_the_predicted_labels(video, tmp_path):
+    cfg = os.path.join(REPO, "configs/Demo/SLOWFAST_DEMO.yaml")
+    bias = [0.0, 0.0, 2.0, 0.0, 0.0, 3.0, 0.0, 0.0]  # class 5 first, then class 2
+    probs = torch.tensor(bias).softmax(-1).tolist()
+    (tmp_path / "names.json").write_text(json.dumps(NAMES))
+    out = str(tmp_path / "cls.mp4")
+    args = ["--cfg", cfg, "--video", video, "--output", out, "--topk", "2"]
+    args += ["--checkpoint", _checkpoint(tmp_path, cfg, bias)]
+    assert demo_net.main([*args, "--classnames", str(tmp_path / "names.json"), *TINY]) == 0
+
+    def note(first, second, p=probs):
+        lines = [f"{NAMES[first]} {p[5]:.2f}", f"{NAMES[second]} {p[2]:.2f}"]
+        return [(None, lines, (255, 255, 255))]
+
+    wrong = [note(a, b) for a in range(8) for b in range(8) if a != b and (a, b) != (5, 2)]
+    wrong.append(note(5, 2, p=probs[::-1]))  # right names, wrong probabilities
+    _check_label(video, out, note(5, 2), wrong)
+
+
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("with_boxes", [True, False])
 def test_ava_detection_demo(video, tmp_path, with_boxes):
     out = str(tmp_path / "det.mp4")
@@ -75,3 +130,52 @@ def test_ava_detection_demo(video, tmp_path, with_boxes):
         args += ["--boxes", str(boxes)]
     assert demo_net.main(args + ["--topk", "2", *TINY]) == 0
     _check(video, out)
+
+
+@pytest.mark.timeout(120)
+def test_detection_demo_draws_each_box_with_its_labels(video, tmp_path):
+    cfg = os.path.join(REPO, "configs/Demo/AVA_SLOW_DEMO.yaml")
+    bias = [0.0, 2.0, -1.0, -2.0, 1.0]  # per box: class 1, then class 4
+    probs = torch.tensor(bias).sigmoid().tolist()
+    (tmp_path / "names.json").write_text(json.dumps(NAMES[:5]))
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text("in,0,0.1,0.1,0.5,0.9,,0.99\nin,0,0.5,0.2,0.9,0.8,,0.9\n")
+    out = str(tmp_path / "det.mp4")
+    args = ["--cfg", cfg, "--video", video, "--output", out, "--topk", "2", "--boxes", str(boxes)]
+    args += ["--checkpoint", _checkpoint(tmp_path, cfg, bias)]
+    assert demo_net.main([*args, "--classnames", str(tmp_path / "names.json"), *TINY]) == 0
+
+    size = 64  # the fixture video's side
+    pixel = [[v * size for v in (0.1, 0.1, 0.5, 0.9)], [v * size for v in (0.5, 0.2, 0.9, 0.8)]]
+
+    def notes(first, second, colours=demo_net.COLOURS):
+        lines = [f"{NAMES[first]} {probs[first]:.2f}", f"{NAMES[second]} {probs[second]:.2f}"]
+        return [(box, lines, colours[k]) for k, box in enumerate(pixel)]
+
+    wrong = [notes(a, b) for a in range(5) for b in range(5) if a != b and (a, b) != (1, 4)]
+    wrong.append(notes(1, 4, colours=demo_net.COLOURS[1:]))  # boxes told apart by colour
+    _check_label(video, out, notes(1, 4), wrong)
+
+
+@pytest.mark.timeout(120)
+def test_overlay_names_classes_from_the_names_file(video, tmp_path, monkeypatch):
+    """The demo data's classnames.json (in DATA.PATH_TO_DATA_DIR) names the classes drawn;
+    a names file for another class count is not used."""
+    import json
+
+    from slowvid.data.demo import CLASSNAMES
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "classnames.json").write_text(json.dumps(CLASSNAMES))
+    drawn = []
+    monkeypatch.setattr(demo_net, "draw", lambda frame, lines, *a, **k: drawn.extend(lines))
+    cfg = os.path.join(REPO, "configs/Demo/SLOWFAST_DEMO.yaml")
+    args = ["--cfg", cfg, "--video", video, "--output", str(tmp_path / "o.mp4"), "--step", "2"]
+    opts = ["DATA.PATH_TO_DATA_DIR", str(data), "OUTPUT_DIR", str(tmp_path / "run"), *TINY]
+    assert demo_net.main(args + opts) == 0
+    assert drawn and all(line.rsplit(" ", 1)[0] in CLASSNAMES for line in drawn), drawn[:3]
+    drawn.clear()
+    (data / "classnames.json").write_text(json.dumps(CLASSNAMES[:5]))
+    assert demo_net.main(args + opts) == 0
+    assert drawn and all(line.startswith("class ") for line in drawn), drawn[:3]

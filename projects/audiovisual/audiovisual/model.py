@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from slowvid.models.base import InputSpec, VideoModel
 from slowvid.models.blocks import PathwaySpec, init_weights
 from slowvid.models.build import build_head, build_norm
 from slowvid.models.resnet3d import (
@@ -64,7 +65,7 @@ class FuseAudioToSlow(nn.Module):
 
 
 @MODELS.register()
-class AVSlowFast(nn.Module):
+class AVSlowFast(VideoModel):
     """SlowFast plus an audio pathway; either side may be left out for ablations.
 
     ::
@@ -87,7 +88,10 @@ class AVSlowFast(nn.Module):
         norm: builds a normalisation layer from a channel count.
         activation: builds an activation layer.
         zero_init_final_norm: start each residual branch's last norm at zero.
+        clip_channels: channels of the slow and fast clips the dataset gives (in every mode).
     """
+
+    archs = ("slowfast",)
 
     def __init__(
         self,
@@ -103,6 +107,7 @@ class AVSlowFast(nn.Module):
         norm: Callable[[int], nn.Module] = nn.BatchNorm3d,
         activation: Callable[[], nn.Module] = nn.ReLU,
         zero_init_final_norm: bool = True,
+        clip_channels: Sequence[int] = (3, 3),
     ):
         super().__init__()
         if (slow is None) != (fast is None) or (slow is None and audio is None):
@@ -134,6 +139,17 @@ class AVSlowFast(nn.Module):
             for s in stages
         )
         self.head = head
+        # The dataset (AVKinetics) gives the clips and the audio in every mode; each mode uses
+        # its part.
+        self.input_spec = InputSpec((alpha, 1), tuple(clip_channels), extra_pathways=("audio",))
+        parts = [] if self.visual is None else list(self.visual.feature_dims)
+        layers = [] if self.visual is None else [f"visual.{n}" for n in self.visual.feature_layers]
+        if audio is not None:
+            parts.append(audio.stages[-1].dim_out)
+            layers.append(f"audio_stages.{len(self.audio_stages) - 1}")
+        self.feature_dims = tuple(parts)
+        self.feature_layers = tuple(layers)
+        self.feature_stride = None  # the audio features do not lie on the image grid
         init_weights(self.audio_fusions)
         if audio is not None:
             init_weights(
@@ -141,6 +157,14 @@ class AVSlowFast(nn.Module):
                 zero_init_final_norm=zero_init_final_norm,
             )
         init_weights(self.head)
+
+    @classmethod
+    def frame_strides_from_config(cls, cfg) -> tuple[int, ...]:
+        return SlowFast.frame_strides_from_config(cfg)
+
+    @classmethod
+    def extra_inputs_from_config(cls, cfg) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return ("audio",), ()
 
     @classmethod
     def from_config(cls, cfg) -> dict:
@@ -171,6 +195,7 @@ class AVSlowFast(nn.Module):
             "head": build_head(cfg, dim_in=dims),
             "norm": build_norm(cfg),
             "zero_init_final_norm": cfg.RESNET.ZERO_INIT_FINAL_BN,
+            "clip_channels": cls.input_spec_from_config(cfg).channels,
         }
 
     def _audio_stage(self, i: int, audio: torch.Tensor) -> torch.Tensor:
@@ -192,28 +217,27 @@ class AVSlowFast(nn.Module):
             return self.visual.forward_features(inputs[:2])
         if len(inputs) != 3:
             raise ValueError(f"AVSlowFast takes [slow, fast, audio], got {len(inputs)} tensors")
-        v = self.visual
-        slow, fast, audio = inputs
-        slow, fast, audio = v.slow_stem(slow), v.fast_stem(fast), self.audio_stem(audio)
-        slow = v.fusions[0](slow, fast)
-        for i, (slow_stage, fast_stage) in enumerate(zip(v.slow_stages, v.fast_stages)):
-            slow, fast, audio = slow_stage(slow), fast_stage(fast), self._audio_stage(i, audio)
-            if i == 0:
-                slow, fast = v.slow_pool1(slow), v.fast_pool1(fast)
+        audio = [self.audio_stem(inputs[2])]
+
+        def add_audio(i: int, slow: torch.Tensor, fast: torch.Tensor) -> torch.Tensor:
+            # The audio pathway advances one stage beside SlowFast's, through its public hook.
+            audio[0] = self._audio_stage(i, audio[0])
             if i + 2 in self.audio_fusion_stages:
-                slow = self.audio_fusions[self.audio_fusion_stages.index(i + 2)](slow, audio)
-            if i + 1 < len(v.fusions):
-                slow = v.fusions[i + 1](slow, fast)
-        return [slow, fast, audio]
+                fusion = self.audio_fusions[self.audio_fusion_stages.index(i + 2)]
+                slow = fusion(slow, audio[0])
+            return slow
 
-    def forward_head(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: output of :meth:`forward_features`. Returns: logits (B, num_classes)."""
-        return self.head(features)
+        slow, fast = self.visual.forward_features(inputs[:2], after_stage=add_audio)
+        return [slow, fast, audio[0]]
 
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: see :meth:`forward_features`. Returns: logits (B, num_classes)."""
-        return self.forward_head(self.forward_features(inputs))
-
-    def reset_head(self, num_classes: int) -> None:
-        """Replaces the classifier with a fresh one of ``num_classes`` outputs (fine-tuning)."""
-        self.head.reset(num_classes)
+    def example_inputs(
+        self, batch_size: int = 1, num_frames: int = 8, size: int = 32
+    ) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:
+        """SlowFast's clips, then a (B, 1, 1, 64, 32) spectrogram of 64 frames, 32 bands."""
+        spec = self.input_spec
+        device = next(self.parameters()).device
+        clips = [
+            torch.randn(batch_size, c, t, size, size, device=device)
+            for c, t in zip(spec.channels, spec.pathway_frames(num_frames))
+        ]
+        return clips + [torch.randn(batch_size, 1, 1, 64, 32, device=device)], ()

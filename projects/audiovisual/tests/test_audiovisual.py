@@ -1,5 +1,7 @@
 """Audio input, the AVSlowFast model in its three ablation modes, and a tiny training run."""
 
+import importlib.util
+import json
 import logging
 import os
 import random
@@ -19,6 +21,7 @@ from slowvid.engine.inputs import PixelNorm, to_device
 from slowvid.models import build_model
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(PROJECT))
 DEMO_CFG = os.path.join(PROJECT, "configs/AVSLOWFAST_DEMO.yaml")
 RATE = 16000
 LOG_MEL = LogMelSpectrogram(RATE, n_fft=512, win_length=400, hop_length=160, n_mels=64)
@@ -117,12 +120,18 @@ def test_forward_backward_in_each_mode(demo_dir, mode):
     assert torch.allclose(ref, still) == (mode == "audio")
 
 
-@pytest.mark.slow  # ~3 s on an idle machine, up to 100 s seen on a loaded one
-@pytest.mark.timeout(240)
-def test_audio_only_training_beats_chance(demo_dir):
-    """The pitch half of the class is learnt. Sound cannot tell the 4 directions apart, so the
-    audio-only ceiling is 1/4 top-1 (chance 1/8; too close to test on 32 videos) but 1 top-4
-    (chance 1/2), and 1 on the pitch itself (chance 1/2)."""
+@pytest.mark.slow  # ~6 s on an idle machine, 200 s seen on a heavily loaded one
+@pytest.mark.timeout(480)
+def test_audio_only_training_learns_the_pitch_half(demo_dir):
+    """The pitch half of the class is learnt from sound alone. Sound cannot tell the 4
+    directions apart, so an audio-only model should put its probability on the 4 classes of
+    the heard pitch (chance 1/2) and its argmax on the right pitch (chance 1/2), while top-1
+    stays near 1/4. Top-4 is not asserted: 60 steps memorise the 32 training clips, which
+    leaves the order among the other classes arbitrary (0.66-0.88 over seeds).
+
+    Over seeds 0-7 on both backends (which decode the same samples), 60 full-batch steps gave
+    pitch accuracy 0.91-1.0, probability on the heard pitch 0.84-0.97 and top-1 0.13-0.34.
+    """
     torch.manual_seed(0)
     random.seed(0)  # the clip starts
     cfg = _cfg(demo_dir, "AVSLOWFAST.MODE", "audio", "DATA_LOADER.NUM_WORKERS", "0")
@@ -132,7 +141,7 @@ def test_audio_only_training_beats_chance(demo_dir):
     train["inputs"], val["inputs"] = (to_device(b["inputs"], cpu, norm) for b in (train, val))
     model = build_model(cfg)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    for _ in range(30):  # full batch: the 32 training spectrograms
+    for _ in range(60):  # full batch: the 32 training spectrograms
         loss = torch.nn.functional.cross_entropy(model(train["inputs"]), train["label"])
         optimizer.zero_grad()
         loss.backward()
@@ -142,5 +151,38 @@ def test_audio_only_training_beats_chance(demo_dir):
         logits = model(val["inputs"])
     labels = val["label"]
     pitch_acc = (logits.argmax(1) % 2 == labels % 2).float().mean().item()
-    top4 = (logits.topk(4).indices == labels[:, None]).any(1).float().mean().item()
-    assert pitch_acc >= 0.85 and top4 >= 0.65, (pitch_acc, top4)
+    probs = logits.softmax(1).view(-1, 4, 2)  # (video, direction, pitch): CLASSNAMES' order
+    on_heard_pitch = probs.sum(1).gather(1, labels[:, None] % 2).mean().item()
+    top1 = (logits.argmax(1) == labels).float().mean().item()
+    assert pitch_acc >= 0.8 and on_heard_pitch >= 0.75 and top1 <= 0.5, (
+        pitch_acc,
+        on_heard_pitch,
+        top1,
+    )
+
+
+def _run_net():
+    spec = importlib.util.spec_from_file_location("run_net", os.path.join(REPO, "tools/run_net.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_demo_command_trains_and_tests_on_two_processes(demo_dir, tmp_path, monkeypatch):
+    """The demo command with NUM_CPU_PROCESSES 2: both spawned workers must find AVKinetics
+    and AVSlowFast, which only the project's import registers."""
+    out = str(tmp_path / "run")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # one thread per worker on the shared cores
+    argv = ["--cfg", DEMO_CFG, "NUM_CPU_PROCESSES", "2", "OUTPUT_DIR", out]
+    argv += ["DATA.PATH_TO_DATA_DIR", demo_dir, "DATA.PATH_PREFIX", demo_dir]
+    argv += ["RESNET.WIDTH_PER_GROUP", "4", "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "0"]
+    argv += ["DATA_LOADER.NUM_WORKERS", "0", "TENSORBOARD.ENABLE", "False"]
+    assert _run_net().main(argv) == 0
+    with open(os.path.join(out, "stats.jsonl")) as f:
+        stats = [json.loads(line) for line in f]
+    [epoch] = [s for s in stats if s["_type"] == "train_epoch"]
+    [test] = [s for s in stats if s["_type"] == "test"]
+    assert epoch["samples"] == 32 and os.path.isfile(os.path.join(out, "logs", "log_rank1.txt"))
+    assert test["num_videos"] == 8 and test["num_missing"] == 0

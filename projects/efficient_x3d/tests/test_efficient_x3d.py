@@ -1,3 +1,5 @@
+import importlib.util
+import json
 import os
 
 import pytest
@@ -6,6 +8,7 @@ from efficient_x3d import ClipModel, EfficientX3D, export_float, fuse_conv_bn, q
 from torch import nn
 
 from slowvid.config import load_config
+from slowvid.data.demo import DemoSpec, make_demo_data
 from slowvid.models import build_model
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,3 +76,36 @@ def test_bad_activation_names_the_key():
     opts = TINY + ["EFFICIENT_X3D.SE_GATE", "'tanh'"]
     with pytest.raises(ValueError, match="EFFICIENT_X3D.SE_GATE must be one of"):
         build_model(load_config(os.path.join(PROJECT, "configs/EFFICIENT_X3D_XS.yaml"), opts))
+
+
+def _run_net():
+    spec = importlib.util.spec_from_file_location("run_net", os.path.join(REPO, "tools/run_net.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_demo_command_trains_and_tests_on_two_processes(tmp_path, monkeypatch):
+    """The demo command with NUM_CPU_PROCESSES 2: both spawned workers must find
+    EfficientX3D, which only the project's import registers."""
+    data = str(tmp_path / "data")
+    spec = DemoSpec(train_per_class=2, val_per_class=1, test_per_class=1, size=32, num_frames=16)
+    make_demo_data(data, spec, num_workers=1)
+    out = str(tmp_path / "run")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # one thread per worker on the shared cores
+    argv = ["--cfg", os.path.join(PROJECT, "configs/EFFICIENT_X3D_DEMO.yaml")]
+    argv += ["NUM_CPU_PROCESSES", "2", "DATA.PATH_TO_DATA_DIR", data, "DATA.PATH_PREFIX", data]
+    argv += ["OUTPUT_DIR", out, "DATA.NUM_FRAMES", "4", "DATA.TRAIN_JITTER_SCALES", "[32, 36]"]
+    argv += ["DATA.TRAIN_CROP_SIZE", "32", "DATA.TEST_CROP_SIZE", "32", "SOLVER.MAX_EPOCH", "1"]
+    argv += ["X3D.WIDTH_FACTOR", "1.0", "X3D.DEPTH_FACTOR", "1.0", "X3D.DIM_C5", "64"]
+    argv += ["TRAIN.BATCH_SIZE", "8", "TEST.BATCH_SIZE", "8", "DATA_LOADER.NUM_WORKERS", "0"]
+    argv += ["TENSORBOARD.ENABLE", "False", "TRAIN.EVAL_PERIOD", "0"]
+    assert _run_net().main(argv) == 0
+    with open(os.path.join(out, "stats.jsonl")) as f:
+        stats = [json.loads(line) for line in f]
+    [epoch] = [s for s in stats if s["_type"] == "train_epoch"]
+    [test] = [s for s in stats if s["_type"] == "test"]
+    assert epoch["samples"] == 16 and os.path.isfile(os.path.join(out, "logs", "log_rank1.txt"))
+    assert test["num_videos"] == 8 and test["num_missing"] == 0

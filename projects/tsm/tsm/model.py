@@ -44,6 +44,9 @@ class TSMResNet(ResNet):
         **resnet_kwargs: the arguments of :class:`slowvid.models.resnet3d.ResNet`.
     """
 
+    # 2D kernels without temporal pooling: the shift is the only temporal operation.
+    archs = ("c2d_nopool",)
+
     def __init__(self, *, shift_div: int = 8, **resnet_kwargs):
         super().__init__(**resnet_kwargs)
         self.shift_div = shift_div
@@ -56,9 +59,5 @@ class TSMResNet(ResNet):
 
     @classmethod
     def from_config(cls, cfg) -> dict:
-        """Reads ResNet's keys (MODEL.ARCH must be a 2D one: c2d_nopool) and TSM.SHIFT_DIV."""
-        if cfg.MODEL.ARCH != "c2d_nopool":
-            raise ValueError(
-                f"TSMResNet shifts time itself; set MODEL.ARCH c2d_nopool (got {cfg.MODEL.ARCH!r})"
-            )
+        """Reads ResNet's keys (MODEL.ARCH c2d_nopool, or empty) and TSM.SHIFT_DIV."""
         return {**super().from_config(cfg), "shift_div": cfg.TSM.SHIFT_DIV}

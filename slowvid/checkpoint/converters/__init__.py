@@ -1,6 +1,7 @@
 """Foreign checkpoints converted to slowvid names and shapes, the format detected from the keys.
 
-Formats, tried in this order after slowvid's own names:
+Formats are :class:`~.rules.CheckpointFormat` subclasses registered in
+``slowvid.registry.CHECKPOINT_FORMATS``, tried by priority after slowvid's own names:
 
 =====================  ===================================================================
 ssl-pretraining        slowvid's, VideoMAE's and PySlowFast's self-supervised pre-training
@@ -19,9 +20,10 @@ pyslowfast             PySlowFast ``.pyth`` (``s2.pathway0_res0.branch2.a``, ``p
 imagenet               torchvision 2D ResNets, inflated to 3D
 =====================  ===================================================================
 
-Each format is one file holding its rename table as data; :mod:`.rules` is the engine. The
-result is checked against the model by the loader (``slowvid.checkpoint.io``), which names
-every unmatched or mis-shaped tensor in one error.
+A project adds a format by registering a subclass from its own package. Each core format is one
+file holding its rename table as data; :mod:`.rules` is the engine. The result is checked against
+the model by the loader (``slowvid.checkpoint.io``), which names every unmatched or mis-shaped
+tensor in one error.
 """
 
 import logging
@@ -30,34 +32,53 @@ from typing import Any
 
 from torch import nn
 
-from ..model_state import extract_model_state
-from . import caffe2, imagenet, mmaction2, pyslowfast, pytorchvideo, ssl, timesformer, videomae
-from .caffe2 import read_caffe2_pickle
-from .rules import Conversion, SourceFormat
+from slowvid.registry import CHECKPOINT_FORMATS
 
-__all__ = ["FORMATS", "Conversion", "SourceFormat", "convert_checkpoint", "read_caffe2_pickle"]
+from ..model_state import extract_model_state
+from . import (  # noqa: F401  (registration)
+    caffe2,
+    imagenet,
+    mmaction2,
+    pyslowfast,
+    pytorchvideo,
+    ssl,
+    timesformer,
+    videomae,
+)
+from .caffe2 import blobs_to_tensors, read_caffe2_pickle
+from .rules import CheckpointFormat, Conversion
+
+__all__ = [
+    "CheckpointFormat",
+    "Conversion",
+    "checkpoint_format",
+    "checkpoint_formats",
+    "convert_checkpoint",
+    "read_caffe2_pickle",
+]
 
 logger = logging.getLogger(__name__)
 
-FORMATS: tuple[SourceFormat, ...] = (
-    # First: it takes the backbone out of a pre-training checkpoint, then converts that by the
-    # format it shows (it claims only keys no other format has).
-    ssl.FORMAT,
-    caffe2.FORMAT,
-    mmaction2.FORMAT,
-    pytorchvideo.FORMAT,
-    videomae.TRANSFORMERS_FORMAT,
-    timesformer.TRANSFORMERS_FORMAT,
-    timesformer.FORMAT,
-    # Before PySlowFast, whose ViT shares ``patch_embed.proj`` and ``blocks.N.attn.qkv``.
-    videomae.FORMAT,
-    pyslowfast.FORMAT,
-    imagenet.FORMAT,
-)
+
+def checkpoint_formats() -> list[CheckpointFormat]:
+    """Every registered format, in the order they are tried."""
+    return sorted((cls() for _, cls in CHECKPOINT_FORMATS), key=lambda fmt: fmt.priority)
+
+
+def checkpoint_format(name: str) -> CheckpointFormat:
+    """The registered format called ``name`` (its ``name`` attribute, e.g. "caffe2").
+
+    Raises:
+        ValueError: no registered format has that name; the message lists them.
+    """
+    formats = {fmt.name: fmt for fmt in checkpoint_formats()}
+    if name not in formats:
+        raise ValueError(f"unknown checkpoint format {name!r}; registered: {sorted(formats)}")
+    return formats[name]
 
 
 def convert_checkpoint(
-    checkpoint: Mapping[str, Any], model: nn.Module, *, path: str = ""
+    checkpoint: Mapping[str, Any], model: nn.Module, *, path: str = "", source: str | None = None
 ) -> Conversion:
     """The weights of a loaded checkpoint of any known format, under ``model``'s names.
 
@@ -66,19 +87,23 @@ def convert_checkpoint(
             or a Caffe2 ``{"blobs": ...}`` dict.
         model: the (unwrapped) slowvid model the weights are for.
         path: where the checkpoint came from, for messages.
+        source: the format's name, to convert with it instead of detecting one.
 
     Returns:
         The converted tensors; a checkpoint whose keys all belong to ``model``, or that no
         format recognises, comes back unchanged with source "slowvid".
     """
     if isinstance(checkpoint.get("blobs"), Mapping):
-        state = caffe2.blobs_to_tensors(checkpoint["blobs"])
+        state = blobs_to_tensors(checkpoint["blobs"])
     else:
         state = extract_model_state(checkpoint, path=path)
+    if source is not None:
+        logger.info("Checkpoint %s: converting from the %s format", path, source)
+        return checkpoint_format(source).convert(state, model)
     model_keys = model.state_dict().keys()
     if state.keys() <= model_keys:
         return Conversion(state=dict(state), source="slowvid")
-    for fmt in FORMATS:
+    for fmt in checkpoint_formats():
         if fmt.detect(state):
             logger.info("Checkpoint %s: converting from the %s format", path, fmt.name)
             return fmt.convert(state, model)

@@ -19,10 +19,12 @@ import torch
 from iopath.common.file_io import g_pathmgr
 from torch import nn
 
-from . import pyslowfast
-from .rules import Conversion, SourceFormat, make_table, rename_state
+from slowvid.registry import CHECKPOINT_FORMATS
 
-__all__ = ["FORMAT", "blobs_to_tensors", "convert", "read_caffe2_pickle"]
+from . import pyslowfast
+from .rules import CheckpointFormat, Conversion, make_table, rename_state
+
+__all__ = ["Caffe2", "blobs_to_tensors", "convert", "read_caffe2_pickle"]
 
 # Caffe2 parameter suffix -> PyTorch name. ``riv`` is stored as the running variance.
 _SUFFIX = {"w": "weight", "b": "bias", "s": "weight", "rm": "running_mean", "riv": "running_var"}
@@ -97,12 +99,17 @@ def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     conversion = pyslowfast.convert(renamed.state, model)
     # Error messages name the original blob, not the intermediate PySlowFast name.
     conversion.origin = {k: renamed.origin.get(v, v) for k, v in conversion.origin.items()}
-    conversion.source = FORMAT.name
+    conversion.source = "caffe2"
     return conversion
 
 
-FORMAT = SourceFormat(
-    name="caffe2",
-    signature=r"(t_)?res\d+_\d+_branch|(t_)?res_conv1_|pred_[wb]$",
-    convert=convert,
-)
+@CHECKPOINT_FORMATS.register()
+class Caffe2(CheckpointFormat):
+    """PySlowFast's Caffe2 ``.pkl`` blobs (``TRAIN.CHECKPOINT_TYPE caffe2``)."""
+
+    name = "caffe2"
+    signature = r"(t_)?res\d+_\d+_branch|(t_)?res_conv1_|pred_[wb]$"
+    priority = 10
+
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        return convert(state, model)

@@ -18,9 +18,11 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from .rules import PARAM, Conversion, SourceFormat, make_table, minus, rename_state
+from slowvid.registry import CHECKPOINT_FORMATS
 
-__all__ = ["FORMAT", "convert", "inflate"]
+from .rules import PARAM, CheckpointFormat, Conversion, make_table, minus, rename_state
+
+__all__ = ["ImageNet", "convert", "inflate"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     """
     model_state = model.state_dict()
     conversion = rename_state(state, TABLE, model_state)
-    conversion.source = FORMAT.name
+    conversion.source = "imagenet"
     for key, value in conversion.state.items():
         target = model_state.get(key)
         if target is not None and target.dim() == 5:
@@ -86,8 +88,13 @@ def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     return conversion
 
 
-FORMAT = SourceFormat(
-    name="imagenet",
-    signature=r"layer\d+\.\d+\.conv\d\.weight$",
-    convert=convert,
-)
+@CHECKPOINT_FORMATS.register()
+class ImageNet(CheckpointFormat):
+    """torchvision 2D ImageNet ResNets, inflated to 3D."""
+
+    name = "imagenet"
+    signature = r"layer\d+\.\d+\.conv\d\.weight$"
+    priority = 50
+
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        return convert(state, model)

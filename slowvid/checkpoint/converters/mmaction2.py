@@ -16,10 +16,12 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from slowvid.registry import CHECKPOINT_FORMATS
+
 from .rules import (
     PARAM,
+    CheckpointFormat,
     Conversion,
-    SourceFormat,
     fill_identity_norms,
     fit_shapes,
     make_table,
@@ -28,7 +30,7 @@ from .rules import (
     rename_state,
 )
 
-__all__ = ["FORMAT", "convert"]
+__all__ = ["MMAction2", "convert"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     """
     model_state = model.state_dict()
     conversion = rename_state(state, TABLE, model_state)
-    conversion.source = FORMAT.name
+    conversion.source = "mmaction2"
     filled = fill_identity_norms(conversion.state, model, r"fusions\.\d+\.norm")
     if filled:
         logger.warning(
@@ -82,8 +84,13 @@ def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     return conversion
 
 
-FORMAT = SourceFormat(
-    name="mmaction2",
-    signature=r"backbone\.|cls_head\.",
-    convert=convert,
-)
+@CHECKPOINT_FORMATS.register()
+class MMAction2(CheckpointFormat):
+    """MMAction2 ``state_dict`` (``backbone.*``, ``cls_head.*``)."""
+
+    name = "mmaction2"
+    signature = r"backbone\.|cls_head\."
+    priority = 20
+
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        return convert(state, model)

@@ -14,10 +14,12 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from slowvid.registry import CHECKPOINT_FORMATS
+
 from .rules import (
     PARAM,
+    CheckpointFormat,
     Conversion,
-    SourceFormat,
     fit_qkv_layout,
     fit_shapes,
     make_table,
@@ -26,7 +28,7 @@ from .rules import (
     rename_state,
 )
 
-__all__ = ["FORMAT", "convert"]
+__all__ = ["PySlowFast", "convert"]
 
 _RES = r"s(?P<s>\d)\.pathway(?P<p>\d)_res(?P<i>\d+)\."
 _BLOCK = "{p}stages.{s}.{i}."
@@ -102,16 +104,21 @@ def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     """
     model_state = model.state_dict()
     conversion = rename_state(state, TABLE, model_state)
-    fit_qkv_layout(conversion.state, model_state)
-    conversion.source = FORMAT.name
+    fit_qkv_layout(conversion, model_state)
+    conversion.source = "pyslowfast"
     fit_shapes(conversion.state, model_state)
     return conversion
 
 
-FORMAT = SourceFormat(
-    name="pyslowfast",
-    signature=(
+@CHECKPOINT_FORMATS.register()
+class PySlowFast(CheckpointFormat):
+    """PySlowFast ``.pyth`` (``s2.pathway0_res0...``, ``patch_embed.proj``, ``rev_backbone``)."""
+
+    name = "pyslowfast"
+    signature = (
         r"s\d+\.pathway\d+_|s\d+_fuse\.|patch_embed\.proj\.|head\.projection\.|rev_backbone\."
-    ),
-    convert=convert,
-)
+    )
+    priority = 40
+
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        return convert(state, model)

@@ -13,10 +13,12 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from slowvid.registry import CHECKPOINT_FORMATS
+
 from .rules import (
     PARAM,
+    CheckpointFormat,
     Conversion,
-    SourceFormat,
     fill_identity_norms,
     fit_qkv_layout,
     fit_shapes,
@@ -26,7 +28,7 @@ from .rules import (
     rename_state,
 )
 
-__all__ = ["FORMAT", "convert"]
+__all__ = ["PyTorchVideo", "convert"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,20 +102,25 @@ def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     """
     model_state = model.state_dict()
     conversion = rename_state(state, TABLE, model_state)
-    conversion.source = FORMAT.name
+    conversion.source = "pytorchvideo"
     filled = fill_identity_norms(conversion.state, model, r".*\.shortcut\.1")
     if filled:
         logger.info("PyTorchVideo shortcuts without a norm, filled with identity: %s", filled)
-    fit_qkv_layout(conversion.state, model_state)
+    fit_qkv_layout(conversion, model_state)
     fit_shapes(conversion.state, model_state)
     return conversion
 
 
-FORMAT = SourceFormat(
-    name="pytorchvideo",
-    signature=(
+@CHECKPOINT_FORMATS.register()
+class PyTorchVideo(CheckpointFormat):
+    """PyTorchVideo hub models (``blocks.N...``)."""
+
+    name = "pytorchvideo"
+    signature = (
         r"blocks\.\d+\.(multipathway_blocks|multipathway_fusion|res_blocks|conv\.conv_t)\."
         r"|cls_positional_encoding\.|patch_embed\.patch_model\."
-    ),
-    convert=convert,
-)
+    )
+    priority = 30
+
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        return convert(state, model)

@@ -20,9 +20,9 @@ from torch import nn
 
 __all__ = [
     "PARAM",
+    "CheckpointFormat",
     "Conversion",
     "RuleTable",
-    "SourceFormat",
     "fill_identity_norms",
     "fit_qkv_layout",
     "fit_shapes",
@@ -54,24 +54,32 @@ class Conversion:
     skipped: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class SourceFormat:
-    """A foreign checkpoint format: how to recognise its keys and how to convert them.
+class CheckpointFormat:
+    """A foreign checkpoint layout: how to recognise its keys and how to convert them.
+
+    Subclasses are registered in ``slowvid.registry.CHECKPOINT_FORMATS`` (a project registers
+    its own the same way) and tried by :func:`~slowvid.checkpoint.converters.convert_checkpoint`
+    in ``priority`` order, the first whose :meth:`detect` accepts the keys converting them.
 
     Attributes:
-        name: short name used in logs and docs.
+        name: short name used in logs, docs and ``TRAIN.CHECKPOINT_TYPE``.
         signature: a key of this format matches this regex (``re.match``).
-        convert: ``(state, model) -> Conversion``.
+        priority: lower is tried first; the core's formats use 10..50, so a project's format
+            (default 100) is tried after them unless it says otherwise.
     """
 
-    name: str
-    signature: str
-    convert: Callable[[Mapping[str, torch.Tensor], nn.Module], Conversion]
+    name: str = ""
+    signature: str = ""
+    priority: int = 100
 
-    def detect(self, keys: Iterable[str]) -> bool:
-        """Whether any of ``keys`` looks like this format."""
+    def detect(self, state: Mapping[str, torch.Tensor]) -> bool:
+        """Whether any key of ``state`` looks like this format."""
         pattern = re.compile(self.signature)
-        return any(pattern.match(k) for k in keys)
+        return any(pattern.match(k) for k in state)
+
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        """``state`` under ``model``'s names and shapes."""
+        raise NotImplementedError(f"{type(self).__name__} does not define convert()")
 
 
 @dataclass(frozen=True)
@@ -192,24 +200,35 @@ def fill_identity_norms(
 
 _FUSED = re.compile(r"(?P<pre>.+\.attn)\.qkv\.(?P<param>weight|bias)")
 _SPLIT = re.compile(r"(?P<pre>.+\.attn)\.(?P<x>[qkv])\.(?P<param>weight|bias)")
+_QKV_SOURCE = re.compile(r"(\.)qkv(\.(?:weight|bias)$)")
 
 
-def fit_qkv_layout(state: dict[str, torch.Tensor], model_keys: Iterable[str]) -> None:
+def fit_qkv_layout(conversion: Conversion, model_keys: Iterable[str]) -> None:
     """Splits a fused ``attn.qkv`` into ``attn.q`` / ``k`` / ``v`` or joins them, in place, to
     match the model's layout (PySlowFast ``SEPARATE_QKV``; PyTorchVideo keeps them separate).
 
-    The fused weight stacks q, k and v along the output dimension, in that order.
+    The fused weight stacks q, k and v along the output dimension, in that order. A third's
+    origin is its source key with ``qkv`` replaced by ``q``, ``k`` or ``v``; a joined tensor's
+    is its query's source key.
     """
+    state, origin = conversion.state, conversion.origin
     model_keys = set(model_keys)
     for key in [k for k in state if _FUSED.fullmatch(k)]:
         m = _FUSED.fullmatch(key)
         if key not in model_keys and f"{m['pre']}.q.{m['param']}" in model_keys:
+            source = origin.pop(key, key)
             for name, part in zip("qkv", state.pop(key).chunk(3, dim=0), strict=True):
                 state[f"{m['pre']}.{name}.{m['param']}"] = part
+                origin[f"{m['pre']}.{name}.{m['param']}"] = _QKV_SOURCE.sub(
+                    rf"\g<1>{name}\g<2>", source
+                )
     parts: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
     for key in [k for k in state if _SPLIT.fullmatch(k)]:
         m = _SPLIT.fullmatch(key)
         if key not in model_keys and f"{m['pre']}.qkv.{m['param']}" in model_keys:
             parts.setdefault((m["pre"], m["param"]), {})[m["x"]] = state.pop(key)
+            source = origin.pop(key, key)
+            if m["x"] == "q":
+                origin[f"{m['pre']}.qkv.{m['param']}"] = source
     for (pre, param), qkv in parts.items():
         state[f"{pre}.qkv.{param}"] = torch.cat([qkv["q"], qkv["k"], qkv["v"]])

@@ -29,9 +29,11 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from .rules import PARAM, Conversion, SourceFormat, make_table, rename_state
+from slowvid.registry import CHECKPOINT_FORMATS
 
-__all__ = ["FORMAT", "backbone_state"]
+from .rules import PARAM, CheckpointFormat, Conversion, make_table, rename_state
+
+__all__ = ["SslPretraining", "backbone_state"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +120,7 @@ def _convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
         # Named for a MaskedAutoencoder; a fine-tuning model has the encoder's names unprefixed.
         _merge_qkv(converted.state, model_keys | {f"encoder.{k}" for k in model_keys})
         if converted.state.keys() <= model_keys:  # into a MaskedAutoencoder, whole
-            converted.source = FORMAT.name
+            converted.source = SslPretraining.name
             return converted
         state = converted.state
     backbone, dropped = backbone_state(state, model_keys)
@@ -132,16 +134,23 @@ def _convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
         from . import convert_checkpoint  # the backbone may be in a foreign layout
 
         inner = convert_checkpoint(backbone, model)
-        inner.source = f"{FORMAT.name} + {inner.source}"
+        inner.source = f"{SslPretraining.name} + {inner.source}"
         return inner
-    return Conversion(state=backbone, source=FORMAT.name)
+    return Conversion(state=backbone, source=SslPretraining.name)
 
 
-FORMAT = SourceFormat(
-    name="ssl-pretraining",
-    signature=(
+@CHECKPOINT_FORMATS.register()
+class SslPretraining(CheckpointFormat):
+    """Self-supervised pre-training checkpoints (see the module docstring)."""
+
+    name = "ssl-pretraining"
+    signature = (
         r"(mask_token$|encoder_to_decoder\.|decoder[._]|dec_pos_embed_|pred_head\.|heads\.\d"
         r"|backbone_hist\.|swav_prototypes\.|queue_x$|iter$|backbone\.s\d+\.pathway\d+_)"
-    ),
-    convert=_convert,
-)
+    )
+    # First: it takes the backbone out of a pre-training checkpoint, then converts that by the
+    # format it shows (it claims only keys no other format has).
+    priority = 5
+
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        return _convert(state, model)

@@ -15,9 +15,11 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from .rules import PARAM, Conversion, SourceFormat, make_table, rename_state
+from slowvid.registry import CHECKPOINT_FORMATS
 
-__all__ = ["FORMAT", "TRANSFORMERS_FORMAT"]
+from .rules import PARAM, CheckpointFormat, Conversion, make_table, rename_state
+
+__all__ = ["TimeSformerRelease", "TransformersTimeSformer"]
 
 _LAYER = r"timesformer\.encoder\.layer\.(?P<b>\d+)\."
 _EMBED = r"timesformer\.embeddings\."
@@ -58,23 +60,29 @@ ORIGINAL_TABLE = make_table(
 )
 
 
-def _convert(table, fmt_name: str):
-    def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
-        conversion = rename_state(state, table, model.state_dict())
-        conversion.source = fmt_name
+@CHECKPOINT_FORMATS.register()
+class TransformersTimeSformer(CheckpointFormat):
+    """Hugging Face ``TimesformerForVideoClassification`` state dicts."""
+
+    name = "transformers-timesformer"
+    signature = r"timesformer\.(embeddings|encoder)\."
+    priority = 34
+
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        conversion = rename_state(state, TRANSFORMERS_TABLE, model.state_dict())
+        conversion.source = self.name
         return conversion
 
-    return convert
 
+@CHECKPOINT_FORMATS.register()
+class TimeSformerRelease(CheckpointFormat):
+    """The TimeSformer release's ``.pyth`` (``model.`` prefix)."""
 
-TRANSFORMERS_FORMAT = SourceFormat(
-    name="transformers-timesformer",
-    signature=r"timesformer\.(embeddings|encoder)\.",
-    convert=_convert(TRANSFORMERS_TABLE, "transformers-timesformer"),
-)
+    name = "timesformer"
+    signature = r"model\.(time_embed$|blocks\.\d+\.temporal_attn\.)"
+    priority = 35
 
-FORMAT = SourceFormat(
-    name="timesformer",
-    signature=r"model\.(time_embed$|blocks\.\d+\.temporal_attn\.)",
-    convert=_convert(ORIGINAL_TABLE, "timesformer"),
-)
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        conversion = rename_state(state, ORIGINAL_TABLE, model.state_dict())
+        conversion.source = self.name
+        return conversion

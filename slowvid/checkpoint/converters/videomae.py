@@ -21,9 +21,11 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from .rules import PARAM, Conversion, SourceFormat, make_table, rename_state
+from slowvid.registry import CHECKPOINT_FORMATS
 
-__all__ = ["FORMAT", "TRANSFORMERS_FORMAT", "merge_qkv"]
+from .rules import PARAM, CheckpointFormat, Conversion, make_table, rename_state
+
+__all__ = ["TransformersVideoMAE", "VideoMAE", "merge_qkv"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +96,7 @@ def _convert_transformers(state: Mapping[str, torch.Tensor], model: nn.Module) -
         conversion.origin.setdefault(
             key, "videomae.encoder...attention.attention.{query,key,value}"
         )
-    conversion.source = TRANSFORMERS_FORMAT.name
+    conversion.source = TransformersVideoMAE.name
     return conversion
 
 
@@ -111,18 +113,30 @@ def _convert_original(state: Mapping[str, torch.Tensor], model: nn.Module) -> Co
     # The encoder's fixed sin-cos table is rebuilt by the model, never loaded.
     state = {k: v for k, v in state.items() if not _PRETRAIN_ONLY.match(k)}
     conversion = rename_state(state, ORIGINAL_TABLE, model.state_dict())
-    conversion.source = FORMAT.name
+    conversion.source = VideoMAE.name
     return conversion
 
 
-TRANSFORMERS_FORMAT = SourceFormat(
-    name="transformers-videomae",
-    signature=r"videomae\.(embeddings|encoder)\.",
-    convert=_convert_transformers,
-)
+@CHECKPOINT_FORMATS.register()
+class TransformersVideoMAE(CheckpointFormat):
+    """Hugging Face ``VideoMAEForVideoClassification`` / ``VideoMAEModel`` state dicts."""
 
-FORMAT = SourceFormat(
-    name="videomae",
-    signature=r"(encoder\.)?(blocks\.\d+\.attn\.[qv]_bias|fc_norm\.)|encoder\.patch_embed\.proj\.",
-    convert=_convert_original,
-)
+    name = "transformers-videomae"
+    signature = r"videomae\.(embeddings|encoder)\."
+    priority = 33
+
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        return _convert_transformers(state, model)
+
+
+@CHECKPOINT_FORMATS.register()
+class VideoMAE(CheckpointFormat):
+    """The original VideoMAE release; before PySlowFast (40), whose ViT shares
+    ``patch_embed.proj`` and ``blocks.N.attn.qkv``."""
+
+    name = "videomae"
+    signature = r"(encoder\.)?(blocks\.\d+\.attn\.[qv]_bias|fc_norm\.)|encoder\.patch_embed\.proj\."
+    priority = 36
+
+    def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+        return _convert_original(state, model)

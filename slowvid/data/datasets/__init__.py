@@ -3,10 +3,13 @@
 from .ava import Ava
 from .charades import Charades
 from .clip_dataset import ClipDataset
+from .domsev import DoMSEV, DoMSEVFrames
 from .epic_kitchens import EpicKitchens
 from .kinetics import Kinetics, read_split_file
 from .ssv2 import SSv2
 from .ucf_hmdb import HMDB51, UCF101
+from .video_folder import VideoFolder
+from .video_windows import VideoWindows
 
 __all__ = [
     "HMDB51",
@@ -14,8 +17,12 @@ __all__ = [
     "UCF101",
     "Charades",
     "ClipDataset",
+    "DoMSEV",
+    "DoMSEVFrames",
     "EpicKitchens",
     "Kinetics",
     "SSv2",
+    "VideoFolder",
+    "VideoWindows",
     "read_split_file",
 ]

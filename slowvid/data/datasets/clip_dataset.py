@@ -110,6 +110,8 @@ class ClipDataset(torch.utils.data.Dataset):
 
     # False in subclasses that read their own frame layout or need the video files (audio).
     frame_folders_supported = True
+    # Class names by label, where the data set knows them (test logs, demo overlays).
+    class_names: list[str] | None = None
 
     def __init__(
         self,

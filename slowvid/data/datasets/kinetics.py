@@ -7,6 +7,9 @@ needs no code; a set that only differs in its ``path label`` file syntax subclas
 :class:`Kinetics` and overrides :meth:`Kinetics.read_split_file`. Sets with their own
 annotation files (``ssv2.py``, ``ucf_hmdb.py``) subclass
 :class:`~slowvid.data.datasets.clip_dataset.ClipDataset` instead.
+
+A ``classnames.json`` beside the split file (a json list, or PySlowFast's ``{name: id}``) names
+the classes in the test log and the demo's overlay.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from slowvid.data.class_names import CLASS_NAMES_FILE, read_class_names
 from slowvid.registry import DATASETS
 
 from .clip_dataset import ClipDataset
@@ -97,6 +101,9 @@ class Kinetics(ClipDataset):
         rel_paths, labels = self.read_split_file(split_file, separator, require_labels)
         paths = [os.path.join(path_prefix, p) for p in rel_paths]
         super().__init__(paths=paths, labels=labels, **kwargs)
+        names_file = os.path.join(os.path.dirname(split_file), CLASS_NAMES_FILE)
+        if os.path.isfile(names_file):
+            self.class_names = read_class_names(names_file)
 
     @staticmethod
     def read_split_file(

@@ -189,6 +189,7 @@ class UCF101(ClipDataset):
     ):
         self.split_file = split_file
         self.classes = read_ucf_class_index(class_index_file)
+        self.class_names = self.classes
         rel_paths, labels = read_ucf_split(split_file, self.classes)
         paths = [os.path.join(path_prefix, p) for p in rel_paths]
         super().__init__(paths=paths, labels=labels, **kwargs)
@@ -234,6 +235,7 @@ class HMDB51(ClipDataset):
         **kwargs: Any,
     ):
         self.classes, rel_paths, labels = read_hmdb_splits(split_dir, split, subset)
+        self.class_names = self.classes
         paths = [os.path.join(path_prefix, p) for p in rel_paths]
         super().__init__(paths=paths, labels=labels, **kwargs)
 

@@ -9,10 +9,12 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .init import ResidualBlock
+
 __all__ = ["Bottleneck"]
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(ResidualBlock):
     """Bottleneck residual block with the temporal kernel on its first convolution.
 
     ::

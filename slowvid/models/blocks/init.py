@@ -2,7 +2,15 @@
 
 from torch import nn
 
-__all__ = ["init_weights"]
+__all__ = ["ResidualBlock", "init_weights"]
+
+
+class ResidualBlock(nn.Module):
+    """A block adding a branch to its input; :func:`init_weights` can make it start as the
+    identity by zeroing the branch's last norm (:meth:`zero_init_final_norm`)."""
+
+    def zero_init_final_norm(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not define zero_init_final_norm")
 
 
 def init_weights(model: nn.Module, zero_init_final_norm: bool = True, fc_std: float = 0.01) -> None:
@@ -10,7 +18,7 @@ def init_weights(model: nn.Module, zero_init_final_norm: bool = True, fc_std: fl
 
     Convolutions get Kaiming-normal (fan_out, ReLU gain), norms weight 1 / bias 0, linear layers
     normal(0, fc_std) / bias 0. With ``zero_init_final_norm`` every module that has a
-    ``zero_init_final_norm()`` method (the residual blocks) zeroes its branch's last norm, so each
+    :class:`ResidualBlock` zeroes its branch's last norm, so each
     block starts as an identity and deep models train stably from scratch.
 
     Args:
@@ -34,5 +42,5 @@ def init_weights(model: nn.Module, zero_init_final_norm: bool = True, fc_std: fl
                 nn.init.zeros_(m.bias)
     if zero_init_final_norm:
         for m in model.modules():
-            if callable(getattr(m, "zero_init_final_norm", None)):
+            if isinstance(m, ResidualBlock):
                 m.zero_init_final_norm()

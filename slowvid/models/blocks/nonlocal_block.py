@@ -11,10 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .init import ResidualBlock
+
 __all__ = ["NonLocal"]
 
 
-class NonLocal(nn.Module):
+class NonLocal(ResidualBlock):
     """Residual non-local block (embedded Gaussian, or dot product).
 
     ::

@@ -2,10 +2,10 @@
 
 Papers: "An Image is Worth 16x16 Words", Dosovitskiy et al., arXiv:2010.11929 (the pre-norm
 block); "VideoMAE", Tong et al., arXiv:2203.12602 (q/v-only attention bias, the fixed 1-D
-sin-cos table, the mean-pool + norm head); "Going deeper with Image Transformers", Touvron et al.,
-arXiv:2103.17239 (layer scale). Parameter names follow the original VideoMAE / PySlowFast /
-TimeSformer releases (``attn.qkv``, ``attn.q_bias``, ``gamma_1``, ``mlp.fc1``) so their
-checkpoints load by renaming alone; the code is written anew.
+sin-cos table); "Going deeper with Image Transformers", Touvron et al., arXiv:2103.17239 (layer
+scale). The token head is ``slowvid.models.heads.TokenHead``. Parameter names follow the
+original VideoMAE / PySlowFast / TimeSformer releases (``attn.qkv``, ``attn.q_bias``,
+``gamma_1``, ``mlp.fc1``) so their checkpoints load by renaming alone; the code is written anew.
 
 Tokens are ``(B, N, C)``. Attention runs through ``F.scaled_dot_product_attention``, which picks
 a fused kernel where the device has one; the FLOP counters count it as its two matmuls.
@@ -24,7 +24,6 @@ from .attention import DropPath, Mlp
 __all__ = [
     "LAYER_NORM",
     "SelfAttention",
-    "TokenHead",
     "TransformerBlock",
     "fit_grid_embeddings",
     "resize_grid_embedding",
@@ -123,67 +122,6 @@ class TransformerBlock(nn.Module):
         x = x + self.drop_path(y if self.gamma_1 is None else self.gamma_1 * y)
         y = self.mlp(self.norm2(x))
         return x + self.drop_path(y if self.gamma_2 is None else self.gamma_2 * y)
-
-
-class TokenHead(nn.Module):
-    """Tokens -> one vector (class token, or the mean of the other tokens) -> [norm] -> dropout
-    -> linear, giving raw logits.
-
-    Args:
-        dim_in: token channels.
-        num_classes: output classes.
-        dropout_rate: dropout before the linear layer.
-        num_cls_tokens: leading class tokens (0 or 1).
-        pool: "cls" reads the class token; "mean" averages the other tokens.
-        norm: applied after pooling (VideoMAE's ``fc_norm``, PySlowFast's ``USE_MEAN_POOLING``);
-            None when the tokens arrive normalised.
-        init_scale: the initial linear weights are multiplied by it (VideoMAE / PySlowFast
-            ``HEAD_INIT_SCALE``: a near-zero start when fine-tuning).
-    """
-
-    def __init__(
-        self,
-        dim_in: int,
-        num_classes: int,
-        dropout_rate: float = 0.0,
-        num_cls_tokens: int = 0,
-        pool: str = "mean",
-        norm: nn.Module | None = None,
-        init_scale: float = 1.0,
-    ):
-        super().__init__()
-        if pool not in ("cls", "mean"):
-            raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
-        if pool == "cls" and num_cls_tokens == 0:
-            raise ValueError("pool 'cls' needs a class token")
-        self.dim_in = dim_in
-        self.pool = pool
-        self.num_cls_tokens = num_cls_tokens
-        self.norm = norm
-        self.dropout = nn.Dropout(dropout_rate) if dropout_rate > 0 else nn.Identity()
-        self.init_scale = init_scale
-        self.proj = nn.Linear(dim_in, num_classes)
-        self.init_weights()
-
-    def init_weights(self) -> None:
-        """Truncated-normal weights (std 0.02) times ``init_scale``, zero bias."""
-        nn.init.trunc_normal_(self.proj.weight, std=0.02)
-        nn.init.zeros_(self.proj.bias)
-        with torch.no_grad():
-            self.proj.weight.mul_(self.init_scale)
-
-    def reset(self, num_classes: int) -> None:
-        """Replaces the linear layer with a fresh one of ``num_classes`` outputs."""
-        self.proj = nn.Linear(self.dim_in, num_classes, device=self.proj.weight.device)
-        self.init_weights()
-
-    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Args: features: ``[(B, N, C)]`` tokens. Returns: (B, num_classes)."""
-        x = features[0]
-        x = x[:, 0] if self.pool == "cls" else x[:, self.num_cls_tokens :].mean(1)
-        if self.norm is not None:
-            x = self.norm(x)
-        return self.proj(self.dropout(x))
 
 
 def sincos_table(num_positions: int, dim: int) -> torch.Tensor:

@@ -10,12 +10,13 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .init import ResidualBlock
 from .squeeze_excitation import SqueezeExcitation
 
 __all__ = ["X3DBottleneck"]
 
 
-class X3DBottleneck(nn.Module):
+class X3DBottleneck(ResidualBlock):
     """Expand 1x1x1, channelwise (t, 3, 3) with optional SE and swish, project 1x1x1.
 
     ::

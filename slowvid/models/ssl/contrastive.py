@@ -179,6 +179,19 @@ class ContrastiveModel(SelfSupervisedModel):
         if spec.method == "swav":
             self.swav_prototypes = nn.Linear(dim, SWAV_PROTOTYPES, bias=False)
         self._epoch = 0.0
+        self.declare_backbone(backbone, "backbone")
+
+    archs = tuple(BACKBONES)
+
+    @classmethod
+    def frame_strides_from_config(cls, cfg) -> tuple[int, ...]:
+        """The pathways of the backbone MODEL.ARCH names (SlowFast: two)."""
+        name = BACKBONES.get(cls.arch_of(cfg))
+        return MODELS.get(name).frame_strides_from_config(cfg)
+
+    def forward_features(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """The backbone's features of single clips (before its projection)."""
+        return self.backbone.forward_features(list(inputs))
 
     @classmethod
     def from_config(cls, cfg) -> dict:

@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from ..mvit import MViT, MViTHeadSpec
+from ..mvit import MViT
 from ..vit import VisionTransformer
 
 __all__ = ["MViTEncoder", "TokenEncoder", "ViTEncoder"]
@@ -54,7 +54,7 @@ class ViTEncoder(VisionTransformer):
     """
 
     def __init__(self, *, norm_eps: float = 1e-6, **kwargs):
-        super().__init__(num_classes=1, mean_pooling=True, norm_eps=norm_eps, **kwargs)
+        super().__init__(head=nn.Identity(), mean_pooling=True, norm_eps=norm_eps, **kwargs)
         del self.head
         self.embed_dim = self.feature_dims[0]
         self.norm = nn.LayerNorm(self.embed_dim, eps=norm_eps)
@@ -66,13 +66,13 @@ class MViTEncoder(MViT):
 
     Args:
         final_norm: keep the LayerNorm after the blocks (MAE); MaskFeat normalises per head.
-        **kwargs: the arguments of :class:`MViT` but ``num_classes`` and ``head``; ``blocks``
+        **kwargs: the arguments of :class:`MViT` but ``head`` and ``mean_pooling``; ``blocks``
             may be a prefix of a schedule (PySlowFast cuts the encoder after the last block
             it decodes).
     """
 
     def __init__(self, *, final_norm: bool = True, **kwargs):
-        super().__init__(num_classes=1, head=MViTHeadSpec(mean_pooling=False), **kwargs)
+        super().__init__(head=nn.Identity(), mean_pooling=False, **kwargs)
         if kwargs.get("rev") is not None:
             raise ValueError("MVIT.REV.ENABLE: masked pre-training of reversible MViT is not built")
         del self.head

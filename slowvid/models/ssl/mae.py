@@ -219,6 +219,9 @@ class MaskedAutoencoder(SelfSupervisedModel):
         self.target = target
         self.mask_ratio = mask_ratio
         self.tube = tube
+        self.declare_backbone(encoder, "encoder")
+
+    archs = ("vit",)
 
     @classmethod
     def from_config(cls, cfg) -> dict:
@@ -227,7 +230,7 @@ class MaskedAutoencoder(SelfSupervisedModel):
         TIME_STRIDE_LOSS, AUG.MASK_RATIO / MASK_TUBE, DATA.MEAN / STD."""
         check_masked_config(cfg, "MaskedAutoencoder")
         vit = VisionTransformer.from_config(cfg)
-        for key in ("num_classes", "mean_pooling", "dropout_rate", "head_init_scale"):
+        for key in ("head", "mean_pooling"):
             vit.pop(key)
         encoder = ViTEncoder(**vit)
         _cut_blocks(encoder, cfg.MASK.PRETRAIN_DEPTH)
@@ -254,6 +257,11 @@ class MaskedAutoencoder(SelfSupervisedModel):
             "mask_ratio": cfg.AUG.MASK_RATIO,
             "tube": cfg.AUG.MASK_TUBE,
         }
+
+    def forward_features(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """The encoder's output tokens over the whole clip, nothing masked."""
+        tokens, _ = self.encoder.embed(inputs[0])
+        return [self.encoder.encode(tokens)]
 
     def no_weight_decay(self) -> set[str]:
         """The encoder's exempt names (position embeddings, class token), prefixed."""

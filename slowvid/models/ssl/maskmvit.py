@@ -146,6 +146,8 @@ class MaskMViT(MaskedAutoencoder):
         self.hog = HOG(HOG_BINS, HOG_CELL) if maskfeat.hog else None
         nn.init.trunc_normal_(self.mask_token, std=0.02)
 
+    archs = ("maskmvit",)
+
     @classmethod
     def from_config(cls, cfg) -> dict:
         """Reads MODEL.ARCH (``maskmvit``), the MVIT.* keys as :class:`MViT` reads them, MASK.*,
@@ -158,7 +160,7 @@ class MaskMViT(MaskedAutoencoder):
         mvit_cfg.MODEL.ARCH = "mvit"
         kwargs = MViT.from_config(mvit_cfg)
         specs = kwargs.pop("blocks")
-        for key in ("num_classes", "head"):
+        for key in ("head", "mean_pooling"):
             kwargs.pop(key)
         m = cfg.MASK
         depths = tuple(m.PRETRAIN_DEPTH)
