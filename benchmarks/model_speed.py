@@ -5,13 +5,18 @@ video ViT (VideoMAE) and TimeSformer.
     python benchmarks/model_speed.py                       # every model below
     python benchmarks/model_speed.py --models vit_b timesformer --repeats 3 --threads 2
     python benchmarks/model_speed.py --device cuda --batch 8 [--amp]
+    python benchmarks/model_speed.py --variants eager channels_last folded compiled
 
 Both models get the same input, thread count and precision; runs alternate between them in one
 process so machine load affects both alike, and the median of the repeats is reported with the
-ratio slowvid / reference (below 1 = slowvid faster). Variants of slowvid (channels-last 3D
-memory, for the CNNs) are timed the same way. Training = forward + backward + SGD step;
-inference = forward under ``torch.inference_mode`` in eval mode. ``transformers`` runs with its
-default attention (SDPA for VideoMAE; TimeSformer has only its own matmul attention).
+ratio slowvid / reference (below 1 = slowvid faster). Variants of slowvid are timed the
+same way: ``eager`` (as built), ``channels_last`` (channels-last-3D weights and inputs),
+``default`` (what the engine does by default: the model's channels-last choice for the device,
+and for inference batch norm folded into the convolutions), ``folded`` (batch norm folded, no
+channels-last), ``compiled`` (``default`` under ``torch.compile``, MODEL.COMPILE; the seconds
+its first step took are printed). Training = forward + backward + SGD step; inference =
+forward under ``torch.inference_mode`` in eval mode. ``transformers`` runs with its default
+attention (SDPA for VideoMAE; TimeSformer has only its own matmul attention).
 """
 
 import argparse
@@ -23,7 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from slowvid.config import load_config
+from slowvid.engine.setup import use_channels_last
 from slowvid.models import build_model
+from slowvid.models.folding import fold_batchnorm
 from slowvid.utils.pytorchvideo_compat import import_pytorchvideo
 
 
@@ -147,26 +154,49 @@ def _time(step, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def _variant(config: str, variant: str, inputs, train: bool, device: torch.device):
+    """A slowvid model and its inputs as ``variant`` prepares them."""
+    cfg = load_config(config)
+    model = build_model(cfg).to(device)
+    if variant in ("folded", "default", "compiled") and not train:
+        fold_batchnorm(model.eval(), [inputs])
+    channels_last = variant == "channels_last" or (
+        variant in ("default", "compiled") and use_channels_last(model, None, device)
+    )
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+        inputs = [x.contiguous(memory_format=torch.channels_last_3d) for x in inputs]
+    if variant == "compiled":
+        model = torch.compile(model)
+    return model, inputs
+
+
 def compare(
-    name: str, batch: int, repeats: int, train: bool, device: torch.device, amp: bool
+    name: str,
+    batch: int,
+    repeats: int,
+    train: bool,
+    device: torch.device,
+    amp: bool,
+    variants: list[str],
 ) -> dict[str, float]:
     """Median seconds per clip for each contender of ``name``."""
     config, build_reference, reference, shapes = MODELS[name]
     torch.manual_seed(0)
     inputs = [torch.randn(batch, *s, device=device) for s in shapes]
-    channels_last = torch.channels_last_3d
-    contenders = {
-        "slowvid": (build_model(load_config(config)).to(device), inputs),
-        reference: (build_reference().to(device), inputs),
-    }
-    if reference == "pytorchvideo":  # memory layouts matter for convolutions only
-        contenders["slowvid channels_last_3d"] = (
-            build_model(load_config(config)).to(device, memory_format=channels_last),
-            [x.contiguous(memory_format=channels_last) for x in inputs],
-        )
+    contenders = {reference: (build_reference().to(device), inputs)}
+    for variant in variants:
+        contenders[f"slowvid {variant}"] = _variant(config, variant, inputs, train, device)
     steps = {k: _step_fn(m, x, train, amp) for k, (m, x) in contenders.items()}
-    for step in steps.values():  # warm-up: allocator, oneDNN / cuDNN algorithm caches
-        step()
+    for key, step in steps.items():  # warm-up: allocator, oneDNN / cuDNN caches, compiling
+        seconds = _time(step, device)
+        if "compiled" in key:
+            print(
+                f"{name:>12} {key}: first {'training' if train else 'inference'} step (compiling)"
+                f" took {seconds:.1f} s",
+                flush=True,
+            )
+            step()  # compiled code may specialise again on the second call
     times: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(repeats):
         for key, step in steps.items():
@@ -182,6 +212,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--amp", action="store_true", help="autocast to bfloat16")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=["eager", "default", "compiled"],
+        choices=["eager", "channels_last", "folded", "default", "compiled"],
+    )
+    parser.add_argument(
+        "--modes", nargs="+", default=["train", "infer"], choices=["train", "infer"]
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -196,8 +235,8 @@ def main() -> None:
         f"median of {args.repeats}"
     )
     for name in args.models:
-        for train in (True, False):
-            result = compare(name, args.batch, args.repeats, train, device, args.amp)
+        for train in [mode == "train" for mode in args.modes]:
+            result = compare(name, args.batch, args.repeats, train, device, args.amp, args.variants)
             label = MODELS[name][2]
             reference = result[label]
             mode = "train" if train else "infer"

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from slowvid.config import load_config
 from slowvid.data.transforms import pack_pathways
+from slowvid.engine.setup import use_channels_last
 from slowvid.models import build_model
 from slowvid.solver import build_optimizer
 
@@ -36,6 +37,8 @@ def measure(cfg, batch: int, device: torch.device, amp: bool, train: bool, steps
     """(clips/s, peak GPU memory in GiB) of ``steps`` steps after ``warmup`` untimed ones."""
     torch.manual_seed(0)
     model = build_model(cfg).to(device).train(train)
+    if use_channels_last(model, cfg.MODEL.CHANNELS_LAST, device):  # as the engine does
+        model = model.to(memory_format=torch.channels_last_3d)
     optimizer = build_optimizer(model, cfg)
     scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
     dtype = torch.float16 if device.type == "cuda" else torch.bfloat16

@@ -4,8 +4,11 @@
     # classification: the top-k labels of each one-second window, top-left
     python tools/demo_net.py --cfg configs/Demo/SLOWFAST_DEMO.yaml --video in.mp4 \
         --output out.mp4 --checkpoint output/demo/checkpoints/checkpoint_epoch_00020.pyth
+    # ... with Grad-CAM heat maps of the predicted class over the frames
+    python tools/demo_net.py --cfg configs/Demo/SLOWFAST_DEMO.yaml --video in.mp4 \
+        --output out.mp4 --checkpoint ... --gradcam
     # AVA detection: person boxes from a csv (video_id,second,x1,y1,x2,y2,... normalised), or
-    # the whole frame as one box without --boxes
+    # without --boxes found on each window's keyframe by torchvision's COCO Faster R-CNN
     python tools/demo_net.py --cfg configs/AVA/SLOWFAST_8x8_R50.yaml --video movie.mp4 \
         --output out.mp4 --boxes person_boxes.csv --labelmap ava_action_list_v2.2.pbtxt
 
@@ -31,8 +34,11 @@ from slowvid.data.class_names import find_class_names, read_class_names
 from slowvid.data.decoding import open_video
 from slowvid.data.sampling import ClipSpec, clip_stride
 from slowvid.data.transforms import ClipTransform, pack_pathways
+from slowvid.engine.setup import fold_for_inference, use_channels_last
 from slowvid.evaluation.ava import read_labelmap
 from slowvid.models import build_model
+from slowvid.models.person_detector import PersonDetector
+from slowvid.visualization import GradCAM, default_target_layers, overlay_heatmap
 
 logger = logging.getLogger("demo_net")
 COLOURS = [(230, 60, 60), (60, 200, 60), (60, 120, 240), (240, 200, 40), (200, 60, 220)]
@@ -57,6 +63,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--topk", type=int, default=3, help="labels shown per clip or box")
     p.add_argument("--threshold", type=float, default=0.0, help="detection: min score shown")
     p.add_argument("--step", type=float, default=1.0, help="seconds between predictions")
+    p.add_argument(
+        "--gradcam",
+        action="store_true",
+        help="classification: overlay Grad-CAM of the top class (layers from "
+        "TENSORBOARD.MODEL_VIS.GRAD_CAM.LAYER_LIST, else each pathway's last stage)",
+    )
+    p.add_argument(
+        "--detector-weights",
+        default="",
+        help="detection without --boxes: Faster R-CNN R50-FPN COCO state dict; '' = the torch "
+        "hub cache; 'random' = untrained (tests the plumbing only)",
+    )
+    p.add_argument("--detector-threshold", type=float, default=0.9, help="min person score")
+    p.add_argument("--detector-size", type=int, default=800, help="shorter side the detector sees")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     return p.parse_args(argv)
 
@@ -118,6 +138,27 @@ def clip_indices(center: int, spec: ClipSpec, fps: float, num_frames: int) -> li
     ]
 
 
+def gradcam_frames(cam, inputs, frames, clip_idx, first: int, colormap: str):
+    """``frames`` (a window from frame ``first`` on) blended with the Grad-CAM of the last
+    pathway: each frame takes the map of the clip frame nearest in time, placed over the
+    centre crop the model saw."""
+    (*_, maps), _ = cam(inputs)
+    heat = maps[0].cpu()  # (T_clip, S, S)
+    h, w = frames.shape[1:3]
+    side = min(h, w)
+    full = torch.zeros(heat.shape[0], h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    full[:, top : top + side, left : left + side] = torch.nn.functional.interpolate(
+        heat[None], size=(side, side), mode="bilinear", align_corners=False
+    )[0]
+    nearest = [
+        min(range(len(clip_idx)), key=lambda k: abs(clip_idx[k] - (first + i)))
+        for i in range(len(frames))
+    ]
+    shown = overlay_heatmap(torch.from_numpy(frames), full[nearest], colormap)
+    return shown.numpy().copy()
+
+
 @torch.no_grad()
 def annotate_window(model, cfg, transform, clip_frames, boxes, args, names, size) -> list:
     """Predictions of one window as ``[(pixel box or None, text lines, colour)]``.
@@ -164,9 +205,21 @@ def main(argv=None) -> int:
     else:
         logger.warning("no checkpoint given: the model's weights are random")
     model.eval().to(device)
+    fold_for_inference(model, cfg)
+    if use_channels_last(model, cfg.MODEL.CHANNELS_LAST, device):
+        model.to(memory_format=torch.channels_last_3d)
     detect = "boxes" in model.input_spec.extra_args
     names = class_names(args, cfg)
     person_boxes = read_person_boxes(args.boxes) if args.boxes else {}
+    detector = None
+    if detect and not args.boxes:
+        detector = PersonDetector.build(
+            args.detector_weights, args.detector_threshold, args.detector_size, device
+        )
+    cam = None
+    if args.gradcam and not detect:
+        layers = list(cfg.TENSORBOARD.MODEL_VIS.GRAD_CAM.LAYER_LIST)
+        cam = GradCAM(model, layers or default_target_layers(model))
     d = cfg.DATA
     common = dict(crop_size=d.TEST_CROP_SIZE, mean=tuple(d.MEAN), std=tuple(d.STD))
     transform = (DetectionTransform if detect else ClipTransform)(training=False, **common)
@@ -184,10 +237,19 @@ def main(argv=None) -> int:
                     raise RuntimeError(f"opencv cannot write {args.output}")
             center = start + step // 2
             boxes = None
-            if detect:  # the whole frame is the one "person" when no boxes are given
-                boxes = person_boxes.get(int(center / fps), []) if args.boxes else [[0, 0, 1, 1]]
-            clip_frames = video.get_frames(clip_indices(center, spec, fps, n))
+            if detect and args.boxes:
+                boxes = person_boxes.get(int(center / fps), [])
+            elif detect:  # persons on the keyframe, the window's centre frame
+                boxes = detector(video.get_frames([min(center, n - 1)])[0].numpy())
+            clip_idx = clip_indices(center, spec, fps, n)
+            clip_frames = video.get_frames(clip_idx)
             notes = annotate_window(model, cfg, transform, clip_frames, boxes, args, names, (w, h))
+            if cam is not None:
+                clip = transform(clip_frames, spatial_idx=1)
+                pathways = pack_pathways(clip, len(d.INPUT_CHANNEL_NUM), cfg.SLOWFAST.ALPHA)
+                inputs = [x[None].to(device) for x in pathways]
+                colormap = cfg.TENSORBOARD.MODEL_VIS.GRAD_CAM.COLORMAP
+                frames = gradcam_frames(cam, inputs, frames, clip_idx, start, colormap)
             for frame in frames:
                 for box, lines, colour in notes:
                     draw(frame, lines, box, colour)

@@ -16,18 +16,22 @@ Everything that is not a tensor is a plain python value, so files load with
 
 Files are written to a hidden temporary file in the same directory and renamed into place:
 a crash mid-write leaves no ``checkpoint_epoch_*.pyth`` behind, and a restarted job resumes
-from the newest complete one. Only rank 0 should call :func:`save_checkpoint`.
+from the newest complete one. Only rank 0 should call :func:`save_checkpoint`, except for an
+FSDP model, whose checkpoint every rank writes its part of: a ``checkpoint_epoch_*.dcp``
+directory (:mod:`slowvid.checkpoint.sharded`) that every function here also reads.
 """
 
 import logging
 import os
 import re
+import shutil
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import torch
+import torch.distributed as dist
 from iopath.common.file_io import g_pathmgr
 from torch import nn
 
@@ -37,6 +41,16 @@ from .model_state import (
     CheckpointMismatchError,
     diff_state_dicts,
     is_head_key,
+)
+from .sharded import (
+    SHARDED_SUFFIX,
+    STATE_FILE,
+    is_sharded_checkpoint,
+    is_sharded_model,
+    load_full_state_into,
+    load_sharded_checkpoint,
+    read_sharded_checkpoint,
+    save_shards,
 )
 
 __all__ = [
@@ -54,7 +68,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # A mid-epoch checkpoint (``_iter_K``) sorts after its epoch's and before the next epoch's.
-_NAME_RE = re.compile(r"^checkpoint_epoch_(\d+)(?:_iter_(\d+))?\.pyth$")
+_NAME_RE = re.compile(r"^checkpoint_epoch_(\d+)(?:_iter_(\d+))?\.(pyth|dcp)$")
 _RESERVED_KEYS = ("epoch", "iter", "model_state", "optimizer_state", "cfg")
 # Types torch's weights_only unpickler accepts besides tensors and containers.
 _PLAIN_TYPES = (int, float, bool, str, bytes, type(None), torch.dtype, torch.device)
@@ -90,10 +104,12 @@ def checkpoint_dir(output_dir: str) -> str:
     return os.path.join(output_dir, "checkpoints")
 
 
-def checkpoint_path(output_dir: str, epoch: int, iteration: int = 0) -> str:
-    """Path of the checkpoint written after ``epoch`` epochs and ``iteration`` more batches."""
+def checkpoint_path(output_dir: str, epoch: int, iteration: int = 0, sharded: bool = False) -> str:
+    """Path of the checkpoint written after ``epoch`` epochs and ``iteration`` more batches
+    (a ``.dcp`` directory when ``sharded``)."""
     suffix = f"_iter_{iteration:06d}" if iteration else ""
-    return os.path.join(checkpoint_dir(output_dir), f"checkpoint_epoch_{epoch:05d}{suffix}.pyth")
+    ext = SHARDED_SUFFIX if sharded else ".pyth"
+    return os.path.join(checkpoint_dir(output_dir), f"checkpoint_epoch_{epoch:05d}{suffix}{ext}")
 
 
 def _check_plain(obj: Any, where: str) -> None:
@@ -140,10 +156,13 @@ def save_checkpoint(
 ) -> str:
     """Write ``{output_dir}/checkpoints/checkpoint_epoch_{epoch:05d}.pyth`` atomically.
 
+    For an FSDP model this is a collective call that writes the sharded directory
+    ``checkpoint_epoch_{epoch:05d}.dcp`` instead (local file systems only).
+
     Args:
         output_dir (str): the run's output directory (any iopath path).
         epoch (int): epochs completed; a resumed run starts at this epoch (0-based).
-        model (nn.Module): the model, possibly wrapped in DistributedDataParallel.
+        model (nn.Module): the model, possibly wrapped in DistributedDataParallel or sharded.
         optimizer (Optimizer | None): saved as "optimizer_state" when given.
         cfg (CfgNode | str | None): saved as a yaml string under "cfg".
         extra (Mapping | None): further top-level entries (e.g. "rng_state", "scaler_state",
@@ -158,13 +177,13 @@ def save_checkpoint(
         ValueError: when ``extra`` reuses a reserved key.
         TypeError: when an entry could not be loaded back with weights_only=True.
     """
-    checkpoint: dict[str, Any] = {
-        "epoch": int(epoch),
-        "model_state": _unwrap(model).state_dict(),
-    }
+    sharded = is_sharded_model(model)
+    checkpoint: dict[str, Any] = {"epoch": int(epoch)}
+    if not sharded:
+        checkpoint["model_state"] = _unwrap(model).state_dict()
     if iteration:
         checkpoint["iter"] = int(iteration)
-    if optimizer is not None:
+    if optimizer is not None and not sharded:
         checkpoint["optimizer_state"] = optimizer.state_dict()
     if cfg is not None:
         checkpoint["cfg"] = cfg if isinstance(cfg, str) else cfg.dump()
@@ -176,15 +195,25 @@ def save_checkpoint(
     for key, value in checkpoint.items():
         _check_plain(value, key)
 
-    directory = checkpoint_dir(output_dir)
-    g_pathmgr.mkdirs(directory)
-    path = checkpoint_path(output_dir, epoch, iteration)
+    g_pathmgr.mkdirs(checkpoint_dir(output_dir))
+    path = checkpoint_path(output_dir, epoch, iteration, sharded=sharded)
+    if sharded:
+        _save_sharded(path, model, optimizer, checkpoint)
+    else:
+        write_checkpoint_file(path, checkpoint)
+    logger.info("Saved checkpoint %s", path)
+    return path
+
+
+def write_checkpoint_file(path: str, checkpoint: Mapping[str, Any]) -> None:
+    """``torch.save`` ``checkpoint`` to ``path`` through a hidden temporary file and a rename."""
+    directory = os.path.dirname(path)
     # Hidden name in the same directory: the rename stays on one file system, and the name
     # never matches the checkpoint pattern, so a leftover is never mistaken for a checkpoint.
     tmp_path = os.path.join(directory, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         with g_pathmgr.open(tmp_path, "wb") as f:
-            torch.save(checkpoint, f)
+            torch.save(dict(checkpoint), f)
             f.flush()
             if hasattr(f, "fileno"):
                 # The data must be on disk before the rename makes it visible.
@@ -197,8 +226,28 @@ def save_checkpoint(
         except OSError:
             logger.warning("Could not remove temporary checkpoint file %s", tmp_path)
         raise
-    logger.info("Saved checkpoint %s", path)
-    return path
+
+
+def _save_sharded(path: str, model: nn.Module, optimizer, checkpoint: dict[str, Any]) -> None:
+    """Every rank writes its shards into a hidden directory that rank 0 renames into place."""
+    if not _is_local(path):
+        raise ValueError(
+            f"sharded (FSDP) checkpoints are written to a file system; OUTPUT_DIR gives {path}"
+        )
+    path = g_pathmgr.get_local_path(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
+    rank = dist.get_rank()
+    if rank == 0:
+        shutil.rmtree(tmp, ignore_errors=True)  # left by a crash during an earlier save
+    dist.barrier()
+    save_shards(tmp, model, optimizer)
+    dist.barrier()
+    if rank == 0:
+        write_checkpoint_file(os.path.join(tmp, STATE_FILE), checkpoint)
+        if os.path.exists(path):  # the same epoch saved again
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    dist.barrier()
 
 
 def list_checkpoints(output_dir: str) -> list[str]:
@@ -228,12 +277,14 @@ def read_checkpoint(
     """Load a checkpoint file onto the CPU with ``weights_only=True``.
 
     A Caffe2 file (PySlowFast's older model zoo) is read with an unpickler that only builds
-    numpy arrays, giving ``{"blobs": {name: array}, ...}``.
+    numpy arrays, giving ``{"blobs": {name: array}, ...}``. A sharded ``.dcp`` directory is
+    read whole, as full tensors (:func:`read_sharded_checkpoint`).
 
     Args:
         path (str): any iopath path.
         mmap (bool): map tensors lazily instead of reading them (local zip files only); used
-            to check that a file is complete without paying for reading it.
+            to check that a file is complete without paying for reading it. Of a sharded
+            directory only the non-tensor entries are read then.
         checkpoint_type (str | None): "caffe2" reads a Caffe2 blob pickle whatever its name,
             "pytorch" a torch file (PySlowFast's TRAIN.CHECKPOINT_TYPE); None decides by the
             name, ``.pkl`` being Caffe2.
@@ -254,6 +305,13 @@ def read_checkpoint(
         checkpoint = None
         if caffe2:
             checkpoint = read_caffe2_pickle(path)
+        elif _is_local(path) and is_sharded_checkpoint(g_pathmgr.get_local_path(path)):
+            local = g_pathmgr.get_local_path(path)
+            checkpoint = (
+                torch.load(os.path.join(local, STATE_FILE), map_location="cpu", weights_only=True)
+                if mmap
+                else read_sharded_checkpoint(local)
+            )
         elif mmap:
             local = g_pathmgr.get_local_path(path)
             try:
@@ -311,9 +369,13 @@ def load_checkpoint(
     ResNets) are detected from their keys and converted (:mod:`slowvid.checkpoint.converters`);
     the optimizer state of a converted checkpoint is never loaded.
 
+    Sharded (``.dcp``) and file checkpoints load into sharded (FSDP) and plain models alike;
+    a sharded checkpoint with its optimizer into a sharded model is a collective call in which
+    every rank reads only its own shards.
+
     Args:
         path (str): the checkpoint file (any iopath path).
-        model (nn.Module): the model, possibly wrapped in DistributedDataParallel.
+        model (nn.Module): the model, possibly wrapped in DistributedDataParallel or sharded.
         optimizer (Optimizer | None): restored from "optimizer_state" when given. Left alone,
             with a warning, when the checkpoint has none or when head weights were skipped.
         strict_head (bool): treat head differences as errors too, instead of skipping head
@@ -332,6 +394,12 @@ def load_checkpoint(
         CheckpointMismatchError: listing every mismatched, missing and unexpected key by name
             (with both shapes) when the weights do not fit outside the head.
     """
+    sharded = is_sharded_model(model)
+    # Resuming an FSDP run: each rank reads its own shards. Weights alone (fine-tuning, maybe
+    # to another head) go through the full tensors below, which skip a mismatched head.
+    local = g_pathmgr.get_local_path(path) if _is_local(path) else ""
+    if sharded and optimizer is not None and local and is_sharded_checkpoint(local):
+        return load_sharded_checkpoint(local, model, optimizer)
     checkpoint = read_checkpoint(path, checkpoint_type=checkpoint_type)
     target = _unwrap(model)
     # The one place foreign formats enter: everything below sees slowvid names.
@@ -362,7 +430,14 @@ def load_checkpoint(
         )
     skipped = {k for k, _, _ in diff.mismatched}
     loadable = {k: v for k, v in state.items() if k in model_state and k not in skipped}
-    target.load_state_dict(loadable, strict=False)
+    optim_state = checkpoint.get("optimizer_state")
+    by_name = isinstance(optim_state, Mapping) and any(
+        isinstance(k, str) for k in optim_state.get("state", {})
+    )
+    if sharded:
+        load_full_state_into(target, loadable)
+    else:
+        target.load_state_dict(loadable, strict=False)
 
     if optimizer is not None:
         if conversion.source != "slowvid":
@@ -380,7 +455,10 @@ def load_checkpoint(
             )
         else:
             try:
-                optimizer.load_state_dict(checkpoint["optimizer_state"])
+                if sharded or by_name:  # DCP keys optimizer states by parameter name
+                    load_full_state_into(target, {}, optimizer, optim_state)
+                else:
+                    optimizer.load_state_dict(optim_state)
             except (ValueError, KeyError) as e:
                 raise CheckpointMismatchError(
                     f"Optimizer state in checkpoint {path} does not fit the optimizer: {e}"

@@ -38,6 +38,17 @@ _C.LOG_PERIOD = 10
 _C.PROJECT = ""
 
 # ---------------------------------------------------------------------------- #
+# One run per OUTPUT_DIR (a lease file the run renews; see slowvid/distributed/lease.py)
+# ---------------------------------------------------------------------------- #
+_C.LEASE = CfgNode()
+# Hold OUTPUT_DIR while running, so a second launch into it is refused.
+_C.LEASE.ENABLE = True
+# Seconds without a heartbeat after which a holder counts as dead and its lease is taken over.
+_C.LEASE.TTL_SECONDS = 120.0
+# Seconds between two heartbeats of the holder; at most half of TTL_SECONDS.
+_C.LEASE.RENEW_SECONDS = 15.0
+
+# ---------------------------------------------------------------------------- #
 # Training
 # ---------------------------------------------------------------------------- #
 _C.TRAIN = CfgNode()
@@ -65,6 +76,20 @@ _C.TRAIN.HOOKS = []
 _C.TRAIN.MIXED_PRECISION = False
 # Mini-batches whose gradients are summed before each optimizer step.
 _C.TRAIN.GRAD_ACCUM_STEPS = 1
+# Data parallelism over several processes: "ddp" (a full model copy per process) or "fsdp"
+# (FSDP2: parameters, gradients and optimizer state sharded per block; sharded checkpoints).
+_C.TRAIN.DISTRIBUTED = "ddp"
+
+# ---------------------------------------------------------------------------- #
+# FSDP (TRAIN.DISTRIBUTED fsdp)
+# ---------------------------------------------------------------------------- #
+_C.FSDP = CfgNode()
+# Dtype the gathered parameters compute in: "" (their own, float32), "bfloat16" or "float16".
+_C.FSDP.PARAM_DTYPE = ""
+# Dtype gradients are reduce-scattered in: "" (PARAM_DTYPE), "float32", "bfloat16", "float16".
+_C.FSDP.REDUCE_DTYPE = ""
+# Free each block's gathered parameters after its forward pass (less memory, one more gather).
+_C.FSDP.RESHARD_AFTER_FORWARD = True
 
 # ---------------------------------------------------------------------------- #
 # Testing
@@ -91,7 +116,8 @@ _C.TEST.SAVE_RESULTS_PATH = ""
 # Data
 # ---------------------------------------------------------------------------- #
 _C.DATA = CfgNode()
-# Directory holding the split files (train.csv, val.csv, test.csv).
+# Directory holding the split files (train.csv, val.csv, test.csv); for VideoShards the shard
+# indexes ({split}.json), as a path or a URL (s3://, https://, ...).
 _C.DATA.PATH_TO_DATA_DIR = ""
 # Prefix joined to every video path read from the split files.
 _C.DATA.PATH_PREFIX = ""
@@ -132,7 +158,8 @@ _C.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
 # [min, max] width / height of that random resized crop; [] means [0.75, 1.3333].
 _C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
 # Video decoder: "auto" ($SLOWVID_DECODING_BACKEND if set, else torchcodec when it loads, else
-# PyAV), "torchcodec" or "pyav".
+# PyAV), "torchcodec", "pyav", or "torchcodec_cuda" (clip datasets: NVDEC on the GPU with the
+# transforms batched there; falls back to CPU decoding with one message).
 _C.DATA.DECODING_BACKEND = "auto"
 # Fraction of videos in an epoch that may fail to decode before the run stops.
 _C.DATA.MAX_FAILED_FRACTION = 0.1
@@ -146,6 +173,9 @@ _C.DATA.VIDEO_FORMAT = "video"
 _C.DATA.FRAME_TEMPLATE = "img_{:05d}.jpg"
 # Rate (frames per second) the "frames" were extracted at; TARGET_FPS resamples from it.
 _C.DATA.FRAME_FPS = 30.0
+# Samples each loader worker shuffles among when streaming tar shards in training
+# (TRAIN.DATASET VideoShards); 1 reads them in shard order.
+_C.DATA.SHARD_SHUFFLE_BUFFER = 64
 
 # ---------------------------------------------------------------------------- #
 # Augmentation (training only; the same op, magnitude, crop and box for every frame of a clip)
@@ -217,9 +247,15 @@ _C.MODEL.HEAD_NAME = "ClassificationHead"
 # Classes of each task of a multi-task head, e.g. [97, 300] (EPIC verb, noun); [] = one task.
 # When set, NUM_CLASSES becomes their sum (the width of the concatenated logits).
 _C.MODEL.TASK_NUM_CLASSES = []
-# Keep 5-D weights in channels-last-3D memory: SlowFast R50 trains 1.6x faster on an H100 and X3D
-# 1.5x faster on CPU, but X3D and MViT run slower on GPU (BENCHMARKS.md); off by default.
-_C.MODEL.CHANNELS_LAST = False
+# Channels-last-3D weights and activations: None = the model's measured choice for the device
+# (its class's channels_last_devices: SlowFast on CPU and GPU, X3D on CPU; BENCHMARKS.md);
+# True or False forces it.
+_C.MODEL.CHANNELS_LAST = None
+# torch.compile the model for training and testing (inductor; the first steps pay the compile).
+_C.MODEL.COMPILE = False
+# Activation checkpointing (PySlowFast's key): each block (the model's block_types) keeps only its
+# input and recomputes its activations in the backward pass; less memory, ~1/3 more compute.
+_C.MODEL.ACT_CHECKPOINT = False
 
 # ---------------------------------------------------------------------------- #
 # ResNet family
@@ -585,6 +621,33 @@ _C.TENSORBOARD = CfgNode()
 _C.TENSORBOARD.ENABLE = True
 # Event directory; "" means OUTPUT_DIR/tensorboard.
 _C.TENSORBOARD.LOG_DIR = ""
+# Class names for galleries and charts: a json list, or a json {name: index} (PySlowFast's);
+# "" reads classnames.json in DATA.PATH_TO_DATA_DIR or OUTPUT_DIR, else "class 0", "class 1", ...
+_C.TENSORBOARD.CLASS_NAMES_PATH = ""
+# Clips written per gallery (misclassified clips, Grad-CAM maps, first training batch).
+_C.TENSORBOARD.MAX_CLIPS = 8
+# Looking inside the model at test time (and at the first training batch).
+_C.TENSORBOARD.MODEL_VIS = CfgNode()
+# Master switch of MODEL_VIS.INPUT_VIDEO and MODEL_VIS.GRAD_CAM.
+_C.TENSORBOARD.MODEL_VIS.ENABLE = False
+# Write the clips of the first training batch, after augmentation, as videos.
+_C.TENSORBOARD.MODEL_VIS.INPUT_VIDEO = False
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM = CfgNode()
+# Write Grad-CAM heat maps of the first test clips as videos, one per pathway.
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM.ENABLE = True
+# Target layer per pathway (module names, e.g. ["slow_stages.3", "fast_stages.3"]); [] = the
+# last stage of each pathway.
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM.LAYER_LIST = []
+# Maps of the true class instead of the top predicted one.
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM.USE_TRUE_LABEL = False
+# OpenCV colormap of the heat maps (viridis, jet, inferno, turbo, ...).
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM.COLORMAP = "viridis"
+# Misclassified test clips as videos titled with true and predicted names (single-label sets).
+_C.TENSORBOARD.WRONG_PRED_VIS = CfgNode()
+# Collect and write them.
+_C.TENSORBOARD.WRONG_PRED_VIS.ENABLE = False
+# TensorBoard folder (tag prefix) of those clips.
+_C.TENSORBOARD.WRONG_PRED_VIS.TAG = "Incorrectly classified videos"
 
 # TASK, MASK, CONTRASTIVE and the self-supervised DATA / AUG / MODEL keys (ssl_keys.py).
 add_ssl_keys(_C)

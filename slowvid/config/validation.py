@@ -9,13 +9,16 @@ from .ssl_keys import check_ssl_keys
 _CHOICES = {
     "SOLVER.LR_POLICY": ("cosine", "steps_with_relative_lrs", "constant"),
     "SOLVER.OPTIMIZING_METHOD": ("sgd", "adamw"),
-    "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav"),
+    "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav", "torchcodec_cuda"),
     "DATA.VIDEO_FORMAT": ("video", "frames"),
     "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm"),
     "TEST.ENSEMBLE_METHOD": ("sum", "max"),
     "AUG.INTERPOLATION": ("bilinear", "bicubic", "nearest"),
     "AUG.RE_MODE": ("const", "rand", "pixel"),
     "DIST_BACKEND": ("auto", "nccl", "gloo"),
+    "TRAIN.DISTRIBUTED": ("ddp", "fsdp"),
+    "FSDP.PARAM_DTYPE": ("", "float32", "bfloat16", "float16"),
+    "FSDP.REDUCE_DTYPE": ("", "float32", "bfloat16", "float16"),
     "TRAIN.CHECKPOINT_TYPE": ("pytorch", "caffe2"),
     "EPICKITCHENS.VIDEO_FORMAT": ("mp4", "frames"),
     "SSV2.VIDEO_FORMAT": ("webm", "frames"),
@@ -97,6 +100,18 @@ def infer_and_check(cfg: CfgNode) -> None:
             )
     if cfg.TRAIN.GRAD_ACCUM_STEPS < 1:
         _fail("TRAIN.GRAD_ACCUM_STEPS", f"{cfg.TRAIN.GRAD_ACCUM_STEPS}; must be >= 1")
+    if cfg.TRAIN.DISTRIBUTED == "fsdp" and cfg.TRAIN.MIXED_PRECISION and cfg.NUM_GPUS > 0:
+        _fail(
+            "TRAIN.MIXED_PRECISION",
+            "fp16 autocast with its gradient scaler is not set up for sharded gradients; with "
+            "TRAIN.DISTRIBUTED fsdp use FSDP.PARAM_DTYPE bfloat16 instead",
+        )
+    if not 0 < 2 * cfg.LEASE.RENEW_SECONDS <= cfg.LEASE.TTL_SECONDS:
+        _fail(
+            "LEASE.RENEW_SECONDS",
+            f"{cfg.LEASE.RENEW_SECONDS} must be positive and at most half of "
+            f"LEASE.TTL_SECONDS ({cfg.LEASE.TTL_SECONDS}), or a live run could look dead",
+        )
     if cfg.TEST.NUM_SPATIAL_CROPS not in (1, 3):
         _fail("TEST.NUM_SPATIAL_CROPS", f"{cfg.TEST.NUM_SPATIAL_CROPS}; use 1 or 3")
     if cfg.MULTIGRID.LONG_CYCLE and solver.LR_POLICY != "steps_with_relative_lrs":

@@ -36,6 +36,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from slowvid.registry import DATASETS
 
 from .augment import MixupCollate, build_mixup
+from .device_decoding import EncodedBatch, EncodedClip
+from .shards import StreamingDataset
 from .transforms import is_channels_last
 
 __all__ = [
@@ -179,17 +181,21 @@ def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
             tensor such as a multi-hot vector), ``video_index`` and ``failed``.
 
     Returns:
-        ``{"inputs": list of (B, C, T, H, W) per pathway, or None when every item failed,
+        ``{"inputs": list of (B, C, T, H, W) per pathway (an :class:`EncodedBatch` when the
+        items are :class:`EncodedClip`), or None when every item failed,
         "label": LongTensor (B,) or the stacked label tensors, "video_index": LongTensor (B,),
         "failed": list[str]}``; with copies, B counts every copy and labels repeat.
     """
     failed = [path for item in items for path in item["failed"]]
     good = [item for item in items if item["inputs"] is not None]
-    copies = [item["inputs"][0].shape[0] if item["inputs"][0].dim() == 5 else 1 for item in good]
-    if not good:
-        inputs = None
-    else:
+    if good and isinstance(good[0]["inputs"], EncodedClip):  # decoded later, on the device
+        copies = [item["inputs"].num_views for item in good]
+        inputs = EncodedBatch([item["inputs"] for item in good])
+    elif good:
+        copies = [x[0].shape[0] if x[0].dim() == 5 else 1 for x in (i["inputs"] for i in good)]
         inputs = [_batch_clips(pathway) for pathway in zip(*(item["inputs"] for item in good))]
+    else:
+        copies, inputs = [], None
     labels = [item["label"] for item, n in zip(good, copies) for _ in range(n)]
     if labels and isinstance(labels[0], torch.Tensor):
         label = torch.stack(labels)
@@ -297,6 +303,8 @@ def build_loader(cfg, split: str) -> DataLoader:
             world,
             total // world,
         )
+    if isinstance(dataset, StreamingDataset):
+        return _streaming_loader(cfg, dataset, training, total // world, world, rank)
     if training and world > 1:
         sampler: Sampler = DistributedSampler(
             dataset,
@@ -316,7 +324,11 @@ def build_loader(cfg, split: str) -> DataLoader:
     mixup = build_mixup(cfg) if training else None
     if mixup is not None:
         collate_fn = MixupCollate(collate_fn, mixup)
-    batching: dict[str, Any] = {"batch_size": total // world, "sampler": sampler}
+    # Evaluation items may hold every view of a video (ClipDataset.views_per_item): the batch
+    # size counts clips, as in PySlowFast, so such batches take fewer items.
+    per_item = 1 if training else getattr(dataset, "views_per_item", 1)
+    batch_size = max(total // world // per_item, 1)
+    batching: dict[str, Any] = {"batch_size": batch_size, "sampler": sampler}
     batching["drop_last"] = training
     if training and cfg.MULTIGRID.SHORT_CYCLE:
         if not hasattr(dataset, "crop_override"):
@@ -340,6 +352,31 @@ def build_loader(cfg, split: str) -> DataLoader:
     return loader
 
 
+def _streaming_loader(
+    cfg, dataset: StreamingDataset, training: bool, batch_size: int, world: int, rank: int
+) -> DataLoader:
+    """The loader of a dataset that streams its own share (no sampler: it picks its items)."""
+    if training and (cfg.MULTIGRID.SHORT_CYCLE or cfg.MIXUP.ENABLE):
+        raise ValueError(
+            f"{type(dataset).__name__} streams its items: MULTIGRID.SHORT_CYCLE and "
+            "MIXUP.ENABLE are not supported with it"
+        )
+    num_workers = cfg.DATA_LOADER.NUM_WORKERS
+    dataset.set_share(world_size=world, rank=rank, batch_size=batch_size, num_workers=num_workers)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        drop_last=training,
+        num_workers=num_workers,
+        collate_fn=getattr(dataset, "collate_fn", collate_clips),
+        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
+        worker_init_fn=functools.partial(_init_worker, seed=cfg.RNG_SEED, rank=rank),
+        generator=torch.Generator().manual_seed(_mix_seed(cfg.RNG_SEED, rank, 0)),
+    )
+    loader.slowvid_seed = (cfg.RNG_SEED, rank)
+    return loader
+
+
 def shuffle_loader(loader: DataLoader, epoch: int) -> None:
     """Prepare ``loader`` for ``epoch``: sampler order and worker seeds depend on it only.
 
@@ -350,6 +387,8 @@ def shuffle_loader(loader: DataLoader, epoch: int) -> None:
         loader.sampler.set_epoch(epoch)
     if hasattr(loader.batch_sampler, "set_epoch"):  # multigrid's short cycle
         loader.batch_sampler.set_epoch(epoch)
+    if isinstance(loader.dataset, StreamingDataset):
+        loader.dataset.set_epoch(epoch)
     seed, rank = getattr(loader, "slowvid_seed", (0, 0))
     if loader.generator is not None:
         loader.generator.manual_seed(_mix_seed(seed, rank, epoch))

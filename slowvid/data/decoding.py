@@ -23,7 +23,9 @@ import bisect
 import io
 import logging
 import os
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Self
 
@@ -32,6 +34,7 @@ import torch
 
 __all__ = [
     "DecodeError",
+    "DecodeStats",
     "NoAudioError",
     "PyAVVideo",
     "TorchCodecVideo",
@@ -43,7 +46,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "pyav", "torchcodec")
+BACKENDS = ("auto", "pyav", "torchcodec", "torchcodec_cuda")
 
 # None until probed; then (usable, reason-if-not).
 _TORCHCODEC_STATE: tuple[bool, str] | None = None
@@ -61,6 +64,24 @@ class DecodeError(RuntimeError):
 
 class NoAudioError(DecodeError):
     """The file has no audio track: a property of the file, which callers may accept."""
+
+
+@dataclass
+class DecodeStats:
+    """Where the time of one :meth:`PyAVVideo.get_frames` call went (benchmarks read it).
+
+    Attributes:
+        frames_decoded: frames that came out of the decoder, wanted or not.
+        lead_frames: of those, frames before the clip's first one (from the keyframe the
+            seek landed on): the price of random access with long GOPs.
+        seek_s: from the seek until the clip's first frame is decoded.
+        decode_s: from there until the clip's last frame, RGB conversion included.
+    """
+
+    frames_decoded: int = 0
+    lead_frames: int = 0
+    seek_s: float = 0.0
+    decode_s: float = 0.0
 
 
 # Audio decoders (AAC, MP3, Opus, Vorbis) build each frame from the one before it, so PyAV
@@ -176,25 +197,28 @@ class PyAVVideo(Video):
     """PyAV backend: seeks by timestamp, decodes forward until the last requested frame.
 
     Args:
-        path: video file.
+        path: video file (with ``data``, only the name used in messages).
         num_threads: FFmpeg decoding threads (1 suits data-loader workers, which already
             run in parallel).
+        data: the encoded file's bytes, read from memory instead of ``path`` (a video
+            streamed out of a tar shard).
     """
 
     backend = "pyav"
 
-    def __init__(self, path: str, *, num_threads: int = 1):
+    def __init__(self, path: str, *, num_threads: int = 1, data: bytes | None = None):
         import av
 
         self.path = path
         self._container = None
         # Number of frames decoded by the last get_frames call; lets tests check seeking.
         self.last_decoded_count = 0
+        self.last_stats = DecodeStats()
         self._fresh = True
-        if not os.path.isfile(path):
+        if data is None and not os.path.isfile(path):
             raise DecodeError(path, "file not found")
         try:
-            self._container = av.open(path)
+            self._container = av.open(path if data is None else io.BytesIO(data))
             if not self._container.streams.video:
                 raise DecodeError(path, "no video stream")
             stream = self._container.streams.video[0]
@@ -246,14 +270,18 @@ class PyAVVideo(Video):
         overshot, as with broken indexes or missing timestamps; the caller then decodes from
         the start, where no such check is made).
         """
+        stats = self.last_stats
+        start = time.perf_counter()
         if seek:
             self._seek_to(wanted[0])
         want = set(wanted)
         frames: dict[int, np.ndarray] = {}
         last_frame = None
         first = True
+        reached = None  # when the clip's first frame came out
         for counter, frame in enumerate(self._container.decode(self._stream)):
             self.last_decoded_count += 1
+            stats.frames_decoded += 1
             if frame.pts is None and seek:
                 # Counting frames only works from the start of the stream.
                 return {}, False
@@ -261,6 +289,11 @@ class PyAVVideo(Video):
             if first and seek and idx > wanted[0]:
                 return {}, False
             first = False
+            if reached is None and idx >= wanted[0]:
+                reached = time.perf_counter()
+                stats.seek_s += reached - start
+            elif reached is None:
+                stats.lead_frames += 1
             if idx in want:
                 frames[idx] = frame.to_ndarray(format="rgb24")
             last_frame = (idx, frame)
@@ -269,6 +302,11 @@ class PyAVVideo(Video):
         # Indices past the true end (the frame count was an over-estimate) take the last frame.
         if last_frame is not None and last_frame[0] not in frames and wanted[-1] > last_frame[0]:
             frames[last_frame[0]] = last_frame[1].to_ndarray(format="rgb24")
+        end = time.perf_counter()
+        if reached is None:
+            stats.seek_s += end - start
+        else:
+            stats.decode_s += end - reached
         return frames, True
 
     def get_frames(self, indices: Sequence[int]) -> torch.Tensor:
@@ -276,6 +314,7 @@ class PyAVVideo(Video):
         if not wanted:
             raise ValueError("no frame indices requested")
         self.last_decoded_count = 0
+        self.last_stats = DecodeStats()
         try:
             # A fresh container already sits at the start; anything else needs a seek.
             frames, ok = self._decode_range(wanted, seek=wanted[0] > 0 or not self._fresh)
@@ -351,17 +390,20 @@ class TorchCodecVideo(Video):
     it retries once in "exact" mode, whose frame count comes from the packets themselves.
 
     Args:
-        path: video file.
+        path: video file (with ``data``, only the name used in messages).
         num_threads: FFmpeg decoding threads.
+        data: the encoded file's bytes, read from memory instead of ``path``.
     """
 
     backend = "torchcodec"
 
-    def __init__(self, path: str, *, num_threads: int = 1):
+    def __init__(self, path: str, *, num_threads: int = 1, data: bytes | None = None):
         self.path = path
         self._decoder = None
         self._num_threads = num_threads
-        if not os.path.isfile(path):
+        self._data = data
+        self._source = path if data is None else data
+        if data is None and not os.path.isfile(path):
             raise DecodeError(path, "file not found")
         self._open("approximate")
 
@@ -370,7 +412,7 @@ class TorchCodecVideo(Video):
 
         try:
             self._decoder = VideoDecoder(
-                self.path,
+                self._source,
                 dimension_order="NHWC",
                 num_ffmpeg_threads=self._num_threads,
                 seek_mode=seek_mode,
@@ -422,11 +464,11 @@ class TorchCodecVideo(Video):
         offset = float(getattr(self._decoder.metadata, "begin_stream_seconds", 0) or 0)
         start, end = start_sec + offset, end_sec + offset
         try:
-            decoder = AudioDecoder(self.path, sample_rate=sample_rate, num_channels=1)
+            decoder = AudioDecoder(self._source, sample_rate=sample_rate, num_channels=1)
             played = decoder.get_samples_played_in_range(max(start, 0.0), end)
         except Exception as err:
             # torchcodec's message for a missing track is generic; PyAV tells which it is.
-            with PyAVVideo(self.path) as video:
+            with PyAVVideo(self.path, data=self._data) as video:
                 if not video._container.streams.audio:
                     raise NoAudioError(self.path, "no audio stream") from None
             raise DecodeError(self.path, f"audio: {type(err).__name__}: {err}") from err
@@ -506,6 +548,10 @@ def resolve_backend(backend: str = "auto") -> str:
     global _LOGGED_CHOICE
     if backend not in BACKENDS:
         raise ValueError(f"unknown decoding backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "torchcodec_cuda":
+        # Decoding on the device is set up by the clip datasets (device_decoding.py); whatever
+        # opens files in a worker decodes them on the CPU.
+        backend = "auto"
     if backend == "auto":
         backend = _forced_backend() or backend
     if backend == "pyav":
@@ -523,13 +569,16 @@ def resolve_backend(backend: str = "auto") -> str:
     return chosen
 
 
-def open_video(path: str, backend: str = "auto", *, num_threads: int = 1) -> Video:
+def open_video(
+    path: str, backend: str = "auto", *, num_threads: int = 1, data: bytes | None = None
+) -> Video:
     """Open a video for random access to its frames.
 
     Args:
-        path: video file.
+        path: video file; with ``data``, only its name (in messages and ``Video.path``).
         backend: "auto" (torchcodec when it works here, else PyAV), "pyav" or "torchcodec".
         num_threads: FFmpeg decoding threads.
+        data: the encoded bytes of the file, when they are already in memory (tar shards).
 
     Returns:
         An open :class:`Video`; close it (or use ``with``) when done.
@@ -539,5 +588,5 @@ def open_video(path: str, backend: str = "auto", *, num_threads: int = 1) -> Vid
     """
     path = os.fspath(path)
     if resolve_backend(backend) == "torchcodec":
-        return TorchCodecVideo(path, num_threads=num_threads)
-    return PyAVVideo(path, num_threads=num_threads)
+        return TorchCodecVideo(path, num_threads=num_threads, data=data)
+    return PyAVVideo(path, num_threads=num_threads, data=data)

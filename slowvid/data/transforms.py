@@ -34,6 +34,8 @@ import torch.nn.functional as F
 
 __all__ = [
     "ClipTransform",
+    "draw_resized_crop",
+    "draw_scale_crop",
     "horizontal_flip",
     "is_channels_last",
     "normalize",
@@ -46,8 +48,10 @@ __all__ = [
     "random_short_side_scale",
     "scale_frames",
     "short_side_scale",
+    "short_side_shape",
     "to_float_clip",
     "uniform_crop",
+    "uniform_crop_origin",
 ]
 
 
@@ -68,7 +72,7 @@ def _unit_float(clip: torch.Tensor) -> torch.Tensor:
     return out.copy_(clip).div_(255.0)
 
 
-def _short_side_shape(h: int, w: int, size: int) -> tuple[int, int]:
+def short_side_shape(h: int, w: int, size: int) -> tuple[int, int]:
     return (size, math.floor(w * size / h)) if h <= w else (math.floor(h * size / w), size)
 
 
@@ -79,7 +83,7 @@ def scale_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
     frames' channels-last layout) and moves pixels by at most one grey level of rounding.
     """
     _, h, w, _ = frames.shape
-    new_h, new_w = _short_side_shape(h, w, size)
+    new_h, new_w = short_side_shape(h, w, size)
     if (new_h, new_w) == (h, w):
         return frames
     out = F.interpolate(
@@ -99,7 +103,7 @@ def short_side_scale(clip: torch.Tensor, size: int) -> torch.Tensor:
         ``(C, T, H', W')`` with ``min(H', W') == size``.
     """
     _, _, h, w = clip.shape
-    new_h, new_w = _short_side_shape(h, w, size)
+    new_h, new_w = short_side_shape(h, w, size)
     if (new_h, new_w) == (h, w):
         return clip
     # Frames become the batch dimension of a 2-D resize.
@@ -152,6 +156,14 @@ def random_resized_crop(
         crop whose aspect lies in ``aspect`` (as torchvision).
     """
     _, _, h, w = clip.shape
+    y, x, ch, cw = draw_resized_crop(h, w, scale, aspect, rng)
+    return resized_crop(clip, y, x, ch, cw, size, interpolation)
+
+
+def draw_resized_crop(
+    h: int, w: int, scale: tuple[float, float], aspect: tuple[float, float], rng: random.Random
+) -> tuple[int, int, int, int]:
+    """The ``(top, left, height, width)`` window :func:`random_resized_crop` draws."""
     log_ratio = (math.log(aspect[0]), math.log(aspect[1]))
     for _ in range(10):
         area = rng.uniform(*scale) * h * w
@@ -169,7 +181,7 @@ def random_resized_crop(
         else:
             cw, ch = w, h
         y, x = (h - ch) // 2, (w - cw) // 2
-    return resized_crop(clip, y, x, ch, cw, size, interpolation)
+    return y, x, ch, cw
 
 
 def random_scale_crop(
@@ -191,12 +203,19 @@ def random_scale_crop(
         ``(C, T, size, size)`` of the clip's dtype.
     """
     _, _, h, w = clip.shape
+    top, left, side = draw_scale_crop(h, w, min_scale, max_scale, size, rng)
+    return resized_crop(clip, top, left, side, side, size)
+
+
+def draw_scale_crop(
+    h: int, w: int, min_scale: int, max_scale: int, size: int, rng: random.Random
+) -> tuple[int, int, int]:
+    """The ``(top, left, side)`` square window :func:`random_scale_crop` draws."""
     scale = rng.randint(min_scale, max_scale)
     side = round(size * min(h, w) / scale)
     if scale < size or side > min(h, w):
         raise ValueError(f"crop {size} larger than a frame scaled to short side {scale}")
-    top, left = rng.randint(0, h - side), rng.randint(0, w - side)
-    return resized_crop(clip, top, left, side, side, size)
+    return rng.randint(0, h - side), rng.randint(0, w - side), side
 
 
 def resized_crop(
@@ -248,15 +267,20 @@ def uniform_crop(clip: torch.Tensor, size: int, spatial_idx: int) -> torch.Tenso
     Returns:
         ``(C, T, size, size)``.
     """
+    _, _, h, w = clip.shape
+    return _crop(clip, *uniform_crop_origin(h, w, size, spatial_idx), size)
+
+
+def uniform_crop_origin(h: int, w: int, size: int, spatial_idx: int) -> tuple[int, int]:
+    """``(top, left)`` of :func:`uniform_crop`'s crop in an ``h x w`` frame."""
     if spatial_idx not in (0, 1, 2):
         raise ValueError(f"spatial_idx must be 0, 1 or 2, got {spatial_idx}")
-    _, _, h, w = clip.shape
     y, x = math.ceil((h - size) / 2), math.ceil((w - size) / 2)
     if h > w:
         y = {0: 0, 1: y, 2: h - size}[spatial_idx]
     else:
         x = {0: 0, 1: x, 2: w - size}[spatial_idx]
-    return _crop(clip, y, x, size)
+    return y, x
 
 
 def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:

@@ -70,21 +70,31 @@ _LIVENESS: Liveness | None = None
 
 
 def init_process_group(
-    *, backend: str, init_method: str, world_size: int, rank: int, timeout_minutes: float
+    *,
+    backend: str,
+    init_method: str,
+    world_size: int,
+    rank: int,
+    timeout_minutes: float,
+    attempt: int = 0,
 ) -> None:
     """Join the run's process group; collectives that wait longer than the timeout fail.
 
     The rendezvous store is kept for :func:`explain_failure`, and a heartbeat thread starts.
+    ``attempt`` (a launcher's restart count) gives each attempt keys of its own: torchrun's
+    store outlives its workers, and a restarted rank reading a dead rank's address from the
+    previous attempt fails to connect (seen with ``--max-restarts``).
     """
     global _LIVENESS
     timeout = datetime.timedelta(minutes=timeout_minutes)
     store, rank, world_size = next(
         dist.rendezvous(init_method, rank=rank, world_size=world_size, timeout=timeout)
     )
+    group_store = dist.PrefixStore(f"slowvid/attempt_{attempt}", store) if attempt else store
     dist.init_process_group(
-        backend=backend, store=store, world_size=world_size, rank=rank, timeout=timeout
+        backend=backend, store=group_store, world_size=world_size, rank=rank, timeout=timeout
     )
-    _LIVENESS = Liveness(store, rank=rank, world_size=world_size)
+    _LIVENESS = Liveness(store, rank=rank, world_size=world_size, attempt=attempt)
 
 
 def explain_failure(exc: BaseException, timeout_minutes: float) -> PeerFailed | None:

@@ -38,8 +38,12 @@ def is_collective_error(exc: BaseException) -> bool:
     return isinstance(exc, dist.DistError) or any(s in text for s in ("gloo", "NCCL", "c10d"))
 
 
-def _heartbeat_key(rank: int) -> str:
-    return f"slowvid/heartbeat/{rank}"
+def _heartbeat_key(rank: int, attempt: int = 0) -> str:
+    return f"slowvid/heartbeat/{rank}" if not attempt else f"slowvid/{attempt}/heartbeat/{rank}"
+
+
+def _failed_key(attempt: int = 0) -> str:
+    return FAILED_KEY if not attempt else f"slowvid/{attempt}/failed"
 
 
 class Liveness:
@@ -51,12 +55,23 @@ class Liveness:
         world_size: processes in the run.
         period_s: seconds between heartbeats; a rank is taken for dead when its counter does
             not move for three periods.
+        attempt: the launcher's restart count; each attempt keeps its own keys.
     """
 
-    def __init__(self, store: dist.Store, *, rank: int, world_size: int, period_s: float = 0.5):
+    def __init__(
+        self,
+        store: dist.Store,
+        *,
+        rank: int,
+        world_size: int,
+        period_s: float = 0.5,
+        attempt: int = 0,
+    ):
         self.store = store
         self.rank = rank
         self.world_size = world_size
+        self.attempt = attempt
+        self.failed_key = _failed_key(attempt)
         self.period_s = period_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -72,7 +87,7 @@ class Liveness:
             self._thread.start()
 
     def _beat(self, store: dist.Store) -> None:
-        key = _heartbeat_key(self.rank)
+        key = _heartbeat_key(self.rank, self.attempt)
         while not self._stop.is_set():
             try:
                 store.add(key, 1)
@@ -89,7 +104,7 @@ class Liveness:
         """Publish this rank's error; the first report of the run wins."""
         message = f"rank {self.rank}: {type(exc).__name__}: {exc}"[:2000]
         try:
-            self.store.compare_set(FAILED_KEY, "", message)
+            self.store.compare_set(self.failed_key, "", message)
         except Exception:  # best effort: the store may already be gone
             pass
 
@@ -97,7 +112,7 @@ class Liveness:
         """Other ranks whose heartbeat does not move (killed, or crashed without a Python error)."""
         if self._thread is None:
             return []
-        keys = [_heartbeat_key(r) for r in range(self.world_size)]
+        keys = [_heartbeat_key(r, self.attempt) for r in range(self.world_size)]
         before = [self.store.add(key, 0) for key in keys]
         time.sleep(3 * self.period_s)
         after = [self.store.add(key, 0) for key in keys]
@@ -114,8 +129,8 @@ class Liveness:
             self.report(exc)
             return None
         try:
-            if self.store.check([FAILED_KEY]):
-                first = self.store.get(FAILED_KEY).decode()
+            if self.store.check([self.failed_key]):
+                first = self.store.get(self.failed_key).decode()
                 return PeerFailed(f"stopping because {first.replace(':', ' failed:', 1)}")
             stopped = self.stopped_ranks()
         except Exception:

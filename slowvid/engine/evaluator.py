@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import torch
 from torch.utils.data import DataLoader
@@ -31,11 +32,14 @@ def predict_views(
     multi_label: bool = False,
     log_period: int = 10,
     pixel_norm: PixelNorm | None = None,
+    on_batch: Callable | None = None,
 ) -> dict:
     """Run ``model`` on this rank's share of the views.
 
     Args:
         pixel_norm: normalises uint8 clips on ``device`` (needed when the loader sends them).
+        on_batch: called as ``on_batch(inputs, probs, labels, video_index)`` after each batch
+            (e.g. ``TestGalleries.update``).
 
     Returns:
         dict with ``video_index`` LongTensor(N), ``probs`` FloatTensor(N, K) (softmax, or
@@ -48,8 +52,11 @@ def predict_views(
         failed.extend(batch["failed"])
         if batch["inputs"] is None:
             continue
-        logits = model(to_device(batch["inputs"], device, pixel_norm)).float()
+        inputs = to_device(batch["inputs"], device, pixel_norm)
+        logits = model(inputs).float()
         probs.append((logits.sigmoid() if multi_label else logits.softmax(dim=-1)).cpu())
+        if on_batch is not None:
+            on_batch(inputs, probs[-1], batch["label"], batch["video_index"])
         video_index.append(batch["video_index"])
         labels.append(batch["label"])
         if (it + 1) % log_period == 0 or it + 1 == num_iters:
@@ -125,6 +132,7 @@ def run_dataset_evaluator(
     evaluator,
     log_period: int = 10,
     pixel_norm: PixelNorm | None = None,
+    on_batch: Callable | None = None,
 ) -> dict:
     """Feed ``model(inputs, *extra_inputs)`` of every batch to ``evaluator``.
 
@@ -132,6 +140,8 @@ def run_dataset_evaluator(
         evaluator: has ``process(batch, outputs)`` and ``finalize() -> dict`` (which gathers
             over ranks itself), as made by the dataset's ``make_evaluator``.
         pixel_norm: normalises uint8 clips on ``device`` (needed when the loader sends them).
+        on_batch: called as ``on_batch(inputs, sigmoid scores, labels, video_index)`` after
+            each batch (multi-label sets).
 
     Returns:
         ``finalize()``'s metrics plus ``failed_views`` and ``failed_paths`` over all ranks.
@@ -144,7 +154,10 @@ def run_dataset_evaluator(
         if batch["inputs"] is not None:
             extra = to_device(batch.get("extra_inputs", []), device)
             inputs = to_device(batch["inputs"], device, pixel_norm)
-            evaluator.process(batch, model(inputs, *extra).float())
+            outputs = model(inputs, *extra).float()
+            evaluator.process(batch, outputs)
+            if on_batch is not None:
+                on_batch(inputs, outputs.sigmoid(), batch["label"], batch["video_index"])
         if (it + 1) % log_period == 0 or it + 1 == num_iters:
             eta = (time.perf_counter() - start) / (it + 1) * (num_iters - it - 1)
             logger.info("eval iter %d/%d  eta %s", it + 1, num_iters, format_eta(eta))

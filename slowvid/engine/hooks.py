@@ -11,9 +11,13 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from slowvid.checkpoint import save_checkpoint
+from slowvid.checkpoint import is_sharded_model, save_checkpoint
 from slowvid.distributed import comm
+from slowvid.distributed.lease import OutputDirBusy, OutputDirLease
 from slowvid.registry import HOOKS
+from slowvid.visualization import write_input_clips
+
+from .parallel import sync_buffers
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -58,17 +62,43 @@ class PeriodicCheckpoint(HookBase):
         done = trainer.epoch + 1
         if done % self.period and done != trainer.max_epoch:
             return
-        if comm.is_main_process():
-            path = save_checkpoint(
-                self.output_dir,
-                done,
-                trainer.model,
-                trainer.optimizer,
-                cfg=self.cfg_dump,
-                extra=self.extra_state() if self.extra_state else None,
-            )
+        path = save_run_checkpoint(
+            self.output_dir,
+            done,
+            trainer.model,
+            trainer.optimizer,
+            cfg=self.cfg_dump,
+            extra=self.extra_state() if self.extra_state else None,
+        )
+        if path:
             logger.info("saved checkpoint %s", path)
         comm.synchronize()  # no rank runs ahead of a checkpoint it might need to resume from
+
+
+def save_run_checkpoint(output_dir: str, epoch: int, model, optimizer, **kwargs) -> str | None:
+    """Save the run's state: rank 0 writes a file, or, for an FSDP model, every rank writes
+    its shards (with rank 0's BatchNorm statistics, as a DDP run saves them).
+
+    Returns:
+        The path written, on the ranks that wrote; None elsewhere.
+    """
+    if is_sharded_model(model):
+        sync_buffers(model)
+        return save_checkpoint(output_dir, epoch, model, optimizer, **kwargs)
+    if comm.is_main_process():
+        return save_checkpoint(output_dir, epoch, model, optimizer, **kwargs)
+    return None
+
+
+class LeaseWatch(HookBase):
+    """Stops training once the run has lost its OUTPUT_DIR lease to another launch."""
+
+    def __init__(self, lease: OutputDirLease):
+        self.lease = lease
+
+    def after_step(self) -> None:
+        if self.lease.lost:
+            raise OutputDirBusy(self.lease.lost)
 
 
 class PeriodicEval(HookBase):
@@ -82,6 +112,30 @@ class PeriodicEval(HookBase):
         done = self.trainer.epoch + 1
         if self.period > 0 and (done % self.period == 0 or done == self.trainer.max_epoch):
             self.evaluate(done)
+
+
+class InputClipsToTensorboard(HookBase):
+    """After the run's first step, write that batch's clips (augmented) to TensorBoard.
+
+    Args:
+        writer: a ``TensorboardWriter``.
+        mean, std: DATA.MEAN / DATA.STD, to show normalised clips as pixels.
+        max_clips: clips written per pathway.
+    """
+
+    def __init__(self, *, writer, mean, std, max_clips: int):
+        self.writer, self.mean, self.std, self.max_clips = writer, mean, std, max_clips
+        self.done = False
+
+    def after_step(self) -> None:
+        summary = self.writer.summary_writer()
+        if self.done or summary is None:
+            return
+        self.done = True
+        step = self.trainer.epoch * self.trainer.num_iters + self.trainer.iter
+        write_input_clips(
+            summary, self.trainer.batch["inputs"], step, self.mean, self.std, self.max_clips
+        )
 
 
 def build_extra_hooks(names: list[str]) -> list[HookBase]:

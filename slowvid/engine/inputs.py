@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from slowvid.data.device_decoding import EncodedBatch
 from slowvid.data.transforms import normalize_uint8
 
 __all__ = ["PixelNorm", "to_device"]
@@ -36,13 +37,18 @@ class PixelNorm:
 
 
 def to_device(
-    inputs: Sequence[torch.Tensor], device: torch.device, pixel_norm: PixelNorm | None = None
+    inputs: Sequence[torch.Tensor] | EncodedBatch,
+    device: torch.device,
+    pixel_norm: PixelNorm | None = None,
 ) -> list[torch.Tensor]:
-    """Copy ``inputs`` to ``device``; uint8 tensors (clips of pixels) become normalised float.
+    """Copy ``inputs`` to ``device``; uint8 tensors (clips of pixels) become normalised float,
+    and an :class:`EncodedBatch` (DATA.DECODING_BACKEND torchcodec_cuda) is decoded there.
 
     Raises:
         TypeError: a uint8 input arrived but no ``pixel_norm`` says how to normalise it.
     """
+    if isinstance(inputs, EncodedBatch):
+        return inputs.decode(device)
     out = []
     for x in inputs:
         x = x.to(device, non_blocking=True)

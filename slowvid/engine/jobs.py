@@ -1,4 +1,8 @@
-"""The two jobs ``tools/run_net.py`` launches in every process: ``train`` and ``test``."""
+"""The two jobs ``tools/run_net.py`` launches in every process: ``train`` and ``test``.
+
+Each holds the run's OUTPUT_DIR (:func:`slowvid.distributed.lease.hold_output_dir`) while it
+runs, so a second launch into the same directory stops instead of mixing its files in.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,12 @@ from slowvid.checkpoint import find_latest_checkpoint, load_checkpoint
 from slowvid.config.ssl_keys import check_ssl_eval_start
 from slowvid.data import build_loader
 from slowvid.distributed import comm, preemption
+from slowvid.distributed.lease import hold_output_dir
 from slowvid.evaluation import render_confusion_matrix
 from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.solver import build_lr_schedule, build_optimizer
 from slowvid.utils.logging import TensorboardWriter, log_json_stats
+from slowvid.visualization import TestGalleries
 
 from .evaluator import (
     class_metrics,
@@ -24,12 +30,19 @@ from .evaluator import (
     predict_views,
     run_dataset_evaluator,
 )
-from .hooks import PeriodicCheckpoint, PeriodicEval, build_extra_hooks
+from .hooks import (
+    InputClipsToTensorboard,
+    LeaseWatch,
+    PeriodicCheckpoint,
+    PeriodicEval,
+    build_extra_hooks,
+)
 from .inputs import PixelNorm
 from .multigrid import LongCycleLoader, apply_long_cycle
+from .parallel import gathered
 from .precise_bn import PreciseBN
 from .preempt import StopCheckpoint, rank_rng_state
-from .setup import setup_job, unwrap_model, wrap_model
+from .setup import fold_for_inference, setup_job, unwrap_model, wrap_model
 from .ssl import SelfSupervisedTrainer, evaluate_pretext_loss, self_supervised_model
 from .trainer import Trainer
 
@@ -42,17 +55,32 @@ def _tensorboard(cfg: CfgNode):
     return TensorboardWriter(cfg.TENSORBOARD.LOG_DIR or os.path.join(cfg.OUTPUT_DIR, "tensorboard"))
 
 
+def _galleries(cfg: CfgNode, model, tag: str, tensorboard) -> TestGalleries | None:
+    """TensorBoard galleries of a test pass on rank 0 (classification and multi-label sets)."""
+    bare = unwrap_model(model)
+    if tag != "test" or tensorboard is None or getattr(bare, "takes_boxes", False):
+        return None
+    return None if cfg.MODEL.TASK_NUM_CLASSES else TestGalleries.from_config(cfg, bare)
+
+
 def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard=None) -> dict:
     """Evaluation of ``model`` on ``loader``; logs and returns the metrics.
 
     A dataset with ``make_evaluator(output_dir, tag)`` (AVA) is scored by that evaluator;
     any other by multi-view ensembling (``results["ensemble"]`` is then set, else None).
     """
+    with gathered(model, cfg.FSDP.RESHARD_AFTER_FORWARD):  # FSDP: no collective per batch
+        return _evaluate(model, loader, device, cfg, tag=tag, step=step, tensorboard=tensorboard)
+
+
+def _evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard) -> dict:
+    galleries = _galleries(cfg, model, tag, tensorboard)
+    on_batch = galleries.update if galleries is not None else None
     make_evaluator = getattr(loader.dataset, "make_evaluator", None)
     if make_evaluator is not None:
         evaluator = make_evaluator(cfg.OUTPUT_DIR, f"{tag}_{step}")
         results = run_dataset_evaluator(
-            model, loader, device, evaluator, cfg.LOG_PERIOD, PixelNorm.from_config(cfg)
+            model, loader, device, evaluator, cfg.LOG_PERIOD, PixelNorm.from_config(cfg), on_batch
         )
         ensemble = None
     else:
@@ -64,6 +92,7 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
             multi_label=multi_label,
             log_period=cfg.LOG_PERIOD,
             pixel_norm=PixelNorm.from_config(cfg),
+            on_batch=on_batch,
         )
         results, ensemble = gather_and_ensemble(
             views,
@@ -76,6 +105,8 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
             results.update(per_class)
             if tag == "test" and tensorboard is not None and comm.is_main_process():
                 tensorboard.add_image("test/confusion_matrix", render_confusion_matrix(cm), step)
+    if galleries is not None:
+        galleries.write(tensorboard.summary_writer(), step)
     if results["failed_paths"]:
         logger.warning(
             "%s: %d views could not be decoded and were left out; videos: %s",
@@ -102,8 +133,19 @@ def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensor
     return results
 
 
+def hold_output_dir_of(cfg: CfgNode):
+    """:func:`hold_output_dir` for the run's OUTPUT_DIR with the LEASE.* settings."""
+    lease = cfg.LEASE
+    return hold_output_dir(
+        cfg.OUTPUT_DIR, ttl_s=lease.TTL_SECONDS, renew_s=lease.RENEW_SECONDS, enabled=lease.ENABLE
+    )
+
+
 def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
     """Load the newest checkpoint of this run, else the initial weights.
+
+    ``model`` may be wrapped (DDP) or sharded (FSDP: a sharded checkpoint then loads shard by
+    shard, a file checkpoint from its full tensors).
 
     Returns:
         the resumed checkpoint (``epoch`` = epochs done, optional ``scaler_state``), or
@@ -133,6 +175,11 @@ def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
 
 def train(cfg: CfgNode) -> dict:
     """Train per ``cfg``, evaluating and checkpointing periodically. Returns the last stats."""
+    with hold_output_dir_of(cfg) as lease:
+        return _train(cfg, lease)
+
+
+def _train(cfg: CfgNode, lease) -> dict:
     cfg, long_cycle = apply_long_cycle(cfg)  # multigrid rewrites the solver's epochs and LRs
     device = setup_job(cfg, "train")
     model = build_model(cfg)
@@ -145,10 +192,11 @@ def train(cfg: CfgNode) -> dict:
         cfg.MODEL.ARCH,
         count_parameters(model) / 1e6,
     )
-    optimizer = build_optimizer(model, cfg)  # before wrapping: groups are built on the bare module
+    model = wrap_model(model, cfg, device)
+    # After wrapping: FSDP replaces the parameters by their shards (DDP keeps them).
+    optimizer = build_optimizer(unwrap_model(model), cfg)
     resumed = _resume_or_initialise(cfg, model, optimizer)
     start_epoch = int(resumed["epoch"])
-    model = wrap_model(model, cfg, device)
     train_loader = build_loader(cfg, "train")
     tensorboard = _tensorboard(cfg)
     trainer: Trainer | None = None  # the checkpoint hook reads the trainer's scaler
@@ -194,7 +242,19 @@ def train(cfg: CfgNode) -> dict:
             return last_eval
 
         hooks.append(PeriodicEval(period=cfg.TRAIN.EVAL_PERIOD, evaluate=run_eval))
+    vis = cfg.TENSORBOARD.MODEL_VIS
+    if tensorboard is not None and vis.ENABLE and vis.INPUT_VIDEO:
+        hooks.append(
+            InputClipsToTensorboard(
+                writer=tensorboard,
+                mean=cfg.DATA.MEAN,
+                std=cfg.DATA.STD,
+                max_clips=cfg.TENSORBOARD.MAX_CLIPS,
+            )
+        )
     hooks.extend(build_extra_hooks(cfg.TRAIN.HOOKS))
+    if lease is not None:
+        hooks.append(LeaseWatch(lease))
     if preemption.is_armed():  # last: the state it saves is the one after every other hook
         hooks.append(
             StopCheckpoint(output_dir=cfg.OUTPUT_DIR, cfg_dump=cfg.dump(), extra_state=extra_state)
@@ -242,6 +302,11 @@ def train(cfg: CfgNode) -> dict:
 
 def test(cfg: CfgNode) -> dict:
     """Multi-view test of the checkpoint named by TEST.CHECKPOINT_FILE_PATH or the newest one."""
+    with hold_output_dir_of(cfg):
+        return _test(cfg)
+
+
+def _test(cfg: CfgNode) -> dict:
     device = setup_job(cfg, "test")
     model = build_model(cfg)
     path = cfg.TEST.CHECKPOINT_FILE_PATH or find_latest_checkpoint(cfg.OUTPUT_DIR)
@@ -253,6 +318,7 @@ def test(cfg: CfgNode) -> dict:
             "no checkpoint given or found in %s: testing randomly initialised weights",
             cfg.OUTPUT_DIR,
         )
+    fold_for_inference(model.to(device).eval(), cfg)
     model = wrap_model(model, cfg, device)
     loader = build_loader(cfg, "test")
     tensorboard = _tensorboard(cfg)
@@ -294,8 +360,9 @@ def train_and_test(cfg: CfgNode) -> dict:
     store of the training job just before it closes.
     """
     results = {}
-    if cfg.TRAIN.ENABLE:
-        results["train"] = train(cfg)
-    if cfg.TEST.ENABLE:
-        results["test"] = test(cfg)
+    with hold_output_dir_of(cfg):  # held from training through testing
+        if cfg.TRAIN.ENABLE:
+            results["train"] = train(cfg)
+        if cfg.TEST.ENABLE:
+            results["test"] = test(cfg)
     return results

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from slowvid.checkpoint import get_rng_state, save_checkpoint
+from slowvid.checkpoint import get_rng_state
 from slowvid.distributed import comm, preemption
 
-from .hooks import HookBase
+from .hooks import HookBase, save_run_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -45,19 +45,18 @@ class StopCheckpoint(HookBase):
         if not signum:
             return
         rng_states = comm.all_gather_object(get_rng_state())
-        path = None
+        extra = dict(self.extra_state() if self.extra_state else {})
+        extra["rng_states"] = rng_states
+        path = save_run_checkpoint(
+            self.output_dir,
+            t.epoch,
+            t.model,
+            t.optimizer,
+            cfg=self.cfg_dump,
+            extra=extra,
+            iteration=t.iter + 1,
+        )
         if comm.is_main_process():
-            extra = dict(self.extra_state() if self.extra_state else {})
-            extra["rng_states"] = rng_states
-            path = save_checkpoint(
-                self.output_dir,
-                t.epoch,
-                t.model,
-                t.optimizer,
-                cfg=self.cfg_dump,
-                extra=extra,
-                iteration=t.iter + 1,
-            )
             logger.warning(
                 "stop requested: saved %s (epoch %d, %d of %d batches done)",
                 path,

@@ -13,7 +13,10 @@ from fvcore.common.config import CfgNode
 from slowvid.config import dump_config
 from slowvid.distributed import comm
 from slowvid.layers import convert_all_reduce_batchnorm
+from slowvid.models.folding import fold_batchnorm
 from slowvid.utils.logging import setup_logging
+
+from .parallel import FSDPOptions, checkpoint_blocks, shard_model
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +52,14 @@ def setup_job(cfg: CfgNode, job: str) -> torch.device:
 
 
 def wrap_model(model: torch.nn.Module, cfg: CfgNode, device: torch.device) -> torch.nn.Module:
-    """Place the model on its device and wrap it for data-parallel training when needed."""
+    """Place the model on its device and wrap it for data-parallel training when needed.
+
+    MODEL.ACT_CHECKPOINT checkpoints each block's activations; with several processes the
+    model is then wrapped in DDP, or sharded per block by FSDP2 (TRAIN.DISTRIBUTED fsdp), in
+    which case the optimizer must be built on the returned model.
+    """
+    if cfg.MODEL.ACT_CHECKPOINT:
+        logger.info("activation checkpointing: %d blocks", checkpoint_blocks(model))
     if comm.get_world_size() > 1 and cfg.BN.NORM_TYPE == "sync_batchnorm":
         # PyTorch's SyncBatchNorm runs only on GPUs; CPU processes (gloo) all-reduce instead.
         if device.type == "cuda":
@@ -57,14 +67,70 @@ def wrap_model(model: torch.nn.Module, cfg: CfgNode, device: torch.device) -> to
         else:
             model = convert_all_reduce_batchnorm(model)
     model = model.to(device)
-    if cfg.MODEL.CHANNELS_LAST:
+    fsdp = cfg.TRAIN.DISTRIBUTED == "fsdp"
+    sharded = fsdp and comm.get_world_size() > 1
+    if sharded and cfg.MODEL.CHANNELS_LAST:
+        raise ValueError(
+            "MODEL.CHANNELS_LAST True cannot be combined with TRAIN.DISTRIBUTED fsdp: FSDP2 "
+            "shards only contiguous parameters; leave MODEL.CHANNELS_LAST at None or False"
+        )
+    if not sharded and use_channels_last(model, cfg.MODEL.CHANNELS_LAST, device):
         # Convolutions then run in NDHWC; 5-D activations follow the weights' layout.
         model = model.to(memory_format=torch.channels_last_3d)
-    if comm.get_world_size() > 1:
+    if sharded:
+        model = shard_model(model, FSDPOptions.from_config(cfg), device)  # in place, per block
+    if cfg.MODEL.COMPILE:
+        # Inside DDP, so checkpoints (which unwrap DDP, then the compiled module) keep their keys.
+        model = torch.compile(model)
+    if comm.get_world_size() > 1 and not fsdp:
         device_ids = [device.index] if device.type == "cuda" else None
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    elif fsdp:
+        logger.warning("TRAIN.DISTRIBUTED fsdp with one process: nothing to shard, plain model")
     return model
 
 
+def use_channels_last(model: torch.nn.Module, choice: bool | None, device: torch.device) -> bool:
+    """MODEL.CHANNELS_LAST: forced by True/False; None takes the devices on which the model's
+    class measured faster in channels-last-3D (its ``channels_last_devices``; none if unset)."""
+    if choice is not None:
+        return bool(choice)
+    return device.type in getattr(type(model), "channels_last_devices", ())
+
+
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if hasattr(model, "module") else model
+    """The bare model inside DDP and torch.compile wrappers."""
+    model = model.module if hasattr(model, "module") else model
+    return getattr(model, "_orig_mod", model)
+
+
+def fold_for_inference(model: torch.nn.Module, cfg: CfgNode) -> int:
+    """Fold the batch norms of a model about to be tested into its convolutions (exact in eval
+    mode, one pass over memory less per norm); returns how many were folded.
+
+    The model is traced once on zero clips of the test view's shape, on its device. A detector's
+    backbone is folded on its own (its forward takes boxes too); models with extra pathways
+    (audio) are left as they are.
+    """
+    spec = getattr(model, "input_spec", None)
+    if spec is not None and spec.extra_pathways:
+        logger.info(
+            "batch norm not folded: the model takes %s beside its clips", spec.extra_pathways
+        )
+        return 0
+    target = model.backbone if spec is not None and spec.extra_args else model
+    d = cfg.DATA
+    device = next(model.parameters()).device
+    lengths = (
+        [d.NUM_FRAMES]
+        if len(d.INPUT_CHANNEL_NUM) == 1
+        else [
+            d.NUM_FRAMES // cfg.SLOWFAST.ALPHA,
+            d.NUM_FRAMES,
+        ]
+    )
+    clips = [
+        torch.zeros(1, c, t, d.TEST_CROP_SIZE, d.TEST_CROP_SIZE, device=device)
+        for c, t in zip(d.INPUT_CHANNEL_NUM, lengths)
+    ]
+    return fold_batchnorm(target, [clips])

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import torch
+from torch.distributed.tensor import DTensor
 from torch.utils.data import DataLoader
 
 from slowvid.checkpoint import set_rng_state
@@ -209,6 +210,8 @@ class Trainer:
                 torch.nn.utils.clip_grad_value_(params, self.clip_grad_val)
             if self.clip_grad_l2norm:
                 norm = torch.nn.utils.clip_grad_norm_(params, self.clip_grad_l2norm)
+                if isinstance(norm, DTensor):  # FSDP's sharded gradients: the global norm
+                    norm = norm.full_tensor()
                 if not torch.isfinite(norm) and not self.scaler.is_enabled():
                     # The fp16 scaler skips such steps itself; do the same for bf16 and fp32.
                     logger.warning(
@@ -243,6 +246,7 @@ class Trainer:
                 data_start = time.perf_counter()
                 continue
             self.iter = iteration  # run_step and hooks read it
+            self.batch = batch  # hooks may look at what the model was fed
             data_time += time.perf_counter() - data_start
             failed.extend(batch["failed"])
             lr = self.lr_schedule(self.epoch + self.iter / num_iters)

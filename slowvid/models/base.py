@@ -89,9 +89,12 @@ class VideoModel(nn.Module):
     Class attributes:
         archs: the MODEL.ARCH values this family builds; the first is the one used when
             MODEL.ARCH is left empty.
+        block_types: the classes of the repeated blocks, the units of activation
+            checkpointing (MODEL.ACT_CHECKPOINT) and of FSDP sharding; () = none declared.
     """
 
     archs: ClassVar[tuple[str, ...]] = ()
+    block_types: ClassVar[tuple[type[nn.Module], ...]] = ()
 
     input_spec: InputSpec
     feature_dims: tuple[int, ...]

@@ -77,6 +77,11 @@ class ActionDetector(VideoModel):
     def extra_inputs_from_config(cls, cfg) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return (), ("boxes",)
 
+    @property
+    def block_types(self) -> tuple[type[nn.Module], ...]:
+        """The backbone's repeated blocks (units of activation checkpointing and FSDP)."""
+        return self.backbone.block_types
+
     @classmethod
     def from_config(cls, cfg) -> dict:
         """Builds DETECTION.BACKBONE from the same cfg, then MODEL.HEAD_NAME on its features."""

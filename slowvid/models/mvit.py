@@ -235,6 +235,9 @@ class MViT(VideoModel):
 
     archs = ("mvit",)
 
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (MultiScaleBlock,)
+
     def __init__(
         self,
         *,
@@ -297,6 +300,9 @@ class MViT(VideoModel):
                     "MVIT.CLS_EMBED_ON False"
                 )
             self.blocks = make_reversible_layers(blocks, rev, mlp_ratio, norm, attention, grids)
+            # None declared: the reversible blocks already recompute their activations, and
+            # their hand-written backward pass bypasses the per-block hooks FSDP relies on.
+            self.block_types = ()
             self.rev_custom_backward = True
             self.fuse = TwoStreamFusion(rev.respath_fuse, 2 * blocks[-1].dim_out)
             out_dim = self.fuse.out_dim(2 * blocks[-1].dim_out)

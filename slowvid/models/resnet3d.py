@@ -20,7 +20,15 @@ from torch import nn
 from slowvid.registry import MODELS
 
 from .base import InputSpec, VideoModel
-from .blocks import Bottleneck, PathwaySpec, ResNetStem, StageSpec, init_weights, make_stage
+from .blocks import (
+    Bottleneck,
+    NonLocal,
+    PathwaySpec,
+    ResNetStem,
+    StageSpec,
+    init_weights,
+    make_stage,
+)
 from .build import build_head, build_norm
 
 __all__ = [
@@ -296,6 +304,9 @@ class ResNet(VideoModel):
 
     # Slow first: PySlowFast's default ARCH "slowfast" builds a ResNet with the slow kernels.
     archs = ("slow", "c2d", "c2d_nopool", "i3d", "i3d_nopool")
+
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (Bottleneck, NonLocal)
 
     def __init__(
         self,

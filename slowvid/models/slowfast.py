@@ -14,7 +14,7 @@ from torch import nn
 from slowvid.registry import MODELS
 
 from .base import InputSpec, VideoModel
-from .blocks import FuseFastToSlow, PathwaySpec, init_weights
+from .blocks import Bottleneck, FuseFastToSlow, NonLocal, PathwaySpec, init_weights
 from .build import build_head, build_norm
 from .resnet3d import ARCH_KERNELS, make_pathway_modules, pathway_from_config, pathway_stride
 
@@ -51,6 +51,13 @@ class SlowFast(VideoModel):
     """
 
     archs = ("slowfast",)
+
+    # Measured faster in channels-last-3D memory on CPUs and GPUs (BENCHMARKS.md); the engine
+    # uses it there when MODEL.CHANNELS_LAST is None.
+    channels_last_devices = ("cpu", "cuda")
+
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (Bottleneck, NonLocal)
 
     def __init__(
         self,

@@ -124,6 +124,9 @@ class TimeSformer(VideoModel):
 
     archs = ("vit",)
 
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (DividedSpaceTimeBlock,)
+
     def __init__(
         self,
         *,

@@ -80,6 +80,9 @@ class VisionTransformer(VideoModel):
 
     archs = ("vit",)
 
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (TransformerBlock,)
+
     def __init__(
         self,
         *,

@@ -167,6 +167,13 @@ class X3D(VideoModel):
 
     archs = ("x3d",)
 
+    # Measured faster in channels-last-3D memory on CPUs, slower on GPUs (BENCHMARKS.md); the
+    # engine uses it on CPUs when MODEL.CHANNELS_LAST is None.
+    channels_last_devices = ("cpu",)
+
+    # The repeated blocks: units of activation checkpointing and of FSDP sharding.
+    block_types: tuple[type[nn.Module], ...] = (X3DBottleneck,)
+
     def __init__(
         self,
         *,

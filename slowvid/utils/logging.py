@@ -163,6 +163,10 @@ class TensorboardWriter:
         if self.active:
             self._get_writer().add_image(name, image, step, dataformats="CHW")
 
+    def summary_writer(self):
+        """The underlying ``SummaryWriter`` for richer summaries (None on other ranks)."""
+        return self._get_writer() if self.active else None
+
     def flush(self) -> None:
         """Write pending events to disk."""
         if self._writer is not None:

@@ -131,9 +131,9 @@ def tiny_opts(data_dir, output_dir):
 def test_items_are_multi_hot(charades_dir, tmp_path):
     cfg = load_config(CHARADES_CFG, tiny_opts(charades_dir, str(tmp_path)))
     test = Charades(**Charades.from_config(cfg, "test"))
-    assert test.num_videos == 2 and len(test) == 2 * 2 * 3
-    item = test[0]
-    assert item["inputs"][0].shape == (3, 4, 24, 24)
+    assert test.num_videos == 2 and len(test) == 2 and test.views_per_item == 2 * 3
+    item = test[0]  # every view of video 0, from one decode
+    assert item["inputs"][0].shape == (6, 3, 4, 24, 24)
     assert item["label"].tolist() == [0.0, 1.0, 0.0, 1.0, 0.0]
 
 

@@ -248,7 +248,8 @@ def test_clips_lie_inside_their_segment(domsev_dirs, tmp_path, storage):
         expected = [s for v in SPLITS[split] for s in plan(LAYOUTS[v])[0]]
         assert data.num_videos == len(expected)
         for i, (first, last, label) in enumerate(expected):
-            assert data.labels[i] == label and data[i * data.views_per_video]["label"] == label
+            item = data[i * data.views_per_video // data.views_per_item]
+            assert data.labels[i] == label and item["label"] == label
             for view in views:
                 with data.video_at(i) as video:
                     clip = video.get_frames(data.frame_indices(video, view, rng))
@@ -300,9 +301,9 @@ def test_frame_items(domsev_dirs, tmp_path):
     one = {"DATA.NUM_FRAMES": 1}
     cfg = load_config(FRAMES_CFG, tiny_opts(domsev_dirs["frames"], str(tmp_path), **one))
     data = DoMSEVFrames(**DoMSEVFrames.from_config(cfg, "test"))
-    item = data[5]
-    assert [x.shape for x in item["inputs"]] == [(3, 1, 32, 32)]
-    top = item["inputs"][0][:, 0, 10, 16]
+    item = data[0]  # the 2 x 3 views of the first item, from one read of its frames
+    assert [x.shape for x in item["inputs"]] == [(6, 3, 1, 32, 32)]
+    top = item["inputs"][0][5, :, 0, 10, 16]
     mean, std = torch.tensor(cfg.DATA.MEAN), torch.tensor(cfg.DATA.STD)
     rgb = top if top.dtype == torch.uint8 else (top * std + mean) * 255
     colour = torch.tensor(COLOURS[item["label"]], dtype=torch.float)

@@ -33,16 +33,32 @@ def test_train_item(demo_dir):
 def test_test_views(demo_dir):
     cfg = data_cfg(demo_dir, **{"DATA.INPUT_CHANNEL_NUM": [3]})
     ds = build_dataset(cfg, "test")
-    assert ds.num_videos == 8 and len(ds) == 8 * 2 * 3
+    # One item per video holds its 2 x 3 views, from one decode.
+    assert ds.num_videos == len(ds) == 8 and ds.views_per_item == 6
     assert ds.view_of(7) == (1, 0, 1) and ds.view_of(11) == (1, 1, 2)
-    items = [ds[i] for i in range(6)]  # every view of video 0
-    assert all(it["video_index"] == 0 and len(it["inputs"]) == 1 for it in items)
-    assert items[0]["inputs"][0].shape == (3, 8, 64, 64)
-    # Different temporal clips and different crops give different inputs; all deterministic.
-    assert not torch.equal(items[0]["inputs"][0], items[3]["inputs"][0])
-    assert torch.equal(items[4]["inputs"][0], ds[4]["inputs"][0])
+    item = ds[1]
+    assert item["video_index"] == 1 and item["failed"] == []
+    (views,) = item["inputs"]
+    assert views.shape == (6, 3, 8, 64, 64)
+    # Different temporal clips give different inputs (the square videos' 3 crops coincide).
+    assert not torch.equal(views[0], views[3]) and torch.equal(views[0], views[1])
+    assert torch.equal(ds[1]["inputs"][0], views)
     val = build_dataset(cfg, "val")
-    assert len(val) == val.num_videos == 8
+    assert len(val) == val.num_videos == 8 and val.views_per_item == 1
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("pathways", [[3], [3, 3]])
+def test_one_decode_equals_a_decode_per_view(demo_dir, pathways):
+    """The views of a video item equal each view loaded on its own (the old items)."""
+    cfg = data_cfg(demo_dir, **{"DATA.INPUT_CHANNEL_NUM": pathways})
+    ds = build_dataset(cfg, "test")
+    inputs = ds[2]["inputs"]
+    for k in range(6):
+        _, temporal, spatial = ds.view_of(2 * 6 + k)
+        alone = ds.load_clip(2, temporal, spatial, random.Random(0))
+        for stacked, single in zip(inputs, alone):
+            assert torch.equal(stacked[k], single)
 
 
 @pytest.mark.timeout(60)
@@ -94,6 +110,7 @@ def test_test_returns_failed_item(demo_dir, tmp_path, caplog):
     )
     ds = build_dataset(cfg, "test")
     assert ds[0]["inputs"] is not None
+    assert ds.views_per_item == 1  # one view a video: items as before
     for index, name in [(1, "truncated.mp4"), (2, "missing.mp4")]:
         item = ds[index]
         assert item == {

@@ -196,9 +196,9 @@ def test_items_decode(request, make_cfg, fixture):
     assert slow.shape == (3, 2, 56, 56) and fast.shape == (3, 8, 56, 56)
     assert item["label"] == ds.labels[1] and item["failed"] == []
     test = build_dataset(make_cfg(root, **{"DATA.INPUT_CHANNEL_NUM": [3]}), "test")
-    assert len(test) == 3 * 2 * 3
-    item = test[7]
-    assert item["video_index"] == 1 and item["inputs"][0].shape == (3, 8, 64, 64)
+    assert len(test) == 3 and test.views_per_item == 2 * 3  # a video's views in one item
+    item = test[1]
+    assert item["video_index"] == 1 and item["inputs"][0].shape == (6, 3, 8, 64, 64)
 
 
 def test_direct_construction(hmdb_dir):

@@ -195,7 +195,8 @@ def test_window_past_the_end_is_a_named_failure(windows_dir, tmp_path):
     path.write_text(f"video,start_sec,end_sec,label\n{windows_dir}/long/a.mp4,70.0,72.0,1\n")
     cfg = load_config(CFG, tiny_opts(str(tmp_path), str(tmp_path), **{"DATA.PATH_PREFIX": ""}))
     item = VideoWindows(**VideoWindows.from_config(cfg, "test"))[0]
-    assert item["inputs"] is None and item["failed"] == [f"{windows_dir}/long/a.mp4"]
+    # One failed entry per view (2 temporal views), as views are what the evaluation counts.
+    assert item["inputs"] is None and item["failed"] == [f"{windows_dir}/long/a.mp4"] * 2
 
 
 @pytest.mark.slow

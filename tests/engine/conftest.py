@@ -1,6 +1,9 @@
 """A tiny generated data set and the overrides for a tiny SlowFast run on it."""
 
+import os
+
 import pytest
+from demo_config import DEMO_CFG, REFERENCE_OPTS, demo_opts
 
 from slowvid.data.demo import DemoSpec, make_demo_data
 
@@ -19,32 +22,30 @@ def tiny_opts(tiny_data, tmp_path):
     """Build the overrides of a seconds-long SlowFast run writing into a fresh OUTPUT_DIR."""
 
     def make(**overrides) -> list[str]:
-        opts = {
-            "DATA.PATH_TO_DATA_DIR": tiny_data,
-            "DATA.PATH_PREFIX": tiny_data,
-            "DATA.NUM_FRAMES": 8,
-            "DATA.SAMPLING_RATE": 2,
-            "DATA.TRAIN_JITTER_SCALES": [32, 40],
-            "DATA.TRAIN_CROP_SIZE": 32,
-            "DATA.TEST_CROP_SIZE": 32,
-            "RESNET.WIDTH_PER_GROUP": 4,
-            "SLOWFAST.BETA_INV": 4,
-            "TRAIN.BATCH_SIZE": 8,
-            "TEST.BATCH_SIZE": 4,
-            "TEST.NUM_ENSEMBLE_VIEWS": 2,
-            "TEST.NUM_SPATIAL_CROPS": 1,
-            "SOLVER.MAX_EPOCH": 2,
-            "TRAIN.EVAL_PERIOD": 1,
-            "TRAIN.CHECKPOINT_PERIOD": 1,
-            "DATA_LOADER.NUM_WORKERS": 0,
-            "LOG_PERIOD": 1,
-            "TENSORBOARD.ENABLE": False,
-            "OUTPUT_DIR": str(tmp_path / "run"),
-        }
-        opts.update(overrides)
-        flat = []
-        for key, value in opts.items():
-            flat += [key, str(value) if not isinstance(value, str) else f"'{value}'"]
-        return flat
+        return demo_opts(tiny_data, str(tmp_path / "run"), **overrides)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def ddp_reference(tiny_data, tmp_path_factory) -> str:
+    """OUTPUT_DIR of a 2-process DDP run (NUM_CPU_PROCESSES 2) of REFERENCE_OPTS, trained
+    and tested."""
+    from slowvid import engine
+    from slowvid.config import load_config
+    from slowvid.distributed import launch_job
+
+    out = str(tmp_path_factory.mktemp("ddp_reference"))
+    opts = demo_opts(tiny_data, out, NUM_CPU_PROCESSES=2, NUM_GPUS=0, **REFERENCE_OPTS)
+    # One thread per process, as torchrun's workers get: the same summation order, so runs
+    # launched either way can be compared bit for bit.
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        launch_job(load_config(DEMO_CFG, opts), engine.train_and_test)
+    finally:
+        if saved is None:
+            del os.environ["OMP_NUM_THREADS"]
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+    return out

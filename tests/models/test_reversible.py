@@ -8,6 +8,7 @@ from torch.autograd.graph import saved_tensors_hooks
 
 from slowvid.checkpoint import load_checkpoint
 from slowvid.config import load_config
+from slowvid.engine.parallel import checkpoint_blocks
 from slowvid.models import build_model, count_parameters
 
 # The yamls below are the network-defining keys of PySlowFast's configs (facebookresearch/SlowFast
@@ -196,6 +197,12 @@ def test_reversible_backward_equals_autograd(make_cfg, mvit):
     assert grad_rev.keys() == grad_plain.keys()
     for name in grad_rev:
         torch.testing.assert_close(grad_rev[name], grad_plain[name], rtol=1e-9, atol=1e-10)
+
+
+def test_reversible_blocks_refuse_activation_checkpointing(make_cfg):
+    # They recompute already; wrapping them (or sharding them with FSDP) would be silently wrong.
+    with pytest.raises(ValueError, match="MODEL.ACT_CHECKPOINT .* MViT declares no block"):
+        checkpoint_blocks(_small_rev(make_cfg))
 
 
 def _saved_bytes(model, clip) -> int:

@@ -6,12 +6,15 @@ biases and norms are not at their initial values), converted by slowvid's regist
 through ``load_checkpoint``, must give the same logits (max abs <= 1e-4) on the same clip.
 """
 
+import copy
+
 import pytest
 import torch
 from torch import nn
 
 from slowvid.checkpoint import load_checkpoint
 from slowvid.config import load_config
+from slowvid.engine.parallel import checkpoint_blocks
 from slowvid.model_zoo import REPO, VARIANTS
 from slowvid.models import build_model, count_parameters
 from slowvid.models.heads import TokenHead
@@ -233,3 +236,31 @@ def test_vit_config_errors_name_the_key(make_cfg):
         build_model(make_cfg("VisionTransformer", "vit", **base, **{"VIT.PATCH_SIZE": [16, 16]}))
     with pytest.raises(ValueError, match="W=40 does not divide by 16"):
         build_model(make_cfg("VisionTransformer", "vit", **{**base, "DATA.TRAIN_CROP_SIZE": 40}))
+
+
+@pytest.mark.parametrize("family", ["vit", "timesformer"])
+def test_checkpointed_blocks_give_the_plain_gradients(family):
+    # MODEL.ACT_CHECKPOINT / FSDP work per declared block; drop path must replay its draws.
+    torch.manual_seed(0)
+    if family == "vit":
+        plain = _tiny_vit(droppath_rate=0.5).train()
+    else:
+        from slowvid.models.timesformer import TimeSformer
+
+        plain = TimeSformer(
+            head=TokenHead([32], 5),
+            depth=2,
+            embed_dim=32,
+            num_heads=4,
+            input_size=(4, 32, 32),
+            droppath_rate=0.5,
+        ).train()
+    ckpt = copy.deepcopy(plain)
+    assert checkpoint_blocks(ckpt) == len(plain.blocks) == 2
+    clip = torch.randn(2, 3, 4, 32, 32)
+    for model in (plain, ckpt):
+        torch.manual_seed(1)
+        model([clip]).logsumexp(1).sum().backward()
+    grads = {n: p.grad for n, p in plain.named_parameters()}
+    for name, param in ckpt.named_parameters():
+        assert torch.equal(param.grad, grads[name.replace("._checkpoint_wrapped_module", "")])

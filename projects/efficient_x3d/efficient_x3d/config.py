@@ -12,5 +12,3 @@ def add_config(cfg: CfgNode) -> None:
     cfg.EFFICIENT_X3D.SE_ACTIVATION = "relu"
     # Squeeze-excitation gate: "hardsigmoid" (mobile) or "sigmoid" (X3D).
     cfg.EFFICIENT_X3D.SE_GATE = "hardsigmoid"
-    # Calibration clips for int8 quantization (tools/benchmark_deploy.py).
-    cfg.EFFICIENT_X3D.CALIBRATION_CLIPS = 32

@@ -9,6 +9,7 @@ from .kinetics import Kinetics, read_split_file
 from .ssv2 import SSv2
 from .ucf_hmdb import HMDB51, UCF101
 from .video_folder import VideoFolder
+from .video_shards import VideoShards
 from .video_windows import VideoWindows
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Kinetics",
     "SSv2",
     "VideoFolder",
+    "VideoShards",
     "VideoWindows",
     "read_split_file",
 ]

@@ -27,10 +27,16 @@ import torch
 
 from slowvid.data.augment import build_clip_augment, build_random_erasing
 from slowvid.data.decoding import DecodeError, Video, open_video, resolve_backend
+from slowvid.data.device_decoding import (
+    EncodedClip,
+    EncodedVideo,
+    draw_geometry,
+    resolve_device_decoding,
+)
 from slowvid.data.frames import FrameFolders
 from slowvid.data.masks import CubeMasks
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
-from slowvid.data.transforms import ClipTransform, pack_pathways
+from slowvid.data.transforms import ClipTransform, is_channels_last, pack_pathways, scale_frames
 
 __all__ = ["ClipDataset", "ClipViews"]
 
@@ -102,6 +108,10 @@ class ClipDataset(torch.utils.data.Dataset):
         views: clips and crops per training item, and loader masks; with more than one clip
             or crop an item's pathways are ``(N, C, T, H, W)``, clip-major (clip ``i``'s crops
             first), and the collate function makes them rows ``i * N ... i * N + N - 1``.
+        decode_on_device: items carry the file's bytes, frame indices and crop geometry
+            (:class:`~slowvid.data.device_decoding.EncodedClip`) and the consumer decodes and
+            transforms them on its device (DATA.DECODING_BACKEND torchcodec_cuda); needs
+            video files, a pipeline without float steps, and torchcodec.
 
     Raises:
         ValueError: inconsistent arguments, or ``frame_folders`` given to a subclass whose
@@ -129,7 +139,23 @@ class ClipDataset(torch.utils.data.Dataset):
         decoding_backend: str = "auto",
         frame_folders: FrameFolders | None = None,
         views: ClipViews = ClipViews(),
+        decode_on_device: bool = False,
     ):
+        if decode_on_device:
+            reasons = []
+            if frame_folders is not None:
+                reasons.append("it reads frame folders (DATA.VIDEO_FORMAT frames)")
+            if type(self).video_at is not ClipDataset.video_at:
+                reasons.append(f"{type(self).__name__} opens its videos its own way")
+            if transform.has_float_steps:
+                reasons.append("its transform has float steps (augmentations, random erasing)")
+            if views.num_clips * views.num_crops > 1 or views.masks is not None:
+                reasons.append(
+                    "its items hold several clips or crops, or loader masks "
+                    "(DATA.TRAIN_CROP_NUM_TEMPORAL / _SPATIAL, AUG.GEN_MASK_LOADER)"
+                )
+            if reasons:
+                raise ValueError("cannot decode on the device: " + "; ".join(reasons))
         if frame_folders is not None and not self.frame_folders_supported:
             raise ValueError(
                 f"{type(self).__name__} cannot read frame folders (DATA.VIDEO_FORMAT 'frames'); "
@@ -161,6 +187,11 @@ class ClipDataset(torch.utils.data.Dataset):
         self.views = views
         # Resolved here, in the main process, so the probe and its log line happen once.
         self.decoding_backend = resolve_backend(decoding_backend)
+        self.decode_on_device = decode_on_device
+        # Evaluation items hold every view of a video, decoded once, unless a subclass loads
+        # clips its own way (its load_clip then runs once per view, one item each).
+        own_loading = type(self).load_clip is not ClipDataset.load_clip
+        self.views_per_item = 1 if training or own_loading else self.views_per_video
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:
@@ -188,6 +219,12 @@ class ClipDataset(torch.utils.data.Dataset):
         mixes = training and cfg.MIXUP.ENABLE  # mixup blends float clips in the collate
         if d.NORMALIZE_ON_DEVICE and not transform.has_float_steps and not mixes:
             transform = dataclasses.replace(transform, uint8_output=True)
+        backend, on_device = resolve_device_decoding(d.DECODING_BACKEND, cfg.NUM_GPUS)
+        if on_device and mixes:
+            raise ValueError(
+                "DATA.DECODING_BACKEND torchcodec_cuda cannot be used with MIXUP.ENABLE: mixup "
+                "blends decoded clips in the loader workers"
+            )
         return {
             "training": training,
             "clip": ClipSpec(d.NUM_FRAMES, d.SAMPLING_RATE, float(d.TARGET_FPS)),
@@ -197,7 +234,8 @@ class ClipDataset(torch.utils.data.Dataset):
             "num_temporal_views": cfg.TEST.NUM_ENSEMBLE_VIEWS if split == "test" else 1,
             "num_spatial_crops": cfg.TEST.NUM_SPATIAL_CROPS if split == "test" else 1,
             "num_retries": d.NUM_RETRIES,
-            "decoding_backend": d.DECODING_BACKEND,
+            "decoding_backend": backend,
+            "decode_on_device": on_device,
             "frame_folders": (
                 FrameFolders(d.FRAME_TEMPLATE, float(d.FRAME_FPS))
                 if d.VIDEO_FORMAT == "frames"
@@ -215,7 +253,7 @@ class ClipDataset(torch.utils.data.Dataset):
         return self.num_temporal_views * self.num_spatial_crops
 
     def __len__(self) -> int:
-        return self.num_videos * self.views_per_video
+        return self.num_videos * self.views_per_video // self.views_per_item
 
     def view_of(self, index: int) -> tuple[int, int, int]:
         """``(video_index, temporal_idx, spatial_idx)`` of item ``index``."""
@@ -266,7 +304,7 @@ class ClipDataset(torch.utils.data.Dataset):
         ]
         if copies == 1:
             return packed[0]
-        return [torch.stack(pathway) for pathway in zip(*packed)]
+        return [_stack_views(pathway) for pathway in zip(*packed)]
 
     def load_clip(
         self,
@@ -275,7 +313,7 @@ class ClipDataset(torch.utils.data.Dataset):
         spatial_idx: int,
         rng: random.Random,
         transform: ClipTransform | None = None,
-    ) -> list[torch.Tensor]:
+    ) -> list[torch.Tensor] | EncodedClip:
         """Decode, sample, transform and pack one clip.
 
         Args:
@@ -286,16 +324,19 @@ class ClipDataset(torch.utils.data.Dataset):
             transform: replaces the dataset's transform for this clip.
 
         Returns:
-            One ``(C, T, H, W)`` tensor per pathway, as :meth:`transform_and_pack`.
+            One ``(C, T, H, W)`` tensor per pathway, as :meth:`transform_and_pack`; with
+            ``decode_on_device``, the :class:`EncodedClip` to decode there.
 
         Raises:
             DecodeError: the video cannot be decoded.
         """
+        if self.decode_on_device:
+            return self.encoded_clip(video_index, temporal_idx, spatial_idx, rng, transform)
         with self.video_at(video_index) as video:
             frames = video.get_frames(self.frame_indices(video, temporal_idx, rng))
         return self.transform_and_pack(frames, spatial_idx, rng, transform)
 
-    def load_views(
+    def load_clips(
         self,
         video_index: int,
         temporal_idx: int,
@@ -316,6 +357,33 @@ class ClipDataset(torch.utils.data.Dataset):
             torch.cat([x if x.dim() == 5 else x.unsqueeze(0) for x in parts])
             for parts in zip(*clips, strict=True)
         ]
+
+    def encoded_clip(
+        self,
+        video_index: int,
+        temporal_idx: int,
+        spatial_idx: int,
+        rng: random.Random,
+        transform: ClipTransform | None = None,
+    ) -> EncodedClip:
+        """What a worker sends when decoding happens on the device: the file's bytes, the
+        clip's frames and one crop geometry per copy (AUG.NUM_SAMPLE in training), drawn
+        from ``rng`` as :meth:`transform_and_pack` would."""
+        transform = transform or self.transform
+        video = EncodedVideo(self.paths[video_index])
+        indices = [
+            min(i, video.num_frames - 1) for i in self.frame_indices(video, temporal_idx, rng)
+        ]
+        copies = transform.num_samples if self.training else 1
+        views = [
+            (indices, draw_geometry(transform, video.height, video.width, spatial_idx, rng))
+            for _ in range(copies)
+        ]
+        return self._encoded(video, views)
+
+    def _encoded(self, video: EncodedVideo, views: list) -> EncodedClip:
+        mean, std = self.transform.mean, self.transform.std
+        return EncodedClip(video.path, video.data, views, self.num_pathways, self.alpha, mean, std)
 
     def video_at(self, video_index: int) -> Video:
         """Open video ``video_index``: its file, or with ``frame_folders`` its frame folder as
@@ -353,6 +421,8 @@ class ClipDataset(torch.utils.data.Dataset):
         # A private generator drawn from the (per-worker seeded) module state keeps the
         # randomness of one item independent of how many draws earlier items made.
         rng = random.Random(random.getrandbits(64))
+        if self.views_per_item > 1:
+            return self._video_item(index, rng)
         transform = None
         if isinstance(index, tuple):
             index, crop_size = index
@@ -362,7 +432,7 @@ class ClipDataset(torch.utils.data.Dataset):
         attempts = 1 + (self.num_retries if self.training else 0)
         for _ in range(attempts):
             try:
-                inputs = self.load_views(
+                inputs = self.load_clips(
                     video_index, -1 if self.training else temporal_idx, spatial_idx, rng, transform
                 )
             except DecodeError as err:
@@ -384,6 +454,71 @@ class ClipDataset(torch.utils.data.Dataset):
             "video_index": original,
             "failed": failed,
         }
+
+    def _video_item(self, video_index: int, rng: random.Random) -> dict[str, Any]:
+        """Every view of one video (evaluation): ``inputs`` per pathway ``(V, C, T, H, W)``
+        in view order, or None with the path listed once per view when it fails."""
+        try:
+            inputs = self.load_views(video_index, rng)
+            failed = []
+        except DecodeError as err:
+            logger.warning("Skipping video: %s", err)
+            inputs, failed = None, [self.paths[video_index]] * self.views_per_video
+        return {
+            "inputs": inputs,
+            "label": self.labels[video_index],
+            "video_index": video_index,
+            "failed": failed,
+        }
+
+    def load_views(self, video_index: int, rng: random.Random) -> list[torch.Tensor] | EncodedClip:
+        """All ``num_temporal_views x num_spatial_crops`` views of a video from one decode.
+
+        The union of the temporal views' frames is decoded once and resized once (to the test
+        short side); each view then selects its frames and crops them. The result equals
+        :meth:`load_clip` of each view, stacked (tested).
+
+        Returns:
+            Per pathway ``(V, C, T, H, W)``, views in :meth:`view_of` order; with
+            ``decode_on_device``, one :class:`EncodedClip` holding every view.
+        """
+        first = video_index * self.views_per_video
+        views = [self.view_of(first + k)[1:] for k in range(self.views_per_video)]
+        if self.decode_on_device:
+            video = EncodedVideo(self.paths[video_index])
+            last = video.num_frames - 1
+            per_time = {
+                t: [min(i, last) for i in self.frame_indices(video, t, rng)]
+                for t in range(self.num_temporal_views)
+            }
+            h, w = video.height, video.width
+            geometry = [
+                (per_time[t], draw_geometry(self.transform, h, w, s, rng)) for t, s in views
+            ]
+            return self._encoded(video, geometry)
+        with self.video_at(video_index) as video:
+            per_time = {
+                t: self.frame_indices(video, t, rng) for t in range(self.num_temporal_views)
+            }
+            union = sorted({i for indices in per_time.values() for i in indices})
+            frames = video.get_frames(union)
+        # Resized once for every view; the transform's own resize then finds nothing to do.
+        frames = scale_frames(frames, self.transform.crop_size)
+        position = {i: k for k, i in enumerate(union)}
+        packed = []
+        for t, s in views:
+            picks = torch.tensor([position[i] for i in per_time[t]])
+            clip = self.transform(frames.index_select(0, picks), spatial_idx=s, rng=rng)
+            packed.append(pack_pathways(clip, self.num_pathways, self.alpha))
+        return [_stack_views(pathway) for pathway in zip(*packed)]
+
+
+def _stack_views(clips: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``(C, T, H, W)`` clips -> ``(V, C, T, H, W)``, keeping uint8 clips channels-last (the
+    layout the collate batches without moving bytes)."""
+    if all(is_channels_last(c) for c in clips):
+        return torch.stack([c.permute(1, 2, 3, 0) for c in clips]).permute(0, 4, 1, 2, 3)
+    return torch.stack(clips)
 
 
 def augment_kwargs(cfg) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""From a trained model to what runs on a phone-class CPU: BN folding, export, int8.
+"""Eager-mode deployment of a one-pathway model: BN folding, a float program, FX int8.
+
+Moved here from projects/efficient_x3d (which now calls the core); ``tools/export.py`` and
+``benchmarks/deploy_latency.py`` use it.
 
 ::
 
