@@ -166,3 +166,51 @@ def test_ssl_eval_without_a_pretrained_checkpoint_is_refused(tiny_opts, tmp_path
     cfg = load_config(LINEAR_CFG, tiny_opts(OUTPUT_DIR=str(tmp_path / "probe"), **_VIT))
     with pytest.raises(ValueError, match="TRAIN.CHECKPOINT_FILE_PATH"):
         engine.train(cfg)
+
+
+@pytest.mark.timeout(240)
+def test_maskfeat_trains_on_loader_masks(tiny_opts, tmp_path):
+    # MaskFeat on a 4-block MViT: the loader draws cube masks on the 2x4x4 grid, the collate
+    # batches them after the clips, the model predicts HOG of the masked cubes.
+    out = str(tmp_path / "maskfeat")
+    opts = tiny_opts(
+        OUTPUT_DIR=out,
+        NUM_GPUS=0,
+        **{
+            "TASK": "ssl",
+            "TEST.ENABLE": False,
+            "MODEL.MODEL_NAME": "MaskMViT",
+            "MODEL.ARCH": "maskmvit",
+            "MODEL.LOSS_FUNC": "multi_mse",
+            "DATA.NUM_FRAMES": 4,
+            "DATA.INPUT_CHANNEL_NUM": [3],
+            "MVIT.PATCH_KERNEL": [3, 7, 7],
+            "MVIT.PATCH_STRIDE": [2, 4, 4],
+            "MVIT.PATCH_PADDING": [1, 3, 3],
+            "MVIT.EMBED_DIM": 8,
+            "MVIT.NUM_HEADS": 1,
+            "MVIT.DEPTH": 2,
+            "MVIT.DIM_MUL": [[1, 2.0]],
+            "MVIT.HEAD_MUL": [[1, 2.0]],
+            "MVIT.POOL_Q_STRIDE": [[1, 1, 2, 2]],
+            "MVIT.POOL_KVQ_KERNEL": [3, 3, 3],
+            "MVIT.POOL_KV_STRIDE_ADAPTIVE": [1, 4, 4],
+            "MASK.ENABLE": True,
+            "MASK.PRED_HOG": True,
+            "MASK.PRETRAIN_DEPTH": [1],
+            "AUG.GEN_MASK_LOADER": True,
+            "AUG.MASK_WINDOW_SIZE": [2, 4, 4],
+            "AUG.MASK_RATIO": 0.4,
+            "SOLVER.MAX_EPOCH": 1,
+            "SOLVER.WARMUP_EPOCHS": 0.0,
+            "TRAIN.EVAL_PERIOD": 1,
+        },
+    )
+    cfg = load_config([], opts)
+    engine.train(cfg)
+    [epoch] = _stats(out, "train_epoch")
+    [val] = _stats(out, "val")
+    assert epoch["samples"] == 24 and 0.0 < epoch["loss"] < 10.0
+    assert val["num_clips"] == 8 and 0.0 < val["loss"] < 10.0
+    state = read_checkpoint(find_latest_checkpoint(out))["model_state"]
+    assert "mask_token" in state and any(k.startswith("heads.0.") for k in state)
