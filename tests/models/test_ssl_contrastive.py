@@ -224,6 +224,12 @@ def test_bad_keys_are_named(keys, message):
         build_model(_cfg("simclr", **keys))
 
 
+def test_simclr_dist_on_chooses_where_negatives_come_from():
+    assert build_model(_cfg("simclr")).spec.gather_negatives
+    model = build_model(_cfg("simclr", **{"CONTRASTIVE.SIMCLR_DIST_ON": False}))
+    assert not model.spec.gather_negatives  # the two-process test checks both losses
+
+
 def test_batch_not_divisible_by_the_clips_per_video_is_refused():
     model = build_model(_cfg("simclr", **{"DATA.TRAIN_CROP_NUM_TEMPORAL": 3}))
     with pytest.raises(ValueError, match="TRAIN_CROP_NUM_TEMPORAL"):
@@ -259,7 +265,8 @@ def _losses_rank(rank: int, init_file: str, out_file: str) -> None:
     scores = torch.randn(8, 5, generator=torch.Generator().manual_seed(3))
     codes = sinkhorn(scores[mine])
     swav = swav_loss([scores[mine], scores[mine].flip(0)], 0.1)
-    out = {"loss": loss.detach(), "grad": torch.cat([a.grad, b.grad]), "codes": codes}
+    own = nt_xent_loss(q1[mine], q2[mine], 0.2, gather=False)  # CONTRASTIVE.SIMCLR_DIST_ON False
+    out = {"loss": loss.detach(), "grad": torch.cat([a.grad, b.grad]), "codes": codes, "own": own}
     torch.save({**out, "swav": swav.detach()}, f"{out_file}.{rank}")
     dist.destroy_process_group()
 
@@ -280,6 +287,11 @@ def test_two_gloo_ranks_compute_the_whole_batch_losses(tmp_path):
         mine = slice(4 * r, 4 * r + 4)
         expected = 2 * torch.cat([q1.grad[mine], q2.grad[mine]])
         torch.testing.assert_close(got["grad"], expected, rtol=1e-4, atol=1e-6)
+    for r, got in enumerate(ranks):  # without gathering, negatives are the rank's own
+        mine = slice(4 * r, 4 * r + 4)
+        torch.testing.assert_close(
+            got["own"], nt_xent_loss(q1[mine].detach(), q2[mine].detach(), 0.2)
+        )
     scores = torch.randn(8, 5, generator=torch.Generator().manual_seed(3))
     codes = sinkhorn(scores)
     torch.testing.assert_close(torch.cat([ranks[0]["codes"], ranks[1]["codes"]]), codes)
