@@ -1,6 +1,7 @@
 """TASK ssl / ssl_eval end to end on real (tiny, generated) H.264 videos: masked pre-training from a
 split file of paths only, resumed equal to uninterrupted; a linear probe of its checkpoint that
-trains only the classifier; MoCo over two gloo processes (queue, skipped warm-up steps)."""
+trains only the classifier; MoCo over two gloo processes (queue, skipped warm-up steps); MaskFeat
+on loader masks."""
 
 import json
 import os
