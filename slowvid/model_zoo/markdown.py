@@ -86,8 +86,19 @@ PySlowFast's own code (`/work/shared/pyslowfast_reference_params.json`), checked
 fine-tuning rows) and by `python tools/pyslowfast_counts.py --pyslowfast <SlowFast checkout>
 --reference <that json> --only masked_ssl contrastive_ssl` (26 of 26). The linear-probe rows
 (`MODEL.DETACH_FINAL_FC`) count the whole network: PySlowFast detaches the classifier's input,
-slowvid freezes the backbone instead, so only the classifier's 400 x 2049 train. How to
-pre-train, fine-tune and probe: README.md, "Self-supervised pre-training".
+slowvid freezes the backbone instead, so only the classifier's 400 x 2049 train.
+
+Pre-training, fine-tuning and probing run through `tools/run_net.py` with these files' `TASK ssl`
+and `TASK ssl_eval...` (the pre-training checkpoint as `TRAIN.CHECKPOINT_FILE_PATH`); on the
+demo videos (README.md, "Self-supervised pre-training", has the results):
+
+```bash
+python tools/run_net.py --cfg configs/Demo/VIT_MAE_DEMO.yaml       # or VIT_SIMCLR_DEMO.yaml
+python tools/run_net.py --cfg configs/Demo/VIT_MAE_FT_DEMO.yaml \\
+    TRAIN.CHECKPOINT_FILE_PATH output/vit_mae_demo/checkpoints/checkpoint_epoch_00020.pyth
+python tools/run_net.py --cfg configs/Demo/VIT_LINEAR_DEMO.yaml \\
+    TRAIN.CHECKPOINT_FILE_PATH output/vit_simclr_demo/checkpoints/checkpoint_epoch_00015.pyth
+```
 
 - `contrastive_ssl/BYOL_SlowR50_8x8.yaml`: 43.185728 M
 - `contrastive_ssl/MoCo_SlowR50_8x8.yaml`: 40.289472 M
