@@ -294,7 +294,17 @@ def _maskfeat_cfg(**keys):
     return _mae_cfg(**{**base, **keys})
 
 
-def test_maskfeat_predicts_hog_of_masked_cubes_and_learns():
+@pytest.fixture
+def one_thread():
+    """Torch on one thread: this tiny MViT's small convolutions spin against other processes
+    on a shared 2-core machine with a second thread (33 s against 1 s, measured)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_maskfeat_predicts_hog_of_masked_cubes_and_learns(one_thread):
     torch.manual_seed(0)
     model = build_model(_maskfeat_cfg())
     # Blocks 1 and 3 end on 4x4 and 2x2 grids of 8 and 16 px: 1 and 4 HOG cells per token.
