@@ -31,6 +31,8 @@ class SelfSupervisedModel(VideoModel):
         self.feature_dims = tuple(backbone.feature_dims)
         self.feature_stride = backbone.feature_stride
         self.feature_layers = tuple(f"{prefix}.{name}" for name in backbone.feature_layers)
+        if not type(self).block_types:  # a wrapper of any backbone: its blocks
+            self.block_types = tuple(backbone.block_types)
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError

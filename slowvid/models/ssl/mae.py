@@ -222,6 +222,7 @@ class MaskedAutoencoder(SelfSupervisedModel):
         self.declare_backbone(encoder, "encoder")
 
     archs = ("vit",)
+    block_types: tuple[type[nn.Module], ...] = (TransformerBlock,)  # encoder's and decoder's
 
     @classmethod
     def from_config(cls, cfg) -> dict:

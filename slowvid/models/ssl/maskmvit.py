@@ -36,6 +36,8 @@ from torch import nn
 
 from slowvid.registry import MODELS
 
+from ..blocks.attention import MultiScaleBlock
+from ..blocks.transformer import TransformerBlock
 from ..mvit import MViT
 from .encoders import MViTEncoder
 from .mae import DecoderSpec, MAEDecoder, MaskedAutoencoder, check_masked_config
@@ -147,6 +149,7 @@ class MaskMViT(MaskedAutoencoder):
         nn.init.trunc_normal_(self.mask_token, std=0.02)
 
     archs = ("maskmvit",)
+    block_types: tuple[type[nn.Module], ...] = (MultiScaleBlock, TransformerBlock)
 
     @classmethod
     def from_config(cls, cfg) -> dict:
