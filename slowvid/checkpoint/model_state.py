@@ -83,7 +83,8 @@ def extract_model_state(checkpoint: Mapping, *, path: str = "") -> dict[str, tor
 
     Args:
         checkpoint (Mapping): a plain state dict, or a dict holding one under "model_state",
-            "state_dict" or "model".
+            "state_dict" or "model" (a Lightning checkpoint of ``slowvid.lightning``'s module:
+            its ``model.`` weights).
         path (str): where the checkpoint came from, used in error messages.
 
     Returns:
@@ -108,6 +109,9 @@ def extract_model_state(checkpoint: Mapping, *, path: str = "") -> dict[str, tor
             f"Checkpoint {path} holds no model weights: expected a state dict or one under "
             f"{', '.join(MODEL_STATE_KEYS)}; top-level keys are {sorted(map(str, checkpoint))}"
         )
+    if "pytorch-lightning_version" in checkpoint:
+        # A slowvid.lightning.VideoClassificationModule checkpoint: the model is its ``model``.
+        state = {k[6:]: v for k, v in state.items() if k.startswith("model.")}
     # Saved from a DDP/DataParallel model by code that did not unwrap it.
     return _strip_prefix(state, "module.")
 

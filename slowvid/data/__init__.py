@@ -4,7 +4,7 @@ Importing this package registers every core dataset.
 """
 
 from . import datasets  # noqa: F401  (registers datasets)
-from .build import build_dataset, build_loader, collate_clips, shuffle_loader
+from .build import build_dataset, build_loader, collate_clips, make_loader, shuffle_loader
 from .decoding import DecodeError, open_video
 from .transforms import pack_pathways
 
@@ -13,6 +13,7 @@ __all__ = [
     "build_dataset",
     "build_loader",
     "collate_clips",
+    "make_loader",
     "open_video",
     "pack_pathways",
     "shuffle_loader",

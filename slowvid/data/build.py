@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from slowvid.registry import DATASETS
 
-from .augment import MixupCollate, build_mixup
+from .augment import Mixup, MixupCollate, build_mixup
 from .device_decoding import EncodedBatch, EncodedClip
 from .shards import StreamingDataset
 from .transforms import is_channels_last
@@ -47,6 +47,7 @@ __all__ = [
     "build_dataset",
     "build_loader",
     "collate_clips",
+    "make_loader",
     "shuffle_loader",
     "world_size_and_rank",
 ]
@@ -289,91 +290,119 @@ def build_loader(cfg, split: str) -> DataLoader:
         with the epoch before iterating it.
     """
     dataset = build_dataset(cfg, split)
-    world, rank = world_size_and_rank()
     training = split == "train"
-    key = "TRAIN.BATCH_SIZE" if training else "TEST.BATCH_SIZE"
-    total = cfg.TRAIN.BATCH_SIZE if training else cfg.TEST.BATCH_SIZE
-    if total < world:
-        raise ValueError(f"{key}={total} is smaller than the number of processes ({world})")
-    if total % world:
+    short_cycle = None
+    if training and cfg.MULTIGRID.SHORT_CYCLE:
+        world, _ = world_size_and_rank()
+        short_cycle = _short_cycle_shapes(cfg, cfg.TRAIN.BATCH_SIZE // world)
+    return make_loader(
+        dataset,
+        training=training,
+        batch_size=cfg.TRAIN.BATCH_SIZE if training else cfg.TEST.BATCH_SIZE,
+        num_workers=cfg.DATA_LOADER.NUM_WORKERS,
+        seed=cfg.RNG_SEED,
+        mixup=build_mixup(cfg) if training else None,
+        pin_memory=cfg.DATA_LOADER.PIN_MEMORY,
+        short_cycle=short_cycle,
+        batch_size_key="TRAIN.BATCH_SIZE" if training else "TEST.BATCH_SIZE",
+    )
+
+
+def make_loader(
+    dataset: Dataset,
+    *,
+    training: bool,
+    batch_size: int,
+    num_workers: int = 0,
+    seed: int = 0,
+    mixup: Mixup | None = None,
+    pin_memory: bool = False,
+    short_cycle: Callable[[int], tuple[int, int]] | None = None,
+    batch_size_key: str = "batch_size",
+) -> DataLoader:
+    """A data loader for this process's share of ``dataset``, without a config.
+
+    Args:
+        dataset: any dataset whose items ``collate_clips`` (or the dataset's own
+            ``collate_fn``) batches.
+        training: shuffled, sharded with padding-free drop-last batches (True), or every item
+            exactly once across processes, in order (False).
+        batch_size: total over all processes; each loads ``batch_size // world_size``.
+        num_workers: loader worker processes.
+        seed: base seed of the shuffling and of the workers' random streams.
+        mixup: mixes each training batch in the collate (targets become probabilities).
+        pin_memory: pin batches (only where CUDA is available).
+        short_cycle: multigrid's iteration -> (batch size, crop) (training only).
+        batch_size_key: how messages name ``batch_size`` (the config key).
+
+    Returns:
+        A DataLoader yielding :func:`collate_clips` batches; call :func:`shuffle_loader`
+        with the epoch before iterating it.
+    """
+    world, rank = world_size_and_rank()
+    if batch_size < world:
+        raise ValueError(
+            f"{batch_size_key}={batch_size} is smaller than the number of processes ({world})"
+        )
+    if batch_size % world:
         logger.warning(
             "%s=%d is not a multiple of %d processes; each loads %d",
-            key,
-            total,
+            batch_size_key,
+            batch_size,
             world,
-            total // world,
+            batch_size // world,
         )
     if isinstance(dataset, StreamingDataset):
-        return _streaming_loader(cfg, dataset, training, total // world, world, rank)
-    if training and world > 1:
-        sampler: Sampler = DistributedSampler(
+        if training and (short_cycle is not None or mixup is not None):
+            raise ValueError(
+                f"{type(dataset).__name__} streams its items: MULTIGRID.SHORT_CYCLE and "
+                "MIXUP.ENABLE are not supported with it"
+            )
+        dataset.set_share(
+            world_size=world, rank=rank, batch_size=batch_size // world, num_workers=num_workers
+        )
+        sampler: Sampler | None = None
+    elif training and world > 1:
+        sampler = DistributedSampler(
             dataset,
             num_replicas=world,
             rank=rank,
             shuffle=True,
-            seed=cfg.RNG_SEED,
+            seed=seed,
             drop_last=True,
         )
     elif training:
-        sampler = EpochRandomSampler(len(dataset), seed=cfg.RNG_SEED)
+        sampler = EpochRandomSampler(len(dataset), seed=seed)
     else:
         sampler = ShardSampler(len(dataset), rank=rank, world_size=world)
-    num_workers = cfg.DATA_LOADER.NUM_WORKERS
     # A dataset whose items are not single clips (e.g. AVA's boxes) brings its own.
     collate_fn = getattr(dataset, "collate_fn", collate_clips)
-    mixup = build_mixup(cfg) if training else None
     if mixup is not None:
         collate_fn = MixupCollate(collate_fn, mixup)
     # Evaluation items may hold every view of a video (ClipDataset.views_per_item): the batch
     # size counts clips, as in PySlowFast, so such batches take fewer items.
     per_item = 1 if training else getattr(dataset, "views_per_item", 1)
-    batch_size = max(total // world // per_item, 1)
-    batching: dict[str, Any] = {"batch_size": batch_size, "sampler": sampler}
+    batching: dict[str, Any] = {"batch_size": max(batch_size // world // per_item, 1)}
+    batching["sampler"] = sampler
     batching["drop_last"] = training
-    if training and cfg.MULTIGRID.SHORT_CYCLE:
+    if short_cycle is not None:
         if not hasattr(dataset, "crop_override"):
             raise ValueError(
                 f"MULTIGRID.SHORT_CYCLE: {type(dataset).__name__} cannot change its crop size "
                 "per batch (clip datasets can)"
             )
-        shapes = _short_cycle_shapes(cfg, total // world)
-        batching = {"batch_sampler": ShortCycleBatchSampler(sampler, shapes)}
+        batching = {"batch_sampler": ShortCycleBatchSampler(sampler, short_cycle)}
     loader = DataLoader(
         dataset,
         num_workers=num_workers,
         collate_fn=collate_fn,
-        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
-        worker_init_fn=functools.partial(_init_worker, seed=cfg.RNG_SEED, rank=rank),
-        generator=torch.Generator().manual_seed(_mix_seed(cfg.RNG_SEED, rank, 0)),
+        pin_memory=pin_memory and torch.cuda.is_available(),
+        worker_init_fn=functools.partial(_init_worker, seed=seed, rank=rank),
+        generator=torch.Generator().manual_seed(_mix_seed(seed, rank, 0)),
         **batching,
     )
     # Kept on the loader so shuffle_loader can derive each epoch's generator seed.
-    loader.slowvid_seed = (cfg.RNG_SEED, rank)
-    return loader
-
-
-def _streaming_loader(
-    cfg, dataset: StreamingDataset, training: bool, batch_size: int, world: int, rank: int
-) -> DataLoader:
-    """The loader of a dataset that streams its own share (no sampler: it picks its items)."""
-    if training and (cfg.MULTIGRID.SHORT_CYCLE or cfg.MIXUP.ENABLE):
-        raise ValueError(
-            f"{type(dataset).__name__} streams its items: MULTIGRID.SHORT_CYCLE and "
-            "MIXUP.ENABLE are not supported with it"
-        )
-    num_workers = cfg.DATA_LOADER.NUM_WORKERS
-    dataset.set_share(world_size=world, rank=rank, batch_size=batch_size, num_workers=num_workers)
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        drop_last=training,
-        num_workers=num_workers,
-        collate_fn=getattr(dataset, "collate_fn", collate_clips),
-        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
-        worker_init_fn=functools.partial(_init_worker, seed=cfg.RNG_SEED, rank=rank),
-        generator=torch.Generator().manual_seed(_mix_seed(cfg.RNG_SEED, rank, 0)),
-    )
-    loader.slowvid_seed = (cfg.RNG_SEED, rank)
+    loader.slowvid_seed = (seed, rank)
     return loader
 
 

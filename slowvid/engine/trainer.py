@@ -314,23 +314,47 @@ class Trainer:
         self._check_failures(failed, stats["failed_videos"])
 
     def _check_failures(self, failed: list[str], num_failed: int) -> None:
-        if not num_failed:
-            return
-        all_failed = sorted({p for part in comm.all_gather_object(failed) for p in part})
-        logger.warning(
-            "epoch %d: %d clip decodes failed and were replaced (%d distinct videos): %s",
-            self.epoch + 1,
-            num_failed,
-            len(all_failed),
-            ", ".join(all_failed[:10]),
-        )
-        size = len(self.loader.dataset)
-        if len(all_failed) > self.max_failed_fraction * size:
-            raise TooManyFailedVideos(
-                f"{len(all_failed)} of {size} training videos failed to decode in epoch "
-                f"{self.epoch + 1}, more than DATA.MAX_FAILED_FRACTION={self.max_failed_fraction}; "
-                f"first ones: {all_failed[:10]}. Fix or remove those files from the split."
+        if num_failed:  # the same on every rank: a sum over all of them
+            check_failed_videos(
+                failed,
+                epoch=self.epoch,
+                dataset_size=len(self.loader.dataset),
+                max_failed_fraction=self.max_failed_fraction,
             )
+
+
+def check_failed_videos(
+    failed: list[str], *, epoch: int, dataset_size: int, max_failed_fraction: float
+) -> None:
+    """Warns about this epoch's failed decodes over all ranks; stops a run that has too many.
+
+    A collective: every rank calls it with its own ``failed`` paths.
+
+    Args:
+        failed: paths that failed to decode on this rank in ``epoch`` (0-based).
+        epoch: the epoch, for messages.
+        dataset_size: training videos.
+        max_failed_fraction: share of them that may fail (DATA.MAX_FAILED_FRACTION).
+
+    Raises:
+        TooManyFailedVideos: more distinct videos failed than the fraction allows.
+    """
+    all_failed = sorted({p for part in comm.all_gather_object(failed) for p in part})
+    if not all_failed:
+        return
+    logger.warning(
+        "epoch %d: %d clip decodes failed and were replaced (%d distinct videos): %s",
+        epoch + 1,
+        int(comm.all_reduce_sum([float(len(failed))])[0]),
+        len(all_failed),
+        ", ".join(all_failed[:10]),
+    )
+    if len(all_failed) > max_failed_fraction * dataset_size:
+        raise TooManyFailedVideos(
+            f"{len(all_failed)} of {dataset_size} training videos failed to decode in epoch "
+            f"{epoch + 1}, more than DATA.MAX_FAILED_FRACTION={max_failed_fraction}; "
+            f"first ones: {all_failed[:10]}. Fix or remove those files from the split."
+        )
 
 
 def _max_rss_gb() -> float:

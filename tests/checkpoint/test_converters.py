@@ -1,11 +1,13 @@
 """Foreign checkpoints load into slowvid models with the same logits as their source.
 
 PyTorchVideo models are built by PyTorchVideo itself (its hub builders or ``create_*`` with the
-hub settings) with random weights; PySlowFast, Caffe2 and MMAction2 files are synthesised from
-a random slowvid model through inverse rename tables, whose output must be the key list and
-shapes PySlowFast's / MMAction2's own code builds (``foreign_keys/``, checked on its own in
-``test_foreign_key_lists.py``); ImageNet weights come from torchvision's ResNet-50. Every file
-goes through ``load_checkpoint``, the path TRAIN/TEST.CHECKPOINT_FILE_PATH take.
+hub settings) with random weights; tests/test_hubconf.py checks every PyTorchVideo hub entry
+this way through slowvid's hubconf, so only CSN and MViT's eps bound remain here. PySlowFast,
+Caffe2 and MMAction2 files are synthesised from a random slowvid model through inverse rename
+tables, whose output must be the key list and shapes PySlowFast's / MMAction2's own code builds
+(``foreign_keys/``, checked on its own in ``test_foreign_key_lists.py``); ImageNet weights come
+from torchvision's ResNet-50. Every file goes through ``load_checkpoint``, the path
+TRAIN/TEST.CHECKPOINT_FILE_PATH take.
 
 Inputs are small (64 px, few frames) to keep the file fast on two cores; PyTorchVideo's fixed
 head pools are sized for them. Batch norms, layer norms and classifiers are randomised (the
@@ -94,30 +96,6 @@ def _clip(*shape, seed: int = 1) -> torch.Tensor:
 
 # name -> (slowvid config, overrides, PyTorchVideo builder, input shapes)
 PTV_CASES = {
-    "slowfast_r50": (
-        "SLOWFAST_8x8_R50.yaml",
-        [],
-        lambda m, h: h.slowfast_r50(head_pool_kernel_sizes=((4, 2, 2), (16, 2, 2))),
-        [(1, 3, 4, 64, 64), (1, 3, 16, 64, 64)],
-    ),
-    "slow_r50": (
-        "SLOW_8x8_R50.yaml",
-        [],
-        # The hub's slow_r50 fixes a (8, 7, 7) head pool; these are its other settings.
-        lambda m, h: m.resnet.create_resnet(
-            stem_conv_kernel_size=(1, 7, 7), head_pool_kernel_size=(4, 2, 2), model_depth=50
-        ),
-        [(1, 3, 4, 64, 64)],
-    ),
-    "x3d_s": (
-        "X3D_S.yaml",
-        [],
-        # hub.x3d_s is create_x3d with a 13x160 clip; the softmax head is dropped for logits.
-        lambda m, h: m.x3d.create_x3d(
-            input_clip_length=4, input_crop_size=64, head_activation=None
-        ),
-        [(1, 3, 4, 64, 64)],
-    ),
     "csn_r101": (
         "CSN_32x2_R101.yaml",
         [],
@@ -127,12 +105,6 @@ PTV_CASES = {
         ),
         [(1, 3, 8, 64, 64)],
     ),
-    "r2plus1d_r50": (
-        "R2PLUS1D_16x4_R50.yaml",
-        [],
-        lambda m, h: h.r2plus1d_r50(head_pool_kernel_size=(2, 2, 2), head_activation=None),
-        [(1, 3, 8, 64, 64)],
-    ),
     "mvit_base_16x4": (
         "MVIT_B_16x4.yaml",
         ["DATA.TRAIN_CROP_SIZE", "64"],
@@ -140,7 +112,7 @@ PTV_CASES = {
         [(1, 3, 16, 64, 64)],
     ),
 }
-_SLOW = {"slowfast_r50", "csn_r101", "mvit_base_16x4"}
+_SLOW = {"csn_r101", "mvit_base_16x4"}
 
 
 # Logit change from PyTorchVideo's attention-pool LayerNorm eps (1e-5) vs slowvid's (1e-6).

@@ -3,11 +3,15 @@
 PyTorchVideo's ``Net`` is a flat ``blocks`` list: block 0 is the stem, blocks 1..4 the residual
 stages (``res_blocks.{i}.branch2.conv_a``...), then the head (``blocks.{k}.proj``); two-pathway
 models wrap each in ``multipathway_blocks.{p}`` and add ``multipathway_fusion``. MViT uses
-``patch_embed.patch_model``, ``cls_positional_encoding.*`` and ``norm_embed``. Module names
-follow PyTorchVideo 0.1.5 (Apache-2.0).
+``patch_embed.patch_model``, ``cls_positional_encoding.*`` and ``norm_embed``. The detectors
+(``create_*_with_roi_head``) put the backbone under ``model.`` and the box head under
+``detection_head.``. The mobile-CPU X3D (``efficient_x3d_*``, "original form") names its stages
+``s{2..5}.pathway0_res{i}.layers.conv_{0,1,2}.kernel.{conv,bn}``. Module names follow
+PyTorchVideo 0.1.5 (Apache-2.0).
 """
 
 import logging
+import re
 from collections.abc import Mapping
 
 import torch
@@ -36,6 +40,8 @@ _PATH = r"(?:multipathway_blocks\.(?P<p>\d)\.)?"
 _RES = rf"blocks\.(?P<s>\d+)\.{_PATH}res_blocks\.(?P<i>\d+)\."
 _BLOCK = "{p}stages.{s}.{i}."
 _MVIT_BLOCK = r"blocks\.(?P<b>\d+)\."
+_MOBILE_RES = r"s(?P<ms>\d)\.pathway0_res(?P<i>\d+)\."
+_MOBILE_BLOCK = "stages.{ms}.{i}."
 
 TABLE = make_table(
     [
@@ -85,24 +91,52 @@ TABLE = make_table(
         (rf"{_MVIT_BLOCK}proj\.{PARAM}", ("blocks.{b}.proj.{param}", "head.proj.{param}")),
         (rf"norm_embed\.{PARAM}", "norm.{param}"),
         (rf"head\.proj\.{PARAM}", "head.proj.{param}"),
+        # Mobile-CPU X3D: every conv sits in ``kernel.conv`` with its norm in ``kernel.bn``.
+        (rf"s1\.pathway0_stem_conv_xy\.kernel\.conv\.{PARAM}", "stem.conv_xy.{param}"),
+        (rf"s1\.pathway0_stem_conv\.kernel\.conv\.{PARAM}", "stem.conv_t.{param}"),
+        (rf"s1\.pathway0_stem_conv\.kernel\.bn\.{PARAM}", "stem.norm.{param}"),
+        (rf"{_MOBILE_RES}_res_proj\.kernel\.conv\.{PARAM}", _MOBILE_BLOCK + "shortcut.0.{param}"),
+        (rf"{_MOBILE_RES}_res_proj\.kernel\.bn\.{PARAM}", _MOBILE_BLOCK + "shortcut.1.{param}"),
+        (
+            rf"{_MOBILE_RES}layers\.conv_(?P<abc>[012])\.kernel\.conv\.{PARAM}",
+            _MOBILE_BLOCK + "conv_{abc}.{param}",
+        ),
+        (
+            rf"{_MOBILE_RES}layers\.conv_(?P<abc>[012])\.kernel\.bn\.{PARAM}",
+            _MOBILE_BLOCK + "norm_{abc}.{param}",
+        ),
+        (rf"{_MOBILE_RES}layers\.se\.se\.block\.0\.{PARAM}", _MOBILE_BLOCK + "se.fc1.{param}"),
+        (rf"{_MOBILE_RES}layers\.se\.se\.block\.2\.{PARAM}", _MOBILE_BLOCK + "se.fc2.{param}"),
+        (rf"head\.conv_5\.kernel\.conv\.{PARAM}", "head.conv_5.{param}"),
+        (rf"head\.conv_5\.kernel\.bn\.{PARAM}", "head.norm_5.{param}"),
+        (rf"head\.lin_5\.kernel\.conv\.{PARAM}", "head.lin_5.{param}"),
+        (rf"projection\.model\.{PARAM}", "head.proj.{param}"),
     ],
-    groups={"s": minus(1), "p": pathway},
+    groups={"s": minus(1), "p": pathway, "ms": minus(2), "abc": lambda v: "abc"[int(v)]},
 )
+
+# The detectors' box head: PyTorchVideo's ``ResNetRoIHead`` holds only the projection.
+_DETECTION_HEAD = make_table([(rf"detection_head\.proj\.{PARAM}", "head.proj.{param}")])
 
 
 def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     """Renames a PyTorchVideo state dict for ``model`` (see the module docstring).
 
     PyTorchVideo's X3D gives a shortcut conv no norm when the width does not change (the
-    first block of res2); slowvid's has one, which is filled with an exact identity.
+    first block of res2); slowvid's has one, which is filled with an exact identity. C2D and
+    I3D have a weightless temporal pool after res2 that takes a block index of its own.
 
     Args:
         state: PyTorchVideo parameter names -> tensors.
         model: the slowvid model to load into.
     """
+    if any(k.startswith("detection_head.") for k in state):
+        return _convert_detector(state, model)
     model_state = model.state_dict()
-    conversion = rename_state(state, TABLE, model_state)
-    conversion.source = "pytorchvideo"
+    renumbered, source_key = _close_block_gaps(state)
+    conversion = rename_state(renumbered, TABLE, model_state)
+    conversion.origin = {k: source_key[v] for k, v in conversion.origin.items()}
+    conversion.source = PyTorchVideo.name
     filled = fill_identity_norms(conversion.state, model, r".*\.shortcut\.1")
     if filled:
         logger.info("PyTorchVideo shortcuts without a norm, filled with identity: %s", filled)
@@ -111,14 +145,62 @@ def convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     return conversion
 
 
+def _close_block_gaps(
+    state: Mapping[str, torch.Tensor],
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Numbers a CNN's ``blocks.N`` consecutively, skipping blocks without weights (C2D and
+    I3D's pool after res2 is ``blocks.2``, which moves res3 to ``blocks.3``).
+
+    Returns:
+        The renamed tensors and renamed key -> source key.
+    """
+    index = re.compile(r"blocks\.(\d+)\.")
+    cnn = any(".res_blocks." in k for k in state)
+    present = sorted({int(m[1]) for k in state if cnn and (m := index.match(k))})
+    new_index = {old: new for new, old in enumerate(present)}
+    out, source_key = {}, {}
+    for key, value in state.items():
+        m = index.match(key) if cnn else None
+        name = f"blocks.{new_index[int(m[1])]}.{key[m.end() :]}" if m else key
+        out[name] = value
+        source_key[name] = key
+    return out, source_key
+
+
+def _convert_detector(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
+    """A PyTorchVideo detector (``model.*`` backbone, ``detection_head.*``) for a slowvid
+    :class:`~slowvid.models.detector.ActionDetector` (``backbone.*``, ``head.*``)."""
+    backbone = getattr(model, "backbone", None)
+    if backbone is None:
+        raise ValueError(
+            "a PyTorchVideo detection checkpoint (detection_head.*) loads into an "
+            f"ActionDetector, not into {type(model).__name__}"
+        )
+    inner = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    conversion = convert(inner, backbone)
+    out = Conversion(state={}, source=PyTorchVideo.name, skipped=list(conversion.skipped))
+    for key, value in conversion.state.items():
+        out.state[f"backbone.{key}"] = value
+        if key in conversion.origin:
+            out.origin[f"backbone.{key}"] = f"model.{conversion.origin[key]}"
+    rest = {k: v for k, v in state.items() if not k.startswith("model.")}
+    head = rename_state(rest, _DETECTION_HEAD, model.state_dict())
+    out.state.update(head.state)
+    out.origin.update(head.origin)
+    return out
+
+
 @CHECKPOINT_FORMATS.register()
 class PyTorchVideo(CheckpointFormat):
-    """PyTorchVideo hub models (``blocks.N...``)."""
+    """PyTorchVideo hub models (``blocks.N...``), its detectors (``model.blocks.N...``) and its
+    mobile-CPU X3D (``s1.pathway0_stem_conv_xy.kernel...``)."""
 
     name = "pytorchvideo"
     signature = (
-        r"blocks\.\d+\.(multipathway_blocks|multipathway_fusion|res_blocks|conv\.conv_t)\."
+        r"(model\.)?blocks\.\d+\."
+        r"(multipathway_blocks|multipathway_fusion|res_blocks|conv\.conv_t)\."
         r"|cls_positional_encoding\.|patch_embed\.patch_model\."
+        r"|s1\.pathway0_stem_conv_xy\.kernel\."
     )
     priority = 30
 

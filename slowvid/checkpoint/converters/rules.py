@@ -194,6 +194,8 @@ def fill_identity_norms(
         state[f"{name}.bias"] = torch.zeros(n)
         state[f"{name}.running_mean"] = torch.zeros(n)
         state[f"{name}.running_var"] = torch.full((n,), 1.0 - module.eps)
+        if module.num_batches_tracked is not None:
+            state[f"{name}.num_batches_tracked"] = torch.tensor(0)
         filled.append(name)
     return filled
 
