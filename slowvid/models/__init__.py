@@ -21,7 +21,7 @@ from .complexity import (
     gflops_by_operator,
     meta_gflops_by_operator,
 )
-from .losses import build_loss
+from .losses import build_loss, scores_of
 
 __all__ = [
     "InputSpec",
@@ -36,4 +36,5 @@ __all__ = [
     "input_spec_of",
     "meta_gflops_by_operator",
     "model_class",
+    "scores_of",
 ]

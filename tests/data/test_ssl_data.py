@@ -99,6 +99,8 @@ def test_items_hold_clips_crops_and_masks_clip_major(demo_dir):
     cfg = data_cfg(
         demo_dir,
         **{
+            "MODEL.MODEL_NAME": "ResNet",  # one pathway
+            "MODEL.ARCH": "slow",
             "DATA.INPUT_CHANNEL_NUM": [3],
             "DATA.TRAIN_CROP_NUM_TEMPORAL": 2,
             "DATA.TRAIN_CROP_NUM_SPATIAL": 2,
