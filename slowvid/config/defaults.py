@@ -7,6 +7,8 @@ add keys to this file.
 
 from fvcore.common.config import CfgNode
 
+from .ssl_keys import add_ssl_keys
+
 _C = CfgNode()
 
 # ---------------------------------------------------------------------------- #
@@ -646,6 +648,9 @@ _C.TENSORBOARD.WRONG_PRED_VIS = CfgNode()
 _C.TENSORBOARD.WRONG_PRED_VIS.ENABLE = False
 # TensorBoard folder (tag prefix) of those clips.
 _C.TENSORBOARD.WRONG_PRED_VIS.TAG = "Incorrectly classified videos"
+
+# TASK, MASK, CONTRASTIVE and the self-supervised DATA / AUG / MODEL keys (ssl_keys.py).
+add_ssl_keys(_C)
 
 
 def get_cfg() -> CfgNode:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fvcore.common.config import CfgNode
 
+from .ssl_keys import check_ssl_keys
+
 _CHOICES = {
     "SOLVER.LR_POLICY": ("cosine", "steps_with_relative_lrs", "constant"),
     "SOLVER.OPTIMIZING_METHOD": ("sgd", "adamw"),
@@ -105,6 +107,7 @@ def infer_and_check(cfg: CfgNode) -> None:
     _check_frame_template(data.FRAME_TEMPLATE)
     _check_augment(cfg)
     _infer_tasks(cfg)
+    check_ssl_keys(cfg)
 
     solver = cfg.SOLVER
     if solver.LR_POLICY == "steps_with_relative_lrs":
