@@ -43,7 +43,10 @@ DEFAULT_REFERENCE = os.path.join(
 def trainable_parameters(cfg) -> int:
     with torch.device("meta"):
         model = build_model(cfg)
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    # PySlowFast's DETACH_FINAL_FC (linear probes) detaches the classifier's input and leaves
+    # every parameter trainable; slowvid freezes the backbone instead: count the whole network.
+    frozen_ok = cfg.MODEL.DETACH_FINAL_FC
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or frozen_ok)
 
 
 def check_yaml(path: str) -> tuple[int | None, str]:

@@ -10,6 +10,7 @@ differ from PySlowFast's are listed there too. Research projects add their own n
 from fvcore.common.config import CfgNode
 
 from .pyslowfast import IN_TREE, add_foreign_keys
+from .ssl_keys import add_ssl_keys
 
 _C = CfgNode()
 
@@ -743,7 +744,11 @@ _C.TENSORBOARD.WRONG_PRED_VIS.ENABLE = False
 _C.TENSORBOARD.WRONG_PRED_VIS.TAG = "Incorrectly classified videos."
 
 
-# PySlowFast's keys whose features slowvid lacks (refused when switched on).
+# TASK, MASK, CONTRASTIVE and the self-supervised DATA / AUG / MODEL keys (ssl_keys.py).
+add_ssl_keys(_C)
+
+# PySlowFast's keys whose features slowvid lacks (refused when switched on); after every key
+# slowvid has, so that a landed feature's keys are its own.
 IN_TREE.update(add_foreign_keys(_C))
 
 

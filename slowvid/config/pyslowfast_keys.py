@@ -76,29 +76,15 @@ _REV = "MVIT.REV.ENABLE"
 
 FOREIGN_KEYS: dict[str, ForeignKey] = {
     # ---- Self-supervised contrastive learning (MoCo, SimCLR, BYOL, SwAV) -------------------
-    "CONTRASTIVE.T": _g(0.07, "temperature of the contrastive losses", _CONTRASTIVE),
-    "CONTRASTIVE.DIM": _g(128, "output width of the projection the loss compares", _CONTRASTIVE),
     "CONTRASTIVE.LENGTH": _g(239975, "training samples held by the kNN memory bank", _CONTRASTIVE),
-    "CONTRASTIVE.QUEUE_LEN": _g(65536, "length of MoCo's queue and the memory bank", _CONTRASTIVE),
-    "CONTRASTIVE.MOMENTUM": _g(0.5, "momentum of the momentum encoder's updates", _CONTRASTIVE),
-    "CONTRASTIVE.MOMENTUM_ANNEALING": _g(
-        False, "anneals that momentum towards 1 with a cosine", _CONTRASTIVE
-    ),
-    "CONTRASTIVE.TYPE": _g("mem", "mem, moco, simclr, byol or swav", _CONTRASTIVE),
     "CONTRASTIVE.INTERP_MEMORY": _g(False, "interpolates the memory bank in time", _CONTRASTIVE),
     "CONTRASTIVE.MEM_TYPE": _g("1d", "1-D or 2-D (+time) memory bank", _CONTRASTIVE),
     "CONTRASTIVE.NUM_CLASSES_DOWNSTREAM": _g(
         400, "classes of the online kNN evaluation", _CONTRASTIVE
     ),
-    "CONTRASTIVE.NUM_MLP_LAYERS": _g(1, "layers of the projection MLP", _CONTRASTIVE),
-    "CONTRASTIVE.MLP_DIM": _g(2048, "width of the projection and predictor MLPs", _CONTRASTIVE),
-    "CONTRASTIVE.BN_MLP": _g(False, "batch norm in the projection / predictor MLP", _CONTRASTIVE),
     "CONTRASTIVE.BN_SYNC_MLP": _g(False, "synchronised batch norm in that MLP", _CONTRASTIVE),
     "CONTRASTIVE.LOCAL_SHUFFLE_BN": _g(
         True, "shuffles batch norm within a machine, not across machines", _CONTRASTIVE
-    ),
-    "CONTRASTIVE.MOCO_MULTI_VIEW_QUEUE": _g(
-        False, "puts every clip of a video, not just the first, into MoCo's queue", _CONTRASTIVE
     ),
     "CONTRASTIVE.DELTA_CLIPS_MIN": _g(
         -math.inf,
@@ -110,34 +96,13 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
         "largest distance in frames between the clips drawn from one video",
         "DATA.TRAIN_CROP_NUM_TEMPORAL > 1",
     ),
-    "CONTRASTIVE.PREDICTOR_DEPTHS": _g([], "depths of BYOL's predictor MLPs", _CONTRASTIVE),
-    "CONTRASTIVE.SEQUENTIAL": _g(
-        False, "runs the clips of a video one after another to save memory", _CONTRASTIVE
-    ),
-    "CONTRASTIVE.SIMCLR_DIST_ON": _g(True, "SimCLR's loss across machines", _CONTRASTIVE),
     "CONTRASTIVE.SWAV_QEUE_LEN": _g(0, "length of SwAV's queue", _CONTRASTIVE),
     "CONTRASTIVE.KNN_ON": _g(True, "online kNN evaluation while training", _CONTRASTIVE),
     # ---- Masked pre-training (MaskFeat, MAE) ------------------------------------------------
-    "MASK.ENABLE": _f(False, "masked pre-training of MaskMViT (MaskFeat / MAE)"),
-    "MASK.MAE_ON": _g(False, "MAE: the encoder drops the masked tokens", _MASKED),
-    "MASK.MAE_RND_MASK": _g(False, "random masking in MAE", _MASKED),
     "MASK.PER_FRAME_MASKING": _g(False, "masks each frame separately in MAE", _MASKED),
-    "MASK.TIME_STRIDE_LOSS": _g(True, "predicts only temporally strided patches", _MASKED),
-    "MASK.NORM_PRED_PIXEL": _g(True, "normalises the predicted pixels' loss", _MASKED),
     "MASK.SCALE_INIT_BY_DEPTH": _g(False, "scales the initial weights by 1 / depth", _MASKED),
-    "MASK.DECODER_EMBED_DIM": _g(512, "width of the MAE decoder", _MASKED),
-    "MASK.DECODER_SEP_POS_EMBED": _g(False, "separate space / time decoder embeddings", _MASKED),
     "MASK.DEC_KV_KERNEL": _g([], "key/value pooling kernel of the decoder", _MASKED),
     "MASK.DEC_KV_STRIDE": _g([], "key/value pooling stride of the decoder", _MASKED),
-    "MASK.PRETRAIN_DEPTH": _g([15], "blocks whose features feed the prediction heads", _MASKED),
-    "MASK.HEAD_TYPE": _g("separate", "kind of prediction head", _MASKED),
-    "MASK.DECODER_DEPTH": _g(0, "blocks of the MAE decoder", _MASKED),
-    "MASK.PRED_HOG": _g(False, "predicts HOG features (MaskFeat)", _MASKED),
-    "AUG.GEN_MASK_LOADER": _f(False, "the loader draws the token masks of masked pre-training"),
-    "AUG.MASK_TUBE": _g(False, "masks tubes instead of cubes", "AUG.GEN_MASK_LOADER"),
-    "AUG.MASK_FRAMES": _g(False, "masks whole frames instead of cubes", "AUG.GEN_MASK_LOADER"),
-    "AUG.MASK_WINDOW_SIZE": _g([8, 7, 7], "token grid the masks cover", "AUG.GEN_MASK_LOADER"),
-    "AUG.MASK_RATIO": _f(0.0, "share of the tokens masked, also in supervised MViT training"),
     "AUG.MAX_MASK_PATCHES_PER_BLOCK": _g(
         None, "largest masked block of image MaskFeat", "AUG.GEN_MASK_LOADER"
     ),
@@ -157,34 +122,23 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
     "TRAIN.CHECKPOINT_IN_INIT": _f(
         False, "initialises a video transformer's embeddings from an image checkpoint"
     ),
-    "TASK": _f("", "the self-supervised task (ssl, ssl_eval...): checkpoint names and loading"),
     # ---- Augmentation --------------------------------------------------------------------------
     "AUG.RE_SPLIT": _g(False, "keeps the first augmented split unerased (unused)", NEVER_READ),
     # ---- ResNet / model ------------------------------------------------------------------------
     "RESNET.ZERO_INIT_FINAL_CONV": _f(False, "starts each residual branch's last conv at zero"),
     "MODEL.DROPCONNECT_RATE": _f(0.0, "drop-connect (stochastic depth) of the residual blocks"),
-    "MODEL.DETACH_FINAL_FC": _f(False, "trains only the final linear layer (linear probing)"),
     "MODEL.FROZEN_BN": _f(False, "freezes the batch-norm statistics while training"),
     "MODEL.FP16_ALLREDUCE": _f(False, "compresses the gradient all-reduce to fp16"),
     # ---- Data ----------------------------------------------------------------------------------
     "DATA.TRAIN_JITTER_MOTION_SHIFT": _f(False, "shifts the crop over time (motion jitter)"),
     "DATA.TRAIN_JITTER_FPS": _f(0.0, "jitters TARGET_FPS upwards by up to this much"),
     "DATA.DECODING_SHORT_SIZE": _g(256, "a decoding resize PySlowFast does not use", NEVER_READ),
-    "DATA.TRAIN_CROP_NUM_TEMPORAL": _f(1, "clips decoded from each training video"),
-    "DATA.TRAIN_CROP_NUM_SPATIAL": _f(1, "crops taken from each training clip"),
-    "DATA.COLOR_RND_GRAYSCALE": _f(0.0, "probability of turning a clip grey"),
     "DATA.LOADER_CHUNK_SIZE": _f(0, "reads the training csv in chunks of this many rows"),
     "DATA.LOADER_CHUNK_OVERALL_SIZE": _g(
         0, "rows of the chunked csv", "DATA.LOADER_CHUNK_SIZE > 0"
     ),
     "DATA.SKIP_ROWS": _f(0, "skips this many rows of the training csv"),
     "DATA.TIME_DIFF_PROB": _f(0.0, "probability of feeding grey temporal differences"),
-    "DATA.SSL_COLOR_JITTER": _f(False, "the SimCLR / MoCo colour jitter"),
-    "DATA.SSL_COLOR_BRI_CON_SAT": _g(
-        [0.4, 0.4, 0.4], "brightness, contrast, saturation of it", "DATA.SSL_COLOR_JITTER"
-    ),
-    "DATA.SSL_COLOR_HUE": _g(0.1, "hue of it", "DATA.SSL_COLOR_JITTER"),
-    "DATA.SSL_MOCOV2_AUG": _f(False, "the SimCLR / MoCo v2 augmentations (blur...)"),
     "DATA.SSL_BLUR_SIGMA_MIN": _g([0.0, 0.1], "least blur sigma", "DATA.SSL_MOCOV2_AUG"),
     "DATA.SSL_BLUR_SIGMA_MAX": _g([0.0, 2.0], "largest blur sigma", "DATA.SSL_MOCOV2_AUG"),
     "DATA.IN22K_TRAINVAL": _g(False, "trains ImageNet-21k on train + val (unused)", NEVER_READ),
@@ -292,22 +246,6 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
 # value selects in PySlowFast, a key of the feature that lands with it). The value is refused
 # while that key is still one this table adds ("" = never lands).
 FOREIGN_VALUES: dict[tuple[str, str], tuple[str, str]] = {
-    ("MODEL.MODEL_NAME", "ContrastiveModel"): (
-        "the MoCo / SimCLR / BYOL / SwAV wrapper",
-        "CONTRASTIVE.TYPE",
-    ),
-    ("MODEL.MODEL_NAME", "MaskMViT"): (
-        "masked pre-training of MViT / ViT (MaskFeat, MAE)",
-        "MASK.ENABLE",
-    ),
-    ("MODEL.ARCH", "maskmvit"): (
-        "masked pre-training of MViT / ViT (MaskFeat, MAE)",
-        "MASK.ENABLE",
-    ),
-    ("MODEL.LOSS_FUNC", "contrastive_loss"): (
-        "ContrastiveModel's loss (cross entropy vs. index 0)",
-        "CONTRASTIVE.TYPE",
-    ),
     ("SOLVER.OPTIMIZING_METHOD", "mt_adamw"): ("the multi-tensor AdamW of old torch versions", ""),
 }
 
@@ -350,6 +288,11 @@ DEFAULTS_DIFFER: dict[str, tuple[Any, str]] = {
         "bottleneck_transform",
         "'' builds each model's own block (X3D: x3d_transform); PySlowFast's X3D yamls set it",
     ),
+    "CONTRASTIVE.TYPE": (
+        "mem",
+        "slowvid has no memory bank ('mem'); its contrastive yamls set the method they train",
+    ),
+    "AUG.MASK_RATIO": (0.0, "the share VideoMAE masks; PySlowFast's masked yamls set theirs"),
     "NONLOCAL.INSTANTIATION": ("dot_product", "the paper's embedded Gaussian (softmax)"),
     "SLOWFAST.ALPHA": (8, "the released SlowFast 8x8 / 4x16 models use 4"),
     "TRAIN.DATASET": ("kinetics", "registered class names; lower-case names are matched too"),

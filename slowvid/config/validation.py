@@ -7,6 +7,7 @@ import math
 from fvcore.common.config import CfgNode
 
 from .pyslowfast import foreign_value_problems
+from .ssl_keys import check_ssl_keys
 
 _CHOICES = {
     "SOLVER.LR_POLICY": ("cosine", "steps_with_relative_lrs", "constant"),
@@ -121,6 +122,7 @@ def infer_and_check(cfg: CfgNode) -> None:
     _check_frame_template(data.FRAME_TEMPLATE)
     _check_augment(cfg)
     _infer_tasks(cfg)
+    check_ssl_keys(cfg)
 
     _check_model(cfg)
     solver = cfg.SOLVER

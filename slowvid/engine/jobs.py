@@ -13,6 +13,7 @@ import torch
 from fvcore.common.config import CfgNode
 
 from slowvid.checkpoint import find_latest_checkpoint, load_checkpoint
+from slowvid.config.ssl_keys import check_ssl_eval_start
 from slowvid.data import build_loader
 from slowvid.distributed import comm, preemption
 from slowvid.distributed.lease import hold_output_dir
@@ -42,6 +43,7 @@ from .parallel import gathered
 from .precise_bn import PreciseBN
 from .preempt import StopCheckpoint, rank_rng_state
 from .setup import fold_for_inference, setup_job, unwrap_model, wrap_model
+from .ssl import SelfSupervisedTrainer, evaluate_pretext_loss, self_supervised_model
 from .trainer import Trainer
 
 logger = logging.getLogger(__name__)
@@ -211,6 +213,7 @@ def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
                 state.get("iter", 0),
             )
             return state
+    check_ssl_eval_start(cfg)
     if t.CHECKPOINT_FILE_PATH:
         state = load_checkpoint(
             t.CHECKPOINT_FILE_PATH,
@@ -240,6 +243,9 @@ def _train(cfg: CfgNode, lease) -> dict:
     cfg, long_cycle = apply_long_cycle(cfg)  # multigrid rewrites the solver's epochs and LRs
     device = setup_job(cfg, "train")
     model = build_model(cfg)
+    pretraining = cfg.TASK == "ssl"  # the model computes its own loss, without labels
+    if pretraining:
+        self_supervised_model(model)
     log_model_info(model, cfg)
     model = wrap_model(model, cfg, device)
     # After wrapping: FSDP replaces the parameters by their shards (DDP keeps them).
@@ -287,11 +293,21 @@ def _train(cfg: CfgNode, lease) -> dict:
         val_loader = build_loader(cfg, "val")
 
         def run_eval(epoch: int) -> dict:
-            last_eval.update(
-                evaluate(
+            if pretraining:
+                results = evaluate_pretext_loss(
+                    model,
+                    val_loader,
+                    device,
+                    PixelNorm.from_config(cfg),
+                    output_dir=cfg.OUTPUT_DIR,
+                    step=epoch,
+                    tensorboard=tensorboard,
+                )
+            else:
+                results = evaluate(
                     model, val_loader, device, cfg, tag="val", step=epoch, tensorboard=tensorboard
                 )
-            )
+            last_eval.update(results)
             return last_eval
 
         hooks.append(PeriodicEval(period=cfg.TRAIN.EVAL_PERIOD, evaluate=run_eval, when=eval_when))
@@ -312,10 +328,13 @@ def _train(cfg: CfgNode, lease) -> dict:
         hooks.append(
             StopCheckpoint(output_dir=cfg.OUTPUT_DIR, cfg_dump=cfg.dump(), extra_state=extra_state)
         )
-    trainer = Trainer(
+    trainer_cls = SelfSupervisedTrainer if pretraining else Trainer
+    trainer = trainer_cls(
         model=model,
         optimizer=optimizer,
-        loss_fn=build_loss(cfg.MODEL.LOSS_FUNC, cfg.MODEL.TASK_NUM_CLASSES),
+        loss_fn=None
+        if pretraining
+        else build_loss(cfg.MODEL.LOSS_FUNC, cfg.MODEL.TASK_NUM_CLASSES),
         loader=train_loader,
         lr_schedule=build_lr_schedule(cfg),
         device=device,

@@ -150,12 +150,35 @@ class Trainer:
         dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         return torch.autocast(self.device.type, dtype=dtype, enabled=self.mixed_precision)
 
+    def forward_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        """The loss of one mini-batch, and other numbers to log (override for another task,
+        e.g. a model computing its own loss).
+
+        Returns:
+            ``(loss, stats)``: a scalar tensor, and floats (here the dataset's train_metrics).
+        """
+        labels = batch["label"].to(self.device, non_blocking=True)
+        # Tensors beyond the clips (e.g. AVA's boxes) are passed on positionally.
+        extra = to_device(batch.get("extra_inputs", []), self.device)
+        with self._autocast():
+            inputs = to_device(batch["inputs"], self.device, self.pixel_norm)
+            logits = self.model(inputs, *extra)
+        loss = self.loss_fn(logits.float(), labels)
+        stats = {}
+        if self.train_metrics is not None:
+            stats = self.train_metrics(logits.detach(), labels)
+        return loss, stats
+
+    def before_optimizer_step(self) -> bool:
+        """Called with the gradients of a complete group, before clipping and the step; may
+        change them. Returns False to skip this step (override for e.g. MoCo's warm-up)."""
+        return True
+
     def run_step(self, batch: dict) -> dict:
         """One mini-batch: forward, backward, and an optimizer step when a group is complete.
 
         Returns numbers to log.
         """
-        labels = batch["label"].to(self.device, non_blocking=True)
         closes_group = (
             self.iter + 1
         ) % self.grad_accum_steps == 0 or self.iter + 1 == self.num_iters
@@ -164,12 +187,7 @@ class Trainer:
         if not closes_group and isinstance(self.model, DistributedDataParallel):
             sync = self.model.no_sync()
         with sync:
-            # Tensors beyond the clips (e.g. AVA's boxes) are passed on positionally.
-            extra = to_device(batch.get("extra_inputs", []), self.device)
-            with self._autocast():
-                inputs = to_device(batch["inputs"], self.device, self.pixel_norm)
-                logits = self.model(inputs, *extra)
-            loss = self.loss_fn(logits.float(), labels)
+            loss, extra_stats = self.forward_loss(batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"loss is {loss.item()} at epoch {self.epoch + 1}, iteration {self.iter + 1}; "
@@ -179,12 +197,14 @@ class Trainer:
         stats = {"loss": loss.item()}
         if closes_group:
             stats.update(self._clip_and_step())
-        if self.train_metrics is not None:
-            stats.update(self.train_metrics(logits.detach(), labels))
+        stats.update(extra_stats)
         return stats
 
     def _clip_and_step(self) -> dict:
         stats = {}
+        if not self.before_optimizer_step():
+            self.optimizer.zero_grad(set_to_none=True)
+            return {"skipped_steps": 1.0}
         if self.clip_grad_val or self.clip_grad_l2norm:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
             params = [p for group in self.optimizer.param_groups for p in group["params"]]

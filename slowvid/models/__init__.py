@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (registration)
     r2plus1d,
     resnet3d,
     slowfast,
+    ssl,
     timesformer,
     vit,
     x3d,

@@ -21,6 +21,7 @@ __all__ = [
     "build_model",
     "build_norm",
     "check_trans_func",
+    "freeze_all_but_classifier",
     "input_spec_of",
     "model_class",
 ]
@@ -55,9 +56,30 @@ def input_spec_of(cfg) -> InputSpec:
 
 def build_model(cfg) -> VideoModel:
     """The model :func:`model_class` names, on the CPU, in training mode (MODEL.ACT_CHECKPOINT
-    is applied when the run wraps it: ``slowvid.engine.setup.wrap_model``)."""
+    is applied when the run wraps it: ``slowvid.engine.setup.wrap_model``); with
+    MODEL.DETACH_FINAL_FC only its final linear layer trains (a linear probe)."""
     cls = model_class(cfg)
-    return cls(**cls.from_config(cfg))
+    model = cls(**cls.from_config(cfg))
+    if cfg.MODEL.DETACH_FINAL_FC:
+        freeze_all_but_classifier(model)
+    return model
+
+
+def freeze_all_but_classifier(model: nn.Module) -> None:
+    """Stops gradients to every parameter but the head's final linear layer (``head.proj``), in
+    place: the features of a linear probe. Batch-norm statistics still follow the data, as
+    PySlowFast's DETACH_FINAL_FC leaves them.
+
+    Raises:
+        ValueError: the model has no ``head.proj`` parameters.
+    """
+    trainable = [n for n, _ in model.named_parameters() if n.startswith("head.proj.")]
+    if not trainable:
+        raise ValueError(
+            f"MODEL.DETACH_FINAL_FC: {type(model).__name__} has no final linear layer head.proj"
+        )
+    for name, param in model.named_parameters():
+        param.requires_grad = name.startswith("head.proj.")
 
 
 def build_head(cfg, dim_in: Sequence[int], default: str = "ClassificationHead") -> nn.Module:

@@ -173,6 +173,7 @@ def test_multi_mse_sums_weighted_mses_and_needs_a_masked_model():
         build_loss("multi_mse")(torch.zeros(2, 3), torch.zeros(2))
     cfg = get_cfg()
     cfg.MODEL.LOSS_FUNC = "multi_mse"
+    cfg.TASK, cfg.TEST.ENABLE = "ssl", False  # a pre-training loss: TASK ssl, no test
     with pytest.raises(ValueError, match="MASK.ENABLE"):
         infer_and_check(cfg)
 

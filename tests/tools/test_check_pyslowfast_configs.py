@@ -47,7 +47,7 @@ def test_the_sweep_classifies_every_yaml_and_checks_the_keys(tmp_path, capsys):
     for name, tree in {
         "X3D_M.yaml": X3D_M,
         "X3D_WRONG.yaml": X3D_M,
-        "SSL.yaml": {**X3D_M, "TASK": "ssl"},
+        "SSL.yaml": {**X3D_M, "RESNET": {"ZERO_INIT_FINAL_CONV": True}},
     }.items():
         (root / "configs" / "Kinetics" / name).write_text(yaml.safe_dump(tree))
     reference = {
@@ -63,7 +63,7 @@ def test_the_sweep_classifies_every_yaml_and_checks_the_keys(tmp_path, capsys):
     assert status == 1  # a yaml built another network
     assert "match        configs/Kinetics/X3D_M.yaml: 3.794322 M" in out
     assert "DIFFERENT    configs/Kinetics/X3D_WRONG.yaml" in out
-    assert "stopped      configs/Kinetics/SSL.yaml: ValueError: TASK = 'ssl'" in out
+    assert "stopped      configs/Kinetics/SSL.yaml: ValueError: RESNET.ZERO_INIT_FINAL_CONV" in out
     assert "1 of 3 yamls PySlowFast builds load unmodified" in out
     assert "KEY unknown to slowvid: TRAIN.A_KEY_SLOWVID_LACKS" in out
     assert "KEY default differs and is not listed: DATA.TARGET_FPS 25 vs 30" in out

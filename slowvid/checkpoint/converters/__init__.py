@@ -4,6 +4,9 @@ Formats are :class:`~.rules.CheckpointFormat` subclasses registered in
 ``slowvid.registry.CHECKPOINT_FORMATS``, tried by priority after slowvid's own names:
 
 =====================  ===================================================================
+ssl-pretraining        slowvid's, VideoMAE's and PySlowFast's self-supervised pre-training
+                       checkpoints (the backbone taken, decoder / momentum encoder dropped);
+                       ``transformers``' ``VideoMAEForPreTraining``
 caffe2                 PySlowFast's Caffe2 ``.pkl`` blobs (ResNet / SlowFast family)
 mmaction2              MMAction2 ``state_dict`` (``backbone.*``, ``cls_head.*``)
 ptv-wrapped            PySlowFast's PTV* models (PyTorchVideo's under ``model.``)
@@ -43,6 +46,7 @@ from . import (  # noqa: F401  (registration)
     ptv_wrapped,
     pyslowfast,
     pytorchvideo,
+    ssl,
     timesformer,
     videomae,
 )

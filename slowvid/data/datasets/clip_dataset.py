@@ -24,7 +24,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -46,6 +47,7 @@ from slowvid.data.device_decoding import (
     resolve_device_decoding,
 )
 from slowvid.data.frames import FrameFolders
+from slowvid.data.masks import CubeMasks
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
 from slowvid.data.transforms import (
     ClipTransform,
@@ -65,9 +67,33 @@ from slowvid.models.base import InputSpec
 
 from .base import VideoDataset
 
-__all__ = ["ClipDataset"]
+__all__ = ["ClipDataset", "ClipViews"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClipViews:
+    """What one item holds beyond a clip: several clips of the video and augmented crops of each
+    in training (the positives of contrastive learning, or repeated sampling), and masks.
+
+    Attributes:
+        num_clips: clips decoded at independent random times (DATA.TRAIN_CROP_NUM_TEMPORAL).
+        num_crops: augmented crops of each clip (DATA.TRAIN_CROP_NUM_SPATIAL).
+        masks: draws a ``(1, t, h, w)`` mask per output clip, appended to the item's inputs
+            after the pathways (AUG.GEN_MASK_LOADER; every split), or None.
+    """
+
+    num_clips: int = 1
+    num_crops: int = 1
+    masks: Callable[[random.Random], torch.Tensor] | None = None
+
+    def __post_init__(self):
+        if self.num_clips < 1 or self.num_crops < 1:
+            raise ValueError(
+                "DATA.TRAIN_CROP_NUM_TEMPORAL and TRAIN_CROP_NUM_SPATIAL must be >= 1, got "
+                f"{self.num_clips} and {self.num_crops}"
+            )
 
 
 class ClipDataset(VideoDataset):
@@ -107,6 +133,9 @@ class ClipDataset(VideoDataset):
             DATA.FRAME_TEMPLATE and DATA.FRAME_FPS.
         offset_sampling: where evaluation clips start (DATA.USE_OFFSET_SAMPLING, see
             :func:`~slowvid.data.sampling.clip_start`).
+        views: clips and crops per training item, and loader masks; with more than one clip
+            or crop an item's pathways are ``(N, C, T, H, W)``, clip-major (clip ``i``'s crops
+            first), and the collate function makes them rows ``i * N ... i * N + N - 1``.
         mixup: mixes training batches (MIXUP.*) in :attr:`collate_fn`; None leaves them.
         num_classes: classes of the labels, for evaluation (MODEL.NUM_CLASSES).
         ensemble_method: "sum" or "max" pooling of a video's view scores in evaluation.
@@ -145,6 +174,7 @@ class ClipDataset(VideoDataset):
         decoding_backend: str = "auto",
         frame_folders: FrameFolders | None = None,
         offset_sampling: bool = True,
+        views: ClipViews = ClipViews(),
         mixup: Mixup | None = None,
         num_classes: int = 0,
         ensemble_method: str = "sum",
@@ -162,6 +192,11 @@ class ClipDataset(VideoDataset):
                 reasons.append("its transform has float steps (augmentations, random erasing)")
             if transform.reverse_channels:
                 reasons.append("DATA.REVERSE_INPUT_CHANNEL reverses channels, which it does not")
+            if views.num_clips * views.num_crops > 1 or views.masks is not None:
+                reasons.append(
+                    "its items hold several clips or crops, or loader masks "
+                    "(DATA.TRAIN_CROP_NUM_TEMPORAL / _SPATIAL, AUG.GEN_MASK_LOADER)"
+                )
             if reasons:
                 raise ValueError("cannot decode on the device: " + "; ".join(reasons))
         if frame_folders is not None and not self.frame_folders_supported:
@@ -194,6 +229,7 @@ class ClipDataset(VideoDataset):
         self.num_spatial_crops = 1 if training else num_spatial_crops
         self.num_retries = num_retries
         self.offset_sampling = offset_sampling
+        self.views = views
         # Resolved here, in the main process, so the probe and its log line happen once.
         self.decoding_backend = resolve_backend(decoding_backend)
         self.mixup = mixup if training else None
@@ -211,12 +247,14 @@ class ClipDataset(VideoDataset):
         Subclasses add the arguments that locate their annotation files. Validation takes one
         centre view per video, so it is cheap and deterministic; testing takes
         TEST.NUM_ENSEMBLE_VIEWS x TEST.NUM_SPATIAL_CROPS views. The pathways come from the
-        model MODEL.MODEL_NAME names (its declared input spec).
+        model MODEL.MODEL_NAME names (its declared input spec). In pre-training (TASK ssl)
+        validation samples as training does: its loss is the pretext loss of held-out videos,
+        whose random clips and crops are that loss's input (the loader's seed fixes them).
         """
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be train, val or test, got {split!r}")
         d = cfg.DATA
-        training = split == "train"
+        training = split == "train" or (split == "val" and cfg.TASK == "ssl")
         transform = ClipTransform(
             **spatial_args(cfg, training),
             inverse_uniform_scale=d.INV_UNIFORM_SAMPLE,
@@ -246,8 +284,11 @@ class ClipDataset(VideoDataset):
             "mixup": mixup,
             "num_classes": cfg.MODEL.NUM_CLASSES,
             "ensemble_method": cfg.TEST.ENSEMBLE_METHOD,
-            "view_scores": head_activation(cfg),
             "multi_label": d.MULTI_LABEL,
+            # Pre-training losses (TASK ssl) have no class scores; their runs evaluate the
+            # pretext loss and pool no views.
+            "view_scores": "softmax" if cfg.TASK == "ssl" else head_activation(cfg),
+            "views": clip_views(cfg, training),
         }
 
     @classmethod
@@ -334,14 +375,17 @@ class ClipDataset(VideoDataset):
         Returns:
             One ``(C, T_i, H, W)`` tensor per pathway (float, or uint8 pixels when the
             transform leaves normalising to the engine), then the extra ones; in training with
-            ``N = transform.num_samples`` augmented copies (AUG.NUM_SAMPLE), each tensor gains
-            a leading ``N`` (the extra ones repeated).
+            ``N = transform.num_samples`` (AUG.NUM_SAMPLE) times ``views.num_crops`` augmented
+            copies, each tensor gains a leading ``N`` (the extra ones repeated); a loader mask
+            per copy follows the pathways.
         """
         transform = transform or self.transform
-        copies = transform.num_samples if self.training else 1
+        copies = transform.num_samples * self.views.num_crops if self.training else 1
         strides = self.input_spec.frame_strides
+        masks = self.views.masks  # a loader mask per copy follows the pathways
         packed = [
             split_pathways(transform(frames, spatial_idx=spatial_idx, rng=rng), strides)
+            + ([masks(rng)] if masks is not None else [])
             for _ in range(copies)
         ]
         if copies == 1:
@@ -406,7 +450,7 @@ class ClipDataset(VideoDataset):
         video_index, temporal_idx, spatial_idx = self.view_of(index)
         transform = None if crop_size is None else self.crop_override(crop_size)
         temporal_idx = -1 if self.training else temporal_idx
-        inputs = self.load_clip(video_index, temporal_idx, spatial_idx, rng, transform)
+        inputs = self.load_clips(video_index, temporal_idx, spatial_idx, rng, transform)
         return {"inputs": inputs, "label": self.labels[video_index], "video_index": video_index}
 
     def load_clip(
@@ -437,6 +481,28 @@ class ClipDataset(VideoDataset):
             return self.encoded_clip(video_index, temporal_idx, spatial_idx, rng, transform)
         frames, extra = self.read_clip(video_index, temporal_idx, rng)
         return self.transform_and_pack(frames, spatial_idx, rng, transform, extra)
+
+    def load_clips(
+        self,
+        video_index: int,
+        temporal_idx: int,
+        spatial_idx: int,
+        rng: random.Random,
+        transform: ClipTransform | None = None,
+    ) -> list[torch.Tensor]:
+        """:meth:`load_clip`, once, or ``views.num_clips`` times in training (each clip at its
+        own random time), the clips' copies then stacked ``(N, C, T, H, W)`` per input."""
+        count = self.views.num_clips if self.training else 1
+        clips = [
+            self.load_clip(video_index, temporal_idx, spatial_idx, rng, transform)
+            for _ in range(count)
+        ]
+        if count == 1:
+            return clips[0]
+        return [
+            torch.cat([x if x.dim() == 5 else x.unsqueeze(0) for x in parts])
+            for parts in zip(*clips, strict=True)
+        ]
 
     def failed_item(self, index: int) -> dict[str, Any]:
         video_index = self._video_of(index)
@@ -578,3 +644,18 @@ def _stack_views(clips: Sequence[torch.Tensor]) -> torch.Tensor:
     if all(is_channels_last(c) for c in clips):
         return torch.stack([c.permute(1, 2, 3, 0) for c in clips]).permute(0, 4, 1, 2, 3)
     return torch.stack(clips)
+
+
+def clip_views(cfg, training: bool) -> ClipViews:
+    """The :class:`ClipViews` of a split: DATA.TRAIN_CROP_NUM_TEMPORAL / _SPATIAL in training,
+    AUG.GEN_MASK_LOADER masks (AUG.MASK_WINDOW_SIZE / MASK_RATIO / MASK_TUBE / MASK_FRAMES) in
+    every split."""
+    a = cfg.AUG
+    masks = None
+    if a.GEN_MASK_LOADER:
+        mode = "frames" if a.MASK_FRAMES else "tube" if a.MASK_TUBE else "cube"
+        masks = CubeMasks(tuple(a.MASK_WINDOW_SIZE), a.MASK_RATIO, mode)
+    if not training:
+        return ClipViews(masks=masks)
+    d = cfg.DATA
+    return ClipViews(d.TRAIN_CROP_NUM_TEMPORAL, d.TRAIN_CROP_NUM_SPATIAL, masks)
