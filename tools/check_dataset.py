@@ -16,6 +16,7 @@ from tqdm import tqdm
 from slowvid.config import load_config
 from slowvid.data import build_dataset
 from slowvid.data.checking import check_videos, write_clean_list
+from slowvid.data.datasets import ClipDataset
 
 
 def main(argv=None) -> int:
@@ -31,7 +32,7 @@ def main(argv=None) -> int:
 
     cfg = load_config(args.cfg_files, args.opts)
     dataset = build_dataset(cfg, args.split)
-    if not hasattr(dataset, "paths"):
+    if not isinstance(dataset, ClipDataset):  # clip datasets list their videos and labels
         parser.error(f"{type(dataset).__name__} does not list video files to check")
     with tqdm(total=len(dataset.paths), desc=f"checking {args.split}", unit="video") as bar:
         report = check_videos(
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
             dataset.decoding_backend,
             args.workers,
             progress=bar.update,
-            video_at=getattr(dataset, "video_at", None),
+            video_at=dataset.video_at,
         )
     print(report.summary())
     print("videos per label:", report.label_counts())

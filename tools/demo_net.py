@@ -33,10 +33,10 @@ from slowvid.data.box_transforms import DetectionTransform
 from slowvid.data.class_names import find_class_names, read_class_names
 from slowvid.data.decoding import open_video
 from slowvid.data.sampling import ClipSpec, clip_stride
-from slowvid.data.transforms import ClipTransform, pack_pathways
+from slowvid.data.transforms import ClipTransform, spatial_args, split_pathways
 from slowvid.engine.setup import fold_for_inference, use_channels_last
 from slowvid.evaluation.ava import read_labelmap
-from slowvid.models import build_model
+from slowvid.models import build_model, scores_of
 from slowvid.models.person_detector import PersonDetector
 from slowvid.visualization import GradCAM, default_target_layers, overlay_heatmap
 
@@ -168,19 +168,19 @@ def annotate_window(model, cfg, transform, clip_frames, boxes, args, names, size
         size: ``(width, height)`` of the frames.
     """
     device = next(model.parameters()).device
-    pathways, alpha = len(cfg.DATA.INPUT_CHANNEL_NUM), cfg.SLOWFAST.ALPHA
+    strides = model.input_spec.frame_strides
     if boxes is None:
         clip = transform(clip_frames, spatial_idx=1)
-        inputs = [x[None].to(device) for x in pack_pathways(clip, pathways, alpha)]
+        inputs = [x[None].to(device) for x in split_pathways(clip, strides)]
         logits = model(inputs).float()[0].cpu()
-        p = logits.sigmoid() if cfg.MODEL.LOSS_FUNC == "bce_logit" else logits.softmax(-1)
+        p = logits.sigmoid() if scores_of(cfg.MODEL.LOSS_FUNC) == "sigmoid" else logits.softmax(-1)
         top = p.argsort(descending=True)[: args.topk].tolist()
         return [(None, [f"{names[i]} {p[i]:.2f}" for i in top], (255, 255, 255))]
     if not boxes:
         return []
     clip, in_boxes = transform(clip_frames, torch.tensor(boxes))
     rois = torch.cat([torch.zeros(len(boxes), 1), in_boxes], dim=1).to(device)
-    inputs = [x[None].to(device) for x in pack_pathways(clip, pathways, alpha)]
+    inputs = [x[None].to(device) for x in split_pathways(clip, strides)]
     probs = model(inputs, rois).float().sigmoid().cpu()
     w, h = size
     out = []
@@ -221,8 +221,7 @@ def main(argv=None) -> int:
         layers = list(cfg.TENSORBOARD.MODEL_VIS.GRAD_CAM.LAYER_LIST)
         cam = GradCAM(model, layers or default_target_layers(model))
     d = cfg.DATA
-    common = dict(crop_size=d.TEST_CROP_SIZE, mean=tuple(d.MEAN), std=tuple(d.STD))
-    transform = (DetectionTransform if detect else ClipTransform)(training=False, **common)
+    transform = (DetectionTransform if detect else ClipTransform)(**spatial_args(cfg, False))
     spec = ClipSpec(d.NUM_FRAMES, d.SAMPLING_RATE, float(d.TARGET_FPS))
     writer = None
     with open_video(args.video, d.DECODING_BACKEND) as video:
@@ -246,7 +245,7 @@ def main(argv=None) -> int:
             notes = annotate_window(model, cfg, transform, clip_frames, boxes, args, names, (w, h))
             if cam is not None:
                 clip = transform(clip_frames, spatial_idx=1)
-                pathways = pack_pathways(clip, len(d.INPUT_CHANNEL_NUM), cfg.SLOWFAST.ALPHA)
+                pathways = split_pathways(clip, model.input_spec.frame_strides)
                 inputs = [x[None].to(device) for x in pathways]
                 colormap = cfg.TENSORBOARD.MODEL_VIS.GRAD_CAM.COLORMAP
                 frames = gradcam_frames(cam, inputs, frames, clip_idx, start, colormap)

@@ -35,9 +35,10 @@ from slowvid.data.shards import write_shard_index
 def _videos_of_config(cfg_file: str, split: str, opts: list[str]) -> tuple[list, list, list]:
     from slowvid.config import load_config
     from slowvid.data import build_dataset
+    from slowvid.data.datasets import ClipDataset
 
     dataset = build_dataset(load_config(cfg_file, opts), split)
-    if getattr(dataset, "frame_folders", None) is not None or not hasattr(dataset, "paths"):
+    if not isinstance(dataset, ClipDataset) or dataset.frame_folders is not None:
         raise SystemExit(f"{type(dataset).__name__} does not list video files to shard")
     if not all(isinstance(label, int) for label in dataset.labels):
         raise SystemExit(f"{type(dataset).__name__}'s labels are not single class indices")

@@ -70,7 +70,10 @@ def count(path: Path) -> tuple[float, list[str]]:
     cfg.TRAIN.DATASET = cfg.TEST.DATASET = "Kinetics"
     with torch.device("meta"):
         model = build_model(cfg)
-    return count_parameters(model, trainable_only=True) / 1e6, skipped
+    # PySlowFast's DETACH_FINAL_FC (linear probes) detaches the classifier's input and leaves every
+    # parameter trainable; slowvid freezes the backbone instead: compare the whole network.
+    trainable_only = not cfg.MODEL.DETACH_FINAL_FC
+    return count_parameters(model, trainable_only=trainable_only) / 1e6, skipped
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,8 @@ add keys to this file.
 
 from fvcore.common.config import CfgNode
 
+from .ssl_keys import add_ssl_keys
+
 _C = CfgNode()
 
 # ---------------------------------------------------------------------------- #
@@ -163,13 +165,16 @@ _C.DATA.DECODING_BACKEND = "auto"
 _C.DATA.MAX_FAILED_FRACTION = 0.1
 # Tries to draw a decodable replacement for a failed training video.
 _C.DATA.NUM_RETRIES = 10
-# "video": each listed path is a file decoded by DECODING_BACKEND; "frames": each listed path,
-# its video extension (.mp4, .avi, .webm, .mkv, ...) stripped, is a folder of frames.
+# "video": each video is a file decoded by DECODING_BACKEND; "frames": each video is a folder of
+# extracted frames: the listed path with its video extension (.mp4, .avi, .webm, .mkv, ...)
+# stripped (numbered by FRAME_TEMPLATE), EPIC-Kitchens' rgb_frames, or SSv2's frame lists
+# (SSV2.FRAME_LISTS). AVA and Charades always read PySlowFast's frame lists.
 _C.DATA.VIDEO_FORMAT = "video"
 # File name of frame n (1-based) in a "frames" folder, as FRAME_TEMPLATE.format(n); frames are
 # found by number, not by listing *.jpg (a gap is an error, flow_x_* files are ignored).
 _C.DATA.FRAME_TEMPLATE = "img_{:05d}.jpg"
-# Rate (frames per second) the "frames" were extracted at; TARGET_FPS resamples from it.
+# Rate (frames per second) extracted frames were written at (frame folders, SSv2 and AVA frame
+# lists); TARGET_FPS resamples from it. EPIC-Kitchens reads its rates off its annotations.
 _C.DATA.FRAME_FPS = 30.0
 # Samples each loader worker shuffles among when streaming tar shards in training
 # (TRAIN.DATASET VideoShards); 1 reads them in shard order.
@@ -493,11 +498,11 @@ _C.AVA.EXCLUSION_FILE = "ava_val_excluded_timestamps_v2.2.csv"
 _C.AVA.KEYFRAME_SECONDS = [902, 1798]
 # Movie second of the first extracted frame (frame 1 of each frame list).
 _C.AVA.FIRST_FRAME_SECOND = 900
-# Frame rate the frames were extracted at.
-_C.AVA.FPS = 30
 
 # ---------------------------------------------------------------------------- #
-# EPIC-Kitchens-55/100 (official annotation csvs; videos or frames under DATA.PATH_PREFIX)
+# EPIC-Kitchens-55/100 (official annotation csvs; under DATA.PATH_PREFIX the videos
+# {participant}/videos/{video_id}.MP4, or with DATA.VIDEO_FORMAT frames the
+# {participant}/rgb_frames/{video_id}/ folders)
 # ---------------------------------------------------------------------------- #
 _C.EPICKITCHENS = CfgNode()
 # Annotation csv (in DATA.PATH_TO_DATA_DIR) of the training split.
@@ -506,19 +511,16 @@ _C.EPICKITCHENS.TRAIN_LIST = "EPIC_100_train.csv"
 _C.EPICKITCHENS.VAL_LIST = "EPIC_100_validation.csv"
 # Annotation csv of the test split (the public test set has no labels).
 _C.EPICKITCHENS.TEST_LIST = "EPIC_100_validation.csv"
-# "mp4": {participant}/videos/{video_id}.MP4; "frames": {participant}/rgb_frames/{video_id}/.
-_C.EPICKITCHENS.VIDEO_FORMAT = "mp4"
 
 # ---------------------------------------------------------------------------- #
 # Something-Something V2 (json annotations in DATA.PATH_TO_DATA_DIR; videos or frames under
 # DATA.PATH_PREFIX)
 # ---------------------------------------------------------------------------- #
 _C.SSV2 = CfgNode()
-# "webm": the published {id}.webm; "frames": {id}/{id}_{:06d}.jpg listed in PySlowFast's
-# frame lists train.csv / val.csv (in DATA.PATH_TO_DATA_DIR).
-_C.SSV2.VIDEO_FORMAT = "webm"
-# Rate (frames per second) the "frames" were extracted at; 30 in PySlowFast's layout.
-_C.SSV2.FRAME_FPS = 30.0
+# With DATA.VIDEO_FORMAT frames: True reads PySlowFast's frame lists train.csv / val.csv (in
+# DATA.PATH_TO_DATA_DIR; {id}/{id}_{:06d}.jpg at 30 fps), False the numbered {id}/ folders of
+# DATA.FRAME_TEMPLATE (MMAction2's rawframes). DATA.VIDEO_FORMAT video reads {id}.webm.
+_C.SSV2.FRAME_LISTS = True
 # "segments": one frame from each of DATA.NUM_FRAMES equal segments of the whole video (random
 # in training, middle in testing; SAMPLING_RATE unused); "clip": Kinetics-like clips.
 _C.SSV2.SAMPLING = "segments"
@@ -646,6 +648,9 @@ _C.TENSORBOARD.WRONG_PRED_VIS = CfgNode()
 _C.TENSORBOARD.WRONG_PRED_VIS.ENABLE = False
 # TensorBoard folder (tag prefix) of those clips.
 _C.TENSORBOARD.WRONG_PRED_VIS.TAG = "Incorrectly classified videos"
+
+# TASK, MASK, CONTRASTIVE and the self-supervised DATA / AUG / MODEL keys (ssl_keys.py).
+add_ssl_keys(_C)
 
 
 def get_cfg() -> CfgNode:

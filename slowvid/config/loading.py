@@ -16,7 +16,7 @@ from fvcore.common.config import BASE_KEY, CfgNode
 
 from .defaults import get_cfg
 from .project import add_project_config, find_project
-from .validation import infer_and_check
+from .validation import infer_and_check, replaced_key_message
 
 
 class ConfigKeyError(KeyError):
@@ -36,6 +36,9 @@ def all_keys(cfg: CfgNode, prefix: str = "") -> list[str]:
 
 
 def _unknown_key_message(key: str, cfg: CfgNode, source: str) -> str:
+    replaced = replaced_key_message(key)
+    if replaced is not None:
+        return f"{source}: config key {replaced}"
     known = all_keys(cfg)
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
     if not close:  # a typo in the node name (TRIAN.BATCH_SIZE) still shares the leaf

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fvcore.common.config import CfgNode
 
+from .ssl_keys import check_ssl_keys
+
 _CHOICES = {
     "SOLVER.LR_POLICY": ("cosine", "steps_with_relative_lrs", "constant"),
     "SOLVER.OPTIMIZING_METHOD": ("sgd", "adamw"),
@@ -18,8 +20,6 @@ _CHOICES = {
     "FSDP.PARAM_DTYPE": ("", "float32", "bfloat16", "float16"),
     "FSDP.REDUCE_DTYPE": ("", "float32", "bfloat16", "float16"),
     "TRAIN.CHECKPOINT_TYPE": ("pytorch", "caffe2"),
-    "EPICKITCHENS.VIDEO_FORMAT": ("mp4", "frames"),
-    "SSV2.VIDEO_FORMAT": ("webm", "frames"),
     "SSV2.SAMPLING": ("segments", "clip"),
     "VIT.POS_EMBED": ("sincos", "learned", "separate"),
     "TIMESFORMER.ATTENTION_TYPE": ("divided_space_time", "joint_space_time", "space_only"),
@@ -44,8 +44,30 @@ def world_size_of(cfg: CfgNode) -> int:
     return per_machine * cfg.NUM_SHARDS
 
 
+# Keys that one key now does the work of: setting one is an error naming its replacement.
+REPLACED_KEYS = {
+    "EPICKITCHENS.VIDEO_FORMAT": "DATA.VIDEO_FORMAT ('video' for the .MP4 files, 'frames' for "
+    "the rgb_frames folders)",
+    "SSV2.VIDEO_FORMAT": "DATA.VIDEO_FORMAT ('video' for the .webm files, 'frames' for frames: "
+    "PySlowFast's frame lists, or numbered folders with SSV2.FRAME_LISTS False)",
+    "SSV2.FRAME_FPS": "DATA.FRAME_FPS",
+    "AVA.FPS": "DATA.FRAME_FPS",
+}
+
+
+def replaced_key_message(key: str) -> str | None:
+    """ "'KEY' was replaced by ..." for a replaced key, else None."""
+    if key not in REPLACED_KEYS:
+        return None
+    return f"'{key}' was replaced by {REPLACED_KEYS[key]}"
+
+
 def infer_and_check(cfg: CfgNode) -> None:
     """Check the settings that must agree with each other. Raises ValueError naming a key."""
+    for key in REPLACED_KEYS:
+        node, leaf = key.split(".")
+        if node in cfg and leaf in cfg[node]:  # set by hand on a config built in code
+            _fail(key, replaced_key_message(key))
     for key, choices in _CHOICES.items():
         if _get(cfg, key) not in choices:
             _fail(key, f"'{_get(cfg, key)}' is not one of {list(choices)}")
@@ -83,10 +105,9 @@ def infer_and_check(cfg: CfgNode) -> None:
     if data.FRAME_FPS <= 0:
         _fail("DATA.FRAME_FPS", f"must be positive, got {data.FRAME_FPS}")
     _check_frame_template(data.FRAME_TEMPLATE)
-    if cfg.SSV2.FRAME_FPS <= 0:
-        _fail("SSV2.FRAME_FPS", f"must be positive, got {cfg.SSV2.FRAME_FPS}")
     _check_augment(cfg)
     _infer_tasks(cfg)
+    check_ssl_keys(cfg)
 
     solver = cfg.SOLVER
     if solver.LR_POLICY == "steps_with_relative_lrs":

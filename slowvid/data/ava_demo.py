@@ -175,7 +175,7 @@ def ava_demo_overrides(root: str, spec: AvaDemoSpec | None = None) -> dict:
         "AVA.ANNOTATION_DIR": os.path.join(root, "annotations"),
         "AVA.KEYFRAME_SECONDS": list(spec.keyframe_seconds),
         "AVA.FIRST_FRAME_SECOND": spec.first_frame_second,
-        "AVA.FPS": spec.fps,
+        "DATA.FRAME_FPS": float(spec.fps),
         "AVA.DETECTION_SCORE_THRESH": 0.8,
         "MODEL.NUM_CLASSES": len(ACTIONS),
     }

@@ -39,6 +39,7 @@ __all__ = [
     "PyAVVideo",
     "TorchCodecVideo",
     "Video",
+    "VideoSegment",
     "open_video",
     "resolve_backend",
     "torchcodec_available",
@@ -191,6 +192,38 @@ def _gather(requested: Sequence[int], frames: dict[int, np.ndarray], path: str) 
             i = keys[max(bisect.bisect_right(keys, i) - 1, 0)]
         picked.append(frames[i])
     return torch.from_numpy(np.stack(picked))
+
+
+class VideoSegment(Video):
+    """Frames ``start .. stop`` (inclusive) of an open video, as a video of their own: frame
+    ``i`` of the segment is frame ``start + i`` of the video. Closing it closes the video.
+
+    Args:
+        video: the whole video.
+        start: its first frame in the segment.
+        stop: its last frame in the segment (>= start).
+    """
+
+    def __init__(self, video: Video, start: int, stop: int):
+        if not 0 <= start <= stop:
+            raise ValueError(f"segment [{start}, {stop}] is empty or negative")
+        self.video = video
+        self.start = start
+        self.path = video.path
+        self.fps = video.fps
+        self.num_frames = stop - start + 1
+        self.duration = self.num_frames / self.fps
+        self.backend = video.backend
+
+    def get_frames(self, indices: Sequence[int]) -> torch.Tensor:
+        return self.video.get_frames([self.start + int(i) for i in indices])
+
+    def get_audio(self, start_sec: float, end_sec: float, sample_rate: int) -> torch.Tensor:
+        offset = self.start / self.fps
+        return self.video.get_audio(start_sec + offset, end_sec + offset, sample_rate)
+
+    def close(self) -> None:
+        self.video.close()
 
 
 class PyAVVideo(Video):
@@ -461,7 +494,7 @@ class TorchCodecVideo(Video):
     def get_audio(self, start_sec: float, end_sec: float, sample_rate: int) -> torch.Tensor:
         from torchcodec.decoders import AudioDecoder
 
-        offset = float(getattr(self._decoder.metadata, "begin_stream_seconds", 0) or 0)
+        offset = float(self._decoder.metadata.begin_stream_seconds or 0)
         start, end = start_sec + offset, end_sec + offset
         try:
             decoder = AudioDecoder(self._source, sample_rate=sample_rate, num_channels=1)

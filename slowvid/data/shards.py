@@ -60,6 +60,20 @@ class StreamingDataset(IterableDataset):
     def set_epoch(self, epoch: int) -> None:
         raise NotImplementedError
 
+    # The rest of the VideoDataset protocol (slowvid.data.datasets.base) the engine uses.
+    @property
+    def collate_fn(self):
+        """Batches a list of items."""
+        raise NotImplementedError
+
+    def train_metrics(self, logits, labels) -> dict[str, float]:
+        """Numbers the trainer logs for a training batch besides the loss; none by default."""
+        return {}
+
+    def make_evaluator(self, output_dir: str, tag: str):
+        """The evaluator of this split, as :meth:`VideoDataset.make_evaluator`."""
+        raise NotImplementedError
+
 
 def open_url(url: str) -> IO[bytes]:
     """A binary stream of ``url``, read front to back.

@@ -41,6 +41,8 @@ __all__ = [
     "normalize",
     "normalize_uint8",
     "pack_pathways",
+    "spatial_args",
+    "split_pathways",
     "random_crop",
     "random_resized_crop",
     "random_scale_crop",
@@ -417,6 +419,33 @@ def _compact_channels_last(clip: torch.Tensor) -> torch.Tensor:
     return clip.permute(1, 2, 3, 0).contiguous().permute(3, 0, 1, 2)
 
 
+def split_pathways(clip: torch.Tensor, frame_strides: Sequence[int]) -> list[torch.Tensor]:
+    """The clip each pathway of a model takes (its ``InputSpec.frame_strides``).
+
+    Args:
+        clip: ``(C, T, H, W)``.
+        frame_strides: per pathway, 1 for the whole clip, ``s`` for ``T // s`` frames spread
+            evenly from first to last (SlowFast's slow pathway, as PySlowFast takes it).
+
+    Returns:
+        One ``(C, T_i, H, W)`` tensor per pathway, in order.
+    """
+    t = clip.shape[1]
+    out = []
+    for stride in frame_strides:
+        if stride == 1:
+            out.append(clip)
+            continue
+        if t // stride < 1:
+            raise ValueError(f"a clip of {t} frames is too short for a frame stride of {stride}")
+        idx = torch.linspace(0, t - 1, t // stride).long()
+        if is_channels_last(clip):  # select whole (H, W, C) frames, keeping the layout
+            out.append(clip.permute(1, 2, 3, 0).index_select(0, idx).permute(3, 0, 1, 2))
+        else:
+            out.append(clip.index_select(1, idx))
+    return out
+
+
 def pack_pathways(clip: torch.Tensor, num_pathways: int, alpha: int) -> list[torch.Tensor]:
     """Split a clip into the inputs of a one- or two-pathway network.
 
@@ -429,14 +458,20 @@ def pack_pathways(clip: torch.Tensor, num_pathways: int, alpha: int) -> list[tor
         ``[clip]`` for one pathway; ``[slow, fast]`` for two, where fast is the whole clip and
         slow keeps ``T // alpha`` frames spread evenly from first to last (as PySlowFast).
     """
-    if num_pathways == 1:
-        return [clip]
-    if num_pathways != 2:
+    if num_pathways not in (1, 2):
         raise ValueError(f"num_pathways must be 1 or 2, got {num_pathways}")
-    t = clip.shape[1]
-    if t // alpha < 1:
-        raise ValueError(f"a clip of {t} frames is too short for alpha {alpha}")
-    idx = torch.linspace(0, t - 1, t // alpha).long()
-    if is_channels_last(clip):  # select whole (H, W, C) frames, keeping the layout
-        return [clip.permute(1, 2, 3, 0).index_select(0, idx).permute(3, 0, 1, 2), clip]
-    return [clip.index_select(1, idx), clip]
+    return split_pathways(clip, (1,) if num_pathways == 1 else (alpha, 1))
+
+
+def spatial_args(cfg, training: bool) -> dict:
+    """The DATA.* arguments every spatial pipeline shares (:class:`ClipTransform`,
+    ``DetectionTransform``): scale jitter, crop, normalisation, flip."""
+    d = cfg.DATA
+    return {
+        "training": training,
+        "jitter_scales": tuple(d.TRAIN_JITTER_SCALES),
+        "crop_size": d.TRAIN_CROP_SIZE if training else d.TEST_CROP_SIZE,
+        "mean": tuple(d.MEAN),
+        "std": tuple(d.STD),
+        "random_flip": d.RANDOM_FLIP,
+    }

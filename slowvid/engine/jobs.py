@@ -13,22 +13,16 @@ import torch
 from fvcore.common.config import CfgNode
 
 from slowvid.checkpoint import find_latest_checkpoint, load_checkpoint
+from slowvid.config.ssl_keys import check_ssl_eval_start
 from slowvid.data import build_loader
 from slowvid.distributed import comm, preemption
 from slowvid.distributed.lease import hold_output_dir
-from slowvid.evaluation import render_confusion_matrix
 from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.solver import build_lr_schedule, build_optimizer
 from slowvid.utils.logging import TensorboardWriter, log_json_stats
 from slowvid.visualization import TestGalleries
 
-from .evaluator import (
-    class_metrics,
-    format_per_class,
-    gather_and_ensemble,
-    predict_views,
-    run_dataset_evaluator,
-)
+from .evaluator import format_per_class, run_dataset_evaluator
 from .hooks import (
     InputClipsToTensorboard,
     LeaseWatch,
@@ -42,6 +36,7 @@ from .parallel import gathered
 from .precise_bn import PreciseBN
 from .preempt import StopCheckpoint, rank_rng_state
 from .setup import fold_for_inference, setup_job, unwrap_model, wrap_model
+from .ssl import SelfSupervisedTrainer, evaluate_pretext_loss, self_supervised_model
 from .trainer import Trainer
 
 logger = logging.getLogger(__name__)
@@ -56,53 +51,58 @@ def _tensorboard(cfg: CfgNode):
 def _galleries(cfg: CfgNode, model, tag: str, tensorboard) -> TestGalleries | None:
     """TensorBoard galleries of a test pass on rank 0 (classification and multi-label sets)."""
     bare = unwrap_model(model)
-    if tag != "test" or tensorboard is None or getattr(bare, "takes_boxes", False):
+    if tag != "test" or tensorboard is None or bare.input_spec.extra_args:
         return None
     return None if cfg.MODEL.TASK_NUM_CLASSES else TestGalleries.from_config(cfg, bare)
 
 
-def evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard=None) -> dict:
-    """Evaluation of ``model`` on ``loader``; logs and returns the metrics.
+def evaluate(
+    model,
+    loader,
+    device,
+    cfg: CfgNode,
+    *,
+    tag: str,
+    step: int,
+    tensorboard=None,
+    save_path: str = "",
+) -> dict:
+    """Evaluation of ``model`` on ``loader`` by its dataset's evaluator; logs and returns the
+    metrics.
 
-    A dataset with ``make_evaluator(output_dir, tag)`` (AVA) is scored by that evaluator;
-    any other by multi-view ensembling (``results["ensemble"]`` is then set, else None).
+    Args:
+        tag: "val" or "test", prefixing the logged metrics.
+        step: the epoch (0 for testing).
+        tensorboard: writer for the scalars and, when testing, the evaluator's images.
+        save_path: where rank 0 saves the evaluator's per-video predictions ("" for nowhere).
     """
     with gathered(model, cfg.FSDP.RESHARD_AFTER_FORWARD):  # FSDP: no collective per batch
-        return _evaluate(model, loader, device, cfg, tag=tag, step=step, tensorboard=tensorboard)
-
-
-def _evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard) -> dict:
-    galleries = _galleries(cfg, model, tag, tensorboard)
-    on_batch = galleries.update if galleries is not None else None
-    make_evaluator = getattr(loader.dataset, "make_evaluator", None)
-    if make_evaluator is not None:
-        evaluator = make_evaluator(cfg.OUTPUT_DIR, f"{tag}_{step}")
-        results = run_dataset_evaluator(
-            model, loader, device, evaluator, cfg.LOG_PERIOD, PixelNorm.from_config(cfg), on_batch
-        )
-        ensemble = None
-    else:
-        multi_label = cfg.MODEL.LOSS_FUNC == "bce_logit"
-        views = predict_views(
+        return _evaluate(
             model,
             loader,
             device,
-            multi_label=multi_label,
-            log_period=cfg.LOG_PERIOD,
-            pixel_norm=PixelNorm.from_config(cfg),
-            on_batch=on_batch,
+            cfg,
+            tag=tag,
+            step=step,
+            tensorboard=tensorboard,
+            save_path=save_path,
         )
-        results, ensemble = gather_and_ensemble(
-            views,
-            num_videos=loader.dataset.num_videos,
-            num_classes=cfg.MODEL.NUM_CLASSES,
-            method=cfg.TEST.ENSEMBLE_METHOD,
-        )
-        if not multi_label:
-            per_class, cm = class_metrics(ensemble)
-            results.update(per_class)
-            if tag == "test" and tensorboard is not None and comm.is_main_process():
-                tensorboard.add_image("test/confusion_matrix", render_confusion_matrix(cm), step)
+
+
+def _evaluate(
+    model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard, save_path: str
+) -> dict:
+    galleries = _galleries(cfg, model, tag, tensorboard)
+    on_batch = None
+    if galleries is not None:
+
+        def on_batch(inputs, outputs, labels, video_index):
+            galleries.update(inputs, galleries.scores(outputs), labels, video_index)
+
+    evaluator = loader.dataset.make_evaluator(cfg.OUTPUT_DIR, f"{tag}_{step}")
+    results = run_dataset_evaluator(
+        model, loader, device, evaluator, cfg.LOG_PERIOD, PixelNorm.from_config(cfg), on_batch
+    )
     if galleries is not None:
         galleries.write(tensorboard.summary_writer(), step)
     if results["failed_paths"]:
@@ -127,8 +127,21 @@ def _evaluate(model, loader, device, cfg: CfgNode, *, tag: str, step: int, tenso
                 },
                 step,
             )
-    results["ensemble"] = ensemble
+            if tag == "test":
+                for name, image in evaluator.images().items():
+                    tensorboard.add_image(f"{tag}/{name}", image, step)
+        if save_path:
+            _save_predictions(evaluator, save_path)
     return results
+
+
+def _save_predictions(evaluator, path: str) -> None:
+    predictions = evaluator.predictions()
+    if predictions is None:
+        logger.warning("%s keeps no per-video predictions; nothing saved to %s", evaluator, path)
+        return
+    torch.save(predictions, path)
+    logger.info("per-video predictions saved to %s", path)
 
 
 def hold_output_dir_of(cfg: CfgNode):
@@ -160,6 +173,7 @@ def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
                 state.get("iter", 0),
             )
             return state
+    check_ssl_eval_start(cfg)
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
         load_checkpoint(
             cfg.TRAIN.CHECKPOINT_FILE_PATH,
@@ -180,6 +194,9 @@ def _train(cfg: CfgNode, lease) -> dict:
     cfg, long_cycle = apply_long_cycle(cfg)  # multigrid rewrites the solver's epochs and LRs
     device = setup_job(cfg, "train")
     model = build_model(cfg)
+    pretraining = cfg.TASK == "ssl"  # the model computes its own loss, without labels
+    if pretraining:
+        self_supervised_model(model)
     logger.info(
         "%s (%s): %.2f M parameters",
         cfg.MODEL.MODEL_NAME,
@@ -218,11 +235,21 @@ def _train(cfg: CfgNode, lease) -> dict:
         val_loader = build_loader(cfg, "val")
 
         def run_eval(epoch: int) -> dict:
-            last_eval.update(
-                evaluate(
+            if pretraining:
+                results = evaluate_pretext_loss(
+                    model,
+                    val_loader,
+                    device,
+                    PixelNorm.from_config(cfg),
+                    output_dir=cfg.OUTPUT_DIR,
+                    step=epoch,
+                    tensorboard=tensorboard,
+                )
+            else:
+                results = evaluate(
                     model, val_loader, device, cfg, tag="val", step=epoch, tensorboard=tensorboard
                 )
-            )
+            last_eval.update(results)
             return last_eval
 
         hooks.append(PeriodicEval(period=cfg.TRAIN.EVAL_PERIOD, evaluate=run_eval))
@@ -243,10 +270,13 @@ def _train(cfg: CfgNode, lease) -> dict:
         hooks.append(
             StopCheckpoint(output_dir=cfg.OUTPUT_DIR, cfg_dump=cfg.dump(), extra_state=extra_state)
         )
-    trainer = Trainer(
+    trainer_cls = SelfSupervisedTrainer if pretraining else Trainer
+    trainer = trainer_cls(
         model=model,
         optimizer=optimizer,
-        loss_fn=build_loss(cfg.MODEL.LOSS_FUNC, cfg.MODEL.TASK_NUM_CLASSES),
+        loss_fn=None
+        if pretraining
+        else build_loss(cfg.MODEL.LOSS_FUNC, cfg.MODEL.TASK_NUM_CLASSES),
         loader=train_loader,
         lr_schedule=build_lr_schedule(cfg),
         device=device,
@@ -265,6 +295,7 @@ def _train(cfg: CfgNode, lease) -> dict:
         start_iter=int(resumed.get("iter", 0)),
         resume_rng_state=rank_rng_state(resumed),
         pixel_norm=PixelNorm.from_config(cfg),
+        train_metrics=train_loader.dataset.train_metrics,
     )
     if "scaler_state" in resumed and trainer.scaler.is_enabled():
         trainer.scaler.load_state_dict(resumed["scaler_state"])
@@ -275,10 +306,7 @@ def _train(cfg: CfgNode, lease) -> dict:
     trainer.train()
     if tensorboard is not None:
         tensorboard.close()
-    return {
-        "train": trainer.epoch_stats,
-        "val": {k: v for k, v in last_eval.items() if k != "ensemble"},
-    }
+    return {"train": trainer.epoch_stats, "val": dict(last_eval)}
 
 
 def test(cfg: CfgNode) -> dict:
@@ -303,34 +331,29 @@ def _test(cfg: CfgNode) -> dict:
     model = wrap_model(model, cfg, device)
     loader = build_loader(cfg, "test")
     tensorboard = _tensorboard(cfg)
-    results = evaluate(model, loader, device, cfg, tag="test", step=0, tensorboard=tensorboard)
+    save_path = (
+        os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
+        if cfg.TEST.SAVE_RESULTS_PATH
+        else ""
+    )
+    results = evaluate(
+        model,
+        loader,
+        device,
+        cfg,
+        tag="test",
+        step=0,
+        tensorboard=tensorboard,
+        save_path=save_path,
+    )
     if tensorboard is not None:
         tensorboard.close()
-    ensemble = results.pop("ensemble")
-    if comm.is_main_process() and ensemble is None:
-        logger.info("test: %s", {k: v for k, v in results.items() if isinstance(v, int | float)})
-    elif comm.is_main_process():
-        logger.info(
-            "test: top-1 %.2f%%  top-5 %.2f%%  over %d videos (%d views each)",
-            results["top1_acc"],
-            results["top5_acc"],
-            results["num_videos"],
-            cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS,
-        )
+    if comm.is_main_process():
+        numbers = {k: v for k, v in results.items() if isinstance(v, int | float)}
+        logger.info("test over %s: %s", type(loader.dataset).__name__, numbers)
         names = loader.dataset.class_names
         if names and "per_class_acc" in results:
             logger.info("test per class: %s", format_per_class(names, results["per_class_acc"]))
-        if cfg.TEST.SAVE_RESULTS_PATH:
-            out = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
-            torch.save(
-                {
-                    "video_preds": ensemble.video_preds,
-                    "video_labels": ensemble.video_labels,
-                    "num_views": ensemble.num_views_seen,
-                },
-                out,
-            )
-            logger.info("per-video predictions saved to %s", out)
     return results
 
 

@@ -15,7 +15,8 @@ the batch grown by the square of the crop ratio.
 
 In a run, :func:`apply_long_cycle` rewrites the solver keys, :class:`LongCycleLoader` (a hook)
 rebuilds the training loader when a stage starts, and the short cycle is a batch sampler of the
-loader (``slowvid.data.sampler.ShortCycleBatchSampler``) whose items carry their crop size.
+loader (``slowvid.data.samplers.ShortCycleBatchSampler``, with :func:`short_cycle_shape`, which
+this module re-exports) whose items carry their crop size.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from fvcore.common.config import CfgNode
 
 from slowvid.data import build_loader, shuffle_loader
+from slowvid.data.samplers import default_crop, short_cycle_shape
 
 from .hooks import HookBase
 
@@ -34,6 +36,7 @@ __all__ = [
     "LongCycleLoader",
     "MultigridStage",
     "apply_long_cycle",
+    "default_crop",
     "long_cycle_schedule",
     "multigrid_lr_steps",
     "short_cycle_shape",
@@ -139,28 +142,6 @@ def multigrid_lr_steps(
     new_steps = [0, *ends[:-1], (ends[-2] + ends[-1]) // 2]
     rates = [lrs[stage.step_index] * stage.batch_factor for stage in stages]
     return new_steps, [*rates[:-1], rates[-2], rates[-1]], ends[-1]
-
-
-def short_cycle_shape(
-    iteration: int, *, batch_size: int, crop_size: int, default_s: int, factors: Sequence[float]
-) -> tuple[int, int]:
-    """``(batch size, crop size)`` of a short-cycle iteration within a long-cycle stage.
-
-    Args:
-        iteration: iteration index in the epoch.
-        batch_size: the stage's batch size.
-        crop_size: the stage's crop.
-        default_s: MULTIGRID.DEFAULT_S, the crop the short-cycle factors multiply.
-        factors: the two MULTIGRID.SHORT_CYCLE_FACTORS.
-    """
-    crops = [round(default_s * f) for f in factors] + [crop_size]
-    crop = crops[iteration % 3]
-    return max(1, round(batch_size * (crop_size / crop) ** 2)), crop
-
-
-def default_crop(cfg: CfgNode) -> int:
-    """MULTIGRID.DEFAULT_S, or DATA.TRAIN_CROP_SIZE when it is 0."""
-    return cfg.MULTIGRID.DEFAULT_S or cfg.DATA.TRAIN_CROP_SIZE
 
 
 def apply_long_cycle(cfg: CfgNode) -> tuple[CfgNode, list[MultigridStage]]:

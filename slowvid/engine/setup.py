@@ -9,6 +9,7 @@ import random
 import numpy as np
 import torch
 from fvcore.common.config import CfgNode
+from torch._dynamo.eval_frame import OptimizedModule
 
 from slowvid.config import dump_config
 from slowvid.distributed import comm
@@ -95,13 +96,16 @@ def use_channels_last(model: torch.nn.Module, choice: bool | None, device: torch
     class measured faster in channels-last-3D (its ``channels_last_devices``; none if unset)."""
     if choice is not None:
         return bool(choice)
-    return device.type in getattr(type(model), "channels_last_devices", ())
+    return device.type in type(model).channels_last_devices
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
     """The bare model inside DDP and torch.compile wrappers."""
-    model = model.module if hasattr(model, "module") else model
-    return getattr(model, "_orig_mod", model)
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        model = model.module
+    if isinstance(model, OptimizedModule):
+        model = model._orig_mod
+    return model
 
 
 def fold_for_inference(model: torch.nn.Module, cfg: CfgNode) -> int:
@@ -112,25 +116,17 @@ def fold_for_inference(model: torch.nn.Module, cfg: CfgNode) -> int:
     backbone is folded on its own (its forward takes boxes too); models with extra pathways
     (audio) are left as they are.
     """
-    spec = getattr(model, "input_spec", None)
-    if spec is not None and spec.extra_pathways:
+    spec = model.input_spec
+    if spec.extra_pathways:
         logger.info(
             "batch norm not folded: the model takes %s beside its clips", spec.extra_pathways
         )
         return 0
-    target = model.backbone if spec is not None and spec.extra_args else model
+    target = model.backbone if spec.extra_args else model
     d = cfg.DATA
     device = next(model.parameters()).device
-    lengths = (
-        [d.NUM_FRAMES]
-        if len(d.INPUT_CHANNEL_NUM) == 1
-        else [
-            d.NUM_FRAMES // cfg.SLOWFAST.ALPHA,
-            d.NUM_FRAMES,
-        ]
-    )
     clips = [
         torch.zeros(1, c, t, d.TEST_CROP_SIZE, d.TEST_CROP_SIZE, device=device)
-        for c, t in zip(d.INPUT_CHANNEL_NUM, lengths)
+        for c, t in zip(spec.channels, spec.pathway_frames(d.NUM_FRAMES))
     ]
     return fold_batchnorm(target, [clips])

@@ -1,11 +1,10 @@
 """The training loop: epochs of steps, nothing else (checkpoints and evaluation are hooks).
 
 Assumptions: batches are dicts from ``slowvid.data.build_loader`` (``inputs`` a list of
-pathway tensors, ``label``, ``failed``, optionally ``extra_inputs``, a list of tensors such as
-detection boxes); the model maps ``(inputs, *extra_inputs)`` to logits that ``loss_fn``
-compares with ``label``. Subclass
-and override ``run_step`` for another task (e.g. boxes for detection) instead of adding
-branches here.
+pathway tensors, ``extra_inputs`` a list of per-batch tensors such as detection boxes, ``label``,
+``failed``); the model maps ``(inputs, *extra_inputs)`` to logits that ``loss_fn`` compares
+with ``label``; what else a step logs is the dataset's ``train_metrics``. Subclass and override
+``run_step`` for another kind of step instead of adding branches here.
 """
 
 from __future__ import annotations
@@ -17,12 +16,13 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch.distributed.tensor import DTensor
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from slowvid.checkpoint import set_rng_state
 from slowvid.data import shuffle_loader
 from slowvid.distributed import comm
-from slowvid.evaluation import ScalarMeter, format_eta, topk_correct
+from slowvid.evaluation import ScalarMeter, format_eta
 from slowvid.solver import set_lr
 from slowvid.utils.logging import log_json_stats
 
@@ -67,6 +67,8 @@ class Trainer:
         resume_rng_state: RNG states (``get_rng_state()``) restored after those batches.
         pixel_norm: normalises uint8 clips on ``device`` (needed when the loader sends them,
             see DATA.NORMALIZE_ON_DEVICE).
+        train_metrics: ``(logits, labels) -> {name: value}`` logged beside the loss (the
+            dataset's ``train_metrics``: top-k error for class indices); None logs the loss only.
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class Trainer:
         start_iter: int = 0,
         resume_rng_state: dict | None = None,
         pixel_norm: PixelNorm | None = None,
+        train_metrics: Callable[[torch.Tensor, torch.Tensor], dict] | None = None,
     ):
         self.model = model
         self.optimizer = optimizer
@@ -115,6 +118,7 @@ class Trainer:
         self.start_iter = start_iter
         self.resume_rng_state = resume_rng_state
         self.pixel_norm = pixel_norm
+        self.train_metrics = train_metrics
         # fp16 needs loss scaling; bf16 (the CPU's autocast type) has fp32's range and does not.
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=mixed_precision and device.type == "cuda"
@@ -146,26 +150,44 @@ class Trainer:
         dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         return torch.autocast(self.device.type, dtype=dtype, enabled=self.mixed_precision)
 
+    def forward_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        """The loss of one mini-batch, and other numbers to log (override for another task,
+        e.g. a model computing its own loss).
+
+        Returns:
+            ``(loss, stats)``: a scalar tensor, and floats (here the dataset's train_metrics).
+        """
+        labels = batch["label"].to(self.device, non_blocking=True)
+        # Tensors beyond the clips (e.g. AVA's boxes) are passed on positionally.
+        extra = to_device(batch.get("extra_inputs", []), self.device)
+        with self._autocast():
+            inputs = to_device(batch["inputs"], self.device, self.pixel_norm)
+            logits = self.model(inputs, *extra)
+        loss = self.loss_fn(logits.float(), labels)
+        stats = {}
+        if self.train_metrics is not None:
+            stats = self.train_metrics(logits.detach(), labels)
+        return loss, stats
+
+    def before_optimizer_step(self) -> bool:
+        """Called with the gradients of a complete group, before clipping and the step; may
+        change them. Returns False to skip this step (override for e.g. MoCo's warm-up)."""
+        return True
+
     def run_step(self, batch: dict) -> dict:
         """One mini-batch: forward, backward, and an optimizer step when a group is complete.
 
         Returns numbers to log.
         """
-        labels = batch["label"].to(self.device, non_blocking=True)
         closes_group = (
             self.iter + 1
         ) % self.grad_accum_steps == 0 or self.iter + 1 == self.num_iters
         # DDP would all-reduce after every backward; inside a group only the last one needs to.
         sync = contextlib.nullcontext()
-        if not closes_group and hasattr(self.model, "no_sync"):
+        if not closes_group and isinstance(self.model, DistributedDataParallel):
             sync = self.model.no_sync()
         with sync:
-            # Tensors beyond the clips (e.g. AVA's boxes) are passed on positionally.
-            extra = to_device(batch.get("extra_inputs", []), self.device)
-            with self._autocast():
-                inputs = to_device(batch["inputs"], self.device, self.pixel_norm)
-                logits = self.model(inputs, *extra)
-            loss = self.loss_fn(logits.float(), labels)
+            loss, extra_stats = self.forward_loss(batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"loss is {loss.item()} at epoch {self.epoch + 1}, iteration {self.iter + 1}; "
@@ -175,14 +197,14 @@ class Trainer:
         stats = {"loss": loss.item()}
         if closes_group:
             stats.update(self._clip_and_step())
-        if labels.dim() == 1:  # class indices: top-k errors are defined
-            top1, top5 = topk_correct(logits.detach(), labels, (1, 5))
-            stats["top1_err"] = 100.0 * (1 - top1 / labels.numel())
-            stats["top5_err"] = 100.0 * (1 - top5 / labels.numel())
+        stats.update(extra_stats)
         return stats
 
     def _clip_and_step(self) -> dict:
         stats = {}
+        if not self.before_optimizer_step():
+            self.optimizer.zero_grad(set_to_none=True)
+            return {"skipped_steps": 1.0}
         if self.clip_grad_val or self.clip_grad_l2norm:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
             params = [p for group in self.optimizer.param_groups for p in group["params"]]

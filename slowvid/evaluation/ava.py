@@ -41,6 +41,8 @@ import torch
 
 from slowvid.distributed import comm
 
+from .base import Evaluator
+
 __all__ = [
     "AvaEvaluator",
     "average_precision",
@@ -295,7 +297,7 @@ def write_detections(
     os.replace(tmp, path)
 
 
-class AvaEvaluator:
+class AvaEvaluator(Evaluator):
     """Collects per-box scores during evaluation, writes the detections csv, computes mAP.
 
     Args:

@@ -4,13 +4,31 @@ Views may arrive in any order, on any process: "sum" accumulates in float64 and 
 exactly order-free, so gathering the views of all processes (or merging their ensembles with
 :meth:`VideoEnsemble.merge`) gives the single-process accuracy. Videos that never received a
 view (e.g. every clip failed to decode) are left out of the accuracy and reported as missing.
+
+:class:`ClassificationEvaluator` is the evaluator of single-label clip datasets (Kinetics,
+SSv2, UCF101, HMDB51): view ensembling, top-k, per-class accuracy and the confusion matrix.
 """
+
+from __future__ import annotations
 
 import torch
 
+from slowvid.distributed import comm
+
+from .base import Evaluator
+from .classification import confusion_matrix, per_class_accuracy, render_confusion_matrix
 from .meters import topk_correct
 
-__all__ = ["ENSEMBLE_METHODS", "VideoEnsemble"]
+__all__ = [
+    "ENSEMBLE_METHODS",
+    "SCORES",
+    "ClassificationEvaluator",
+    "VideoEnsemble",
+    "class_metrics",
+]
+
+# How view logits become the scores an ensemble pools: per loss (slowvid.models.losses.SCORES).
+SCORES = ("softmax", "sigmoid")
 
 # Values accepted by ``TEST.ENSEMBLE_METHOD``.
 ENSEMBLE_METHODS = ("sum", "max")
@@ -99,7 +117,7 @@ class VideoEnsemble:
             raise ValueError(f"Videos {videos} received views with different labels")
         self.video_labels = merged
 
-    def merge(self, other: "VideoEnsemble") -> None:
+    def merge(self, other: VideoEnsemble) -> None:
         """Fold in the views another ensemble (e.g. another process's) has seen."""
         if (other.num_videos, other.num_classes, other.method) != (
             self.num_videos,
@@ -142,3 +160,74 @@ class VideoEnsemble:
         missing = self.missing_videos
         stats.update(num_videos=num_seen, num_missing=len(missing), missing_videos=missing)
         return stats
+
+
+def class_metrics(ensemble: VideoEnsemble) -> tuple[dict, torch.Tensor]:
+    """Per-class accuracy of the ensembled videos and their confusion matrix.
+
+    Returns:
+        ``({"mean_class_acc": percent, "per_class_acc": list (nan for absent classes)},
+        confusion matrix (K, K), row = true class)``.
+    """
+    seen = ensemble.num_views_seen > 0
+    preds = ensemble.video_preds[seen].argmax(dim=1)
+    cm = confusion_matrix(preds, ensemble.video_labels[seen], ensemble.num_classes)
+    acc = per_class_accuracy(cm)
+    present = acc[~acc.isnan()]
+    mean = float(present.mean()) if present.numel() else float("nan")
+    return {"mean_class_acc": mean, "per_class_acc": acc.tolist()}, cm
+
+
+class ClassificationEvaluator(Evaluator):
+    """Single-label accuracy of view-level logits: scores pooled per video over its views
+    (every view once, whatever rank read it), then top-1/top-5 and per-class accuracy.
+
+    Args:
+        num_videos: videos in the split (``batch["video_index"]`` lies in ``[0, num_videos)``).
+        num_classes: K.
+        method: "sum" or "max" pooling of a video's view scores (TEST.ENSEMBLE_METHOD).
+        scores: "softmax" of the logits, or "sigmoid" (a model trained with a per-class
+            sigmoid loss); per-class accuracy and the confusion matrix come with "softmax".
+    """
+
+    def __init__(
+        self, num_videos: int, num_classes: int, method: str = "sum", scores: str = "softmax"
+    ):
+        if scores not in SCORES:
+            raise ValueError(f"scores must be one of {SCORES}, got {scores!r}")
+        self.ensemble = VideoEnsemble(num_videos, num_classes, method)
+        self.scores = scores
+        self.parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self._confusion: torch.Tensor | None = None
+
+    def process(self, batch: dict, outputs: torch.Tensor) -> None:
+        """Keep ``(video_index (B,), view scores (B, K), labels (B,))``."""
+        logits = outputs.detach().float()
+        probs = logits.sigmoid() if self.scores == "sigmoid" else logits.softmax(dim=-1)
+        self.parts.append((batch["video_index"].cpu(), probs.cpu(), batch["label"].cpu()))
+
+    def finalize(self) -> dict:
+        """``top1_acc``, ``top5_acc``, ``num_videos``, ``num_missing``, ``missing_videos`` and,
+        with softmax scores, ``mean_class_acc`` and ``per_class_acc``."""
+        self.ensemble.reset()
+        for parts in comm.all_gather_object(self.parts):
+            for index, probs, labels in parts:
+                self.ensemble.update(index, probs, labels)
+        results = self.ensemble.finalize()
+        self._confusion = None
+        if self.scores == "softmax":
+            per_class, self._confusion = class_metrics(self.ensemble)
+            results.update(per_class)
+        return results
+
+    def images(self) -> dict[str, torch.Tensor]:
+        if self._confusion is None:
+            return {}
+        return {"confusion_matrix": render_confusion_matrix(self._confusion)}
+
+    def predictions(self) -> dict[str, torch.Tensor]:
+        return {
+            "video_preds": self.ensemble.video_preds,
+            "video_labels": self.ensemble.video_labels,
+            "num_views": self.ensemble.num_views_seen,
+        }

@@ -2,8 +2,9 @@
 then mean average precision over classes.
 
 Follows the evaluator interface ``process(batch, outputs)`` / ``finalize()`` that
-``engine.evaluator.run_dataset_evaluator`` drives; each rank keeps its own views and
-``finalize`` gathers them, so any number of processes gives the single-process mAP.
+``engine.evaluator.run_dataset_evaluator`` drives (:class:`~.base.Evaluator`); each rank
+keeps its own views and ``finalize`` gathers them, so any number of processes gives the
+single-process mAP.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 
 from slowvid.distributed import comm
 
+from .base import Evaluator
 from .classification import mean_average_precision
 
 __all__ = ["MultiLabelEvaluator"]
@@ -21,7 +23,7 @@ __all__ = ["MultiLabelEvaluator"]
 logger = logging.getLogger(__name__)
 
 
-class MultiLabelEvaluator:
+class MultiLabelEvaluator(Evaluator):
     """Video-level mAP from view-level logits.
 
     Args:

@@ -6,8 +6,8 @@ The action of two tasks (verb, noun) is right at top-1 when both are; its top-k 
 does (the best pair is then the pair of the best verb and the best noun).
 
 Follows the evaluator interface ``process(batch, outputs)`` / ``finalize()`` that
-``engine.evaluator.run_dataset_evaluator`` drives; ``finalize`` gathers every rank's views,
-so any number of processes gives the single-process figures.
+``engine.evaluator.run_dataset_evaluator`` drives (:class:`~.base.Evaluator`); ``finalize``
+gathers every rank's views, so any number of processes gives the single-process figures.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torch
 
 from slowvid.distributed import comm
 
+from .base import Evaluator
 from .ensemble import VideoEnsemble
 from .meters import topk_correct
 
@@ -56,7 +57,7 @@ def action_topk_correct(
     return counts
 
 
-class MultiTaskEvaluator:
+class MultiTaskEvaluator(Evaluator):
     """Per-task and action top-k accuracy of view-level concatenated logits.
 
     Args:

@@ -19,7 +19,7 @@ import lightning as L
 from torch.utils.data import DataLoader, Dataset
 
 from slowvid.data import build_dataset, make_loader
-from slowvid.data.augment import Mixup, build_mixup
+from slowvid.data.augment import Mixup
 from slowvid.engine.inputs import PixelNorm, to_device
 
 __all__ = ["VideoDataModule"]
@@ -89,7 +89,7 @@ class VideoDataModule(L.LightningDataModule):
             "test_batch_size": cfg.TEST.BATCH_SIZE,
             "num_workers": cfg.DATA_LOADER.NUM_WORKERS,
             "seed": cfg.RNG_SEED,
-            "mixup": build_mixup(cfg),
+            "mixup": None,  # build_dataset's training set mixes in its collate_fn (MIXUP.*)
             "pixel_norm": PixelNorm.from_config(cfg),
             "pin_memory": cfg.DATA_LOADER.PIN_MEMORY,
         }

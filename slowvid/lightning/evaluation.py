@@ -1,71 +1,30 @@
-"""Evaluators with ``process(batch, outputs)`` / ``finalize()`` for the Lightning module.
+"""The evaluator the Lightning module feeds: the dataset's own (``make_evaluator`` of the
+VideoDataset protocol), as ``slowvid.engine.evaluate`` uses it, so both loops score alike.
 
-:class:`ViewEnsembleEvaluator` is the engine's multi-view evaluation (``predict_views`` +
-``gather_and_ensemble`` + ``class_metrics`` in ``slowvid.engine.evaluator``) cut at the batch,
-so a loop that owns the batches (Lightning's) can drive it. It is the one adapter between the
-Lightning module and the engine's evaluation functions: when those take this form themselves,
-it goes and :func:`make_evaluator` returns theirs.
+A plain dataset outside the protocol (items of single clips with class labels) is scored by
+:class:`~slowvid.evaluation.ClassificationEvaluator`, views pooled per video.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch.utils.data import Dataset
 
-from slowvid.engine.evaluator import class_metrics, gather_and_ensemble
+from slowvid.data.datasets import VideoDataset
+from slowvid.data.shards import StreamingDataset
+from slowvid.evaluation import ClassificationEvaluator, Evaluator
 
 __all__ = ["ViewEnsembleEvaluator", "make_evaluator"]
 
 
-class ViewEnsembleEvaluator:
-    """Per-view probabilities ensembled per video, gathered over ranks, scored as the engine does.
-
-    Args:
-        num_videos: videos in the split (``dataset.num_videos``).
-        num_classes: classes of the logits.
-        method: "sum" or "max" (TEST.ENSEMBLE_METHOD).
-        multi_label: sigmoid probabilities (multi-label sets); otherwise softmax, and per-class
-            accuracy is reported too.
-    """
+class ViewEnsembleEvaluator(ClassificationEvaluator):
+    """:class:`ClassificationEvaluator` with keyword arguments: ``multi_label`` pools sigmoid
+    scores (and reports no per-class accuracy), otherwise softmax ones."""
 
     def __init__(
         self, *, num_videos: int, num_classes: int, method: str = "sum", multi_label: bool = False
     ):
-        self.num_videos = num_videos
-        self.num_classes = num_classes
-        self.method = method
-        self.multi_label = multi_label
-        self._index: list[torch.Tensor] = []
-        self._probs: list[torch.Tensor] = []
-        self._labels: list[torch.Tensor] = []
-
-    def process(self, batch: dict[str, Any], logits: torch.Tensor) -> None:
-        """Adds a batch of views: ``batch["video_index"]``, ``batch["label"]`` and their
-        ``(B, num_classes)`` logits."""
-        logits = logits.detach().float()
-        probs = logits.sigmoid() if self.multi_label else logits.softmax(dim=-1)
-        self._probs.append(probs.cpu())
-        self._index.append(batch["video_index"].cpu())
-        self._labels.append(batch["label"].cpu())
-
-    def finalize(self) -> dict[str, Any]:
-        """Metrics over every rank's views (a collective): ``top1_acc``, ``top5_acc``,
-        ``num_videos``, ``num_missing``, and ``mean_class_acc`` / ``per_class_acc`` for
-        single-label sets."""
-        views = {
-            "video_index": torch.cat(self._index) if self._index else torch.zeros(0).long(),
-            "probs": torch.cat(self._probs) if self._probs else None,
-            "labels": torch.cat(self._labels) if self._labels else torch.zeros(0).long(),
-            "failed": [],  # the module counts failed views for every kind of evaluator
-        }
-        results, ensemble = gather_and_ensemble(
-            views, num_videos=self.num_videos, num_classes=self.num_classes, method=self.method
-        )
-        if not self.multi_label:
-            results.update(class_metrics(ensemble)[0])
-        return results
+        scores = "sigmoid" if multi_label else "softmax"
+        super().__init__(num_videos, num_classes, method, scores)
 
 
 def make_evaluator(
@@ -76,12 +35,10 @@ def make_evaluator(
     multi_label: bool,
     output_dir: str,
     tag: str,
-):
-    """The dataset's own evaluator (AVA's detection mAP) if it makes one, else the ensemble,
-    as ``slowvid.engine.evaluate`` chooses."""
-    make = getattr(dataset, "make_evaluator", None)
-    if make is not None:
-        return make(output_dir, tag)
+) -> Evaluator:
+    """The dataset's evaluator; for a plain dataset the view ensemble over ``num_classes``."""
+    if isinstance(dataset, VideoDataset | StreamingDataset):
+        return dataset.make_evaluator(output_dir, tag)
     return ViewEnsembleEvaluator(
         num_videos=dataset.num_videos,
         num_classes=num_classes,

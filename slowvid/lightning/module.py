@@ -26,11 +26,14 @@ from torch import nn
 
 from slowvid.checkpoint import load_checkpoint
 from slowvid.data import shuffle_loader
+from slowvid.data.datasets import VideoDataset
+from slowvid.data.shards import StreamingDataset
 from slowvid.distributed import comm
 from slowvid.engine.setup import epoch_seed, seed_everything
 from slowvid.engine.trainer import check_failed_videos
 from slowvid.evaluation import topk_correct
 from slowvid.models import build_loss, build_model
+from slowvid.models.losses import scores_of
 from slowvid.solver import lr_at_epoch, make_optimizer, set_lr
 
 from .evaluation import make_evaluator
@@ -158,7 +161,7 @@ class VideoClassificationModule(L.LightningModule):
                 "warmup_start_lr": float(s.WARMUP_START_LR),
             },
             "loss": build_loss(cfg.MODEL.LOSS_FUNC, cfg.MODEL.TASK_NUM_CLASSES),
-            "multi_label": cfg.MODEL.LOSS_FUNC == "bce_logit",
+            "multi_label": scores_of(cfg.MODEL.LOSS_FUNC) == "sigmoid",
             "ensemble_method": cfg.TEST.ENSEMBLE_METHOD,
             "rng_seed": cfg.RNG_SEED,
             "max_failed_fraction": cfg.DATA.MAX_FAILED_FRACTION,
@@ -182,6 +185,18 @@ class VideoClassificationModule(L.LightningModule):
         self._train_failed = []
         self._train_sums = {}
 
+    def _train_metrics(self, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """The training dataset's ``train_metrics`` (VideoDataset protocol); a plain dataset
+        outside it gets top-k errors when its labels are class indices."""
+        dataset = self.trainer.train_dataloader.dataset
+        if isinstance(dataset, VideoDataset | StreamingDataset):
+            return dataset.train_metrics(logits, labels)
+        if labels.dim() != 1:  # mixed or multi-hot targets: top-k errors are not defined
+            return {}
+        top1, top5 = topk_correct(logits, labels, (1, 5))
+        size = labels.numel()
+        return {"top1_err": 100.0 * (1 - top1 / size), "top5_err": 100.0 * (1 - top5 / size)}
+
     def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
         epoch = self.current_epoch + batch_idx / max(self.trainer.num_training_batches, 1)
         for optimizer in self.trainer.optimizers:
@@ -199,10 +214,7 @@ class VideoClassificationModule(L.LightningModule):
             )
         size = labels.shape[0]
         stats = {"loss": loss.item()}
-        if labels.dim() == 1:  # class indices: top-k errors are defined
-            top1, top5 = topk_correct(logits.detach(), labels, (1, 5))
-            stats["top1_err"] = 100.0 * (1 - top1 / size)
-            stats["top5_err"] = 100.0 * (1 - top5 / size)
+        stats.update(self._train_metrics(logits.detach(), labels))
         for name, value in stats.items():
             total, count = self._train_sums.get(name, (0.0, 0))
             self._train_sums[name] = (total + value * size, count + size)

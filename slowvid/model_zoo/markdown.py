@@ -76,6 +76,59 @@ for XS, S and L (0.91, 2.95, 26.64 counted that way).
 """
 
 
+_SELF_SUPERVISED = """\
+## Self-supervised pre-training (PySlowFast's configs)
+
+Every yaml of PySlowFast's `configs/masked_ssl` and `configs/contrastive_ssl` builds here the
+network PySlowFast builds from it: trainable parameters in millions, equal to the count of
+PySlowFast's own code (`/work/shared/pyslowfast_reference_params.json`), checked by
+`tests/models/test_ssl_pyslowfast_configs.py` (and `tests/models/test_reversible.py` for the ViT
+fine-tuning rows) and by `python tools/pyslowfast_counts.py --pyslowfast <SlowFast checkout>
+--reference <that json> --only masked_ssl contrastive_ssl` (26 of 26). The linear-probe rows
+(`MODEL.DETACH_FINAL_FC`) count the whole network: PySlowFast detaches the classifier's input,
+slowvid freezes the backbone instead, so only the classifier's 400 x 2049 train.
+
+Pre-training, fine-tuning and probing run through `tools/run_net.py` with these files' `TASK ssl`
+and `TASK ssl_eval...` (the pre-training checkpoint as `TRAIN.CHECKPOINT_FILE_PATH`); on the
+demo videos (README.md, "Self-supervised pre-training", has the results):
+
+```bash
+python tools/run_net.py --cfg configs/Demo/VIT_MAE_DEMO.yaml       # or VIT_SIMCLR_DEMO.yaml
+python tools/run_net.py --cfg configs/Demo/VIT_MAE_FT_DEMO.yaml \\
+    TRAIN.CHECKPOINT_FILE_PATH output/vit_mae_demo/checkpoints/checkpoint_epoch_00020.pyth
+python tools/run_net.py --cfg configs/Demo/VIT_LINEAR_DEMO.yaml \\
+    TRAIN.CHECKPOINT_FILE_PATH output/vit_simclr_demo/checkpoints/checkpoint_epoch_00015.pyth
+```
+
+- `contrastive_ssl/BYOL_SlowR50_8x8.yaml`: 43.185728 M
+- `contrastive_ssl/MoCo_SlowR50_8x8.yaml`: 40.289472 M
+- `contrastive_ssl/SimCLR_SlowR50_8x8.yaml`: 40.289472 M
+- `contrastive_ssl/SwAV_Slow_R50_8x8.yaml`: 40.421568 M
+- `contrastive_ssl/finetune_SSv2_Slow_R50_syn0.yaml`: 31.991022 M
+- `contrastive_ssl/finetune_SSv2_Slow_R50_syn8.yaml`: 31.991022 M
+- `contrastive_ssl/finetune_ava_Slow_R50_syn0.yaml`: 31.798416 M
+- `contrastive_ssl/finetune_ava_Slow_R50_syn8.yaml`: 31.798416 M
+- `contrastive_ssl/finetune_ucf_Slow_R50_syn0.yaml`: 31.841445 M
+- `contrastive_ssl/finetune_ucf_Slow_R50_syn8.yaml`: 31.841445 M
+- `contrastive_ssl/linear_k400_Slow_8x8_R50_syn0.yaml`: 32.454096 M
+- `contrastive_ssl/linear_k400_Slow_8x8_R50_syn8.yaml`: 32.454096 M
+- `masked_ssl/in1k_VIT_B_MaskFeat_FT.yaml`: 86.567656 M
+- `masked_ssl/in1k_VIT_B_MaskFeat_PT.yaml`: 85.882476 M
+- `masked_ssl/in1k_VIT_L_MaskFeat_FT.yaml`: 304.326632 M
+- `masked_ssl/in1k_VIT_L_MaskFeat_PT.yaml`: 303.413356 M
+- `masked_ssl/k400_MVITv2_L_16x4_FT.yaml`: 217.578064 M
+- `masked_ssl/k400_MVITv2_L_16x4_MaskFeat_PT.yaml`: 217.247580 M
+- `masked_ssl/k400_MVITv2_S_16x4_FT.yaml`: 36.475120 M
+- `masked_ssl/k400_MVITv2_S_16x4_MaskFeat_PT.yaml`: 36.253356 M
+- `masked_ssl/k400_VIT_B_16x4_FT.yaml`: 86.702224 M
+- `masked_ssl/k400_VIT_B_16x4_MAE_PT.yaml`: 100.596736 M
+- `masked_ssl/k400_VIT_H_16x4_FT.yaml`: 632.424080 M
+- `masked_ssl/k400_VIT_H_16x4_MAE_PT.yaml`: 646.375936 M
+- `masked_ssl/k400_VIT_L_16x4_FT.yaml`: 304.506256 M
+- `masked_ssl/k400_VIT_L_16x4_MAE_PT.yaml`: 318.429440 M
+"""
+
+
 def row_cells(row: ZooRow, m: ZooMeasure) -> list[str]:
     """The table cells of one row, in :data:`COLUMNS` order."""
     config = " ".join([f"`{row.zoo.config}`", *row.zoo.opts])
@@ -152,5 +205,6 @@ def render_markdown(rows: Sequence[ZooRow], measures: Sequence[ZooMeasure]) -> s
             "",
             *_off_rows(rows, measures),
             "",
+            _SELF_SUPERVISED,
         ]
     )

@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (registration)
     r2plus1d,
     resnet3d,
     slowfast,
+    ssl,
     timesformer,
     vit,
     x3d,
@@ -20,7 +21,7 @@ from .complexity import (
     gflops_by_operator,
     meta_gflops_by_operator,
 )
-from .losses import build_loss
+from .losses import build_loss, scores_of
 
 __all__ = [
     "InputSpec",
@@ -35,4 +36,5 @@ __all__ = [
     "input_spec_of",
     "meta_gflops_by_operator",
     "model_class",
+    "scores_of",
 ]

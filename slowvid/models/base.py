@@ -91,10 +91,13 @@ class VideoModel(nn.Module):
             MODEL.ARCH is left empty.
         block_types: the classes of the repeated blocks, the units of activation
             checkpointing (MODEL.ACT_CHECKPOINT) and of FSDP sharding; () = none declared.
+        channels_last_devices: device types ("cpu", "cuda") on which this family measured
+            faster in channels-last-3D (MODEL.CHANNELS_LAST None picks it there).
     """
 
     archs: ClassVar[tuple[str, ...]] = ()
     block_types: ClassVar[tuple[type[nn.Module], ...]] = ()
+    channels_last_devices: ClassVar[tuple[str, ...]] = ()
 
     input_spec: InputSpec
     feature_dims: tuple[int, ...]

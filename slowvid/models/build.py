@@ -13,7 +13,14 @@ from slowvid.registry import HEADS, MODELS
 
 from .base import InputSpec, VideoModel
 
-__all__ = ["build_head", "build_model", "build_norm", "input_spec_of", "model_class"]
+__all__ = [
+    "build_head",
+    "build_model",
+    "build_norm",
+    "freeze_all_but_classifier",
+    "input_spec_of",
+    "model_class",
+]
 
 
 def model_class(cfg) -> type[VideoModel]:
@@ -39,9 +46,30 @@ def input_spec_of(cfg) -> InputSpec:
 
 
 def build_model(cfg) -> VideoModel:
-    """The model named by cfg.MODEL.MODEL_NAME, on the CPU, in training mode."""
+    """The model named by cfg.MODEL.MODEL_NAME, on the CPU, in training mode; with
+    MODEL.DETACH_FINAL_FC only its final linear layer trains (a linear probe)."""
     cls = model_class(cfg)
-    return cls(**cls.from_config(cfg))
+    model = cls(**cls.from_config(cfg))
+    if cfg.MODEL.DETACH_FINAL_FC:
+        freeze_all_but_classifier(model)
+    return model
+
+
+def freeze_all_but_classifier(model: nn.Module) -> None:
+    """Stops gradients to every parameter but the head's final linear layer (``head.proj``), in
+    place: the features of a linear probe. Batch-norm statistics still follow the data, as
+    PySlowFast's DETACH_FINAL_FC leaves them.
+
+    Raises:
+        ValueError: the model has no ``head.proj`` parameters.
+    """
+    trainable = [n for n, _ in model.named_parameters() if n.startswith("head.proj.")]
+    if not trainable:
+        raise ValueError(
+            f"MODEL.DETACH_FINAL_FC: {type(model).__name__} has no final linear layer head.proj"
+        )
+    for name, param in model.named_parameters():
+        param.requires_grad = name.startswith("head.proj.")
 
 
 def build_head(cfg, dim_in: Sequence[int]) -> nn.Module:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MultiTaskCrossEntropy", "SoftTargetCrossEntropy", "build_loss"]
+__all__ = ["MultiTaskCrossEntropy", "SoftTargetCrossEntropy", "build_loss", "scores_of"]
 
 
 class SoftTargetCrossEntropy(nn.Module):
@@ -64,6 +64,24 @@ _LOSSES = {
     # targets: (B, num_tasks) class indices; logits: the tasks' logits concatenated
     "multitask_cross_entropy": MultiTaskCrossEntropy,
 }
+
+
+# How each loss's logits become probabilities: the scores evaluation pools over views and the
+# demo shows (a multi-task model's softmax is per task).
+_SCORES = {
+    "cross_entropy": "softmax",
+    "bce_logit": "sigmoid",
+    "soft_cross_entropy": "softmax",
+    "multitask_cross_entropy": "softmax",
+}
+
+
+def scores_of(name: str) -> str:
+    """ "softmax" or "sigmoid": how the logits of a model trained with loss ``name`` become
+    probabilities."""
+    if name not in _SCORES:
+        raise ValueError(f"Unknown MODEL.LOSS_FUNC {name!r}; choose one of {sorted(_SCORES)}")
+    return _SCORES[name]
 
 
 def build_loss(name: str, task_num_classes: Sequence[int] = ()) -> nn.Module:

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from slowvid.data.class_names import find_class_names, read_class_names
+from slowvid.models.losses import scores_of
 
 from .gradcam import GradCAM, default_target_layers, overlay_heatmap
 
@@ -191,7 +192,7 @@ class TestGalleries:
                 cfg.MODEL.NUM_CLASSES,
                 [cfg.DATA.PATH_TO_DATA_DIR, cfg.OUTPUT_DIR],
             ),
-            multi_label=cfg.MODEL.LOSS_FUNC == "bce_logit",
+            multi_label=scores_of(cfg.MODEL.LOSS_FUNC) == "sigmoid",
             mean=cfg.DATA.MEAN,
             std=cfg.DATA.STD,
             wrong_pred=tb.WRONG_PRED_VIS.ENABLE,
@@ -201,6 +202,11 @@ class TestGalleries:
             gradcam_true_label=vis.GRAD_CAM.USE_TRUE_LABEL,
             colormap=vis.GRAD_CAM.COLORMAP,
         )
+
+    def scores(self, logits: torch.Tensor) -> torch.Tensor:
+        """The scores :meth:`update` takes from the model's logits: sigmoid for multi-label,
+        else softmax."""
+        return logits.sigmoid() if self.multi_label else logits.softmax(dim=-1)
 
     def update(
         self,

@@ -29,6 +29,9 @@ def _cfg(root, **overrides):
         **ava_demo_overrides(root, SPEC),
         "TRAIN.DATASET": "Ava",
         "TEST.DATASET": "Ava",
+        # The data side packs clips for the model's pathways: a Slow detector's one pathway.
+        "MODEL.MODEL_NAME": "ActionDetector",
+        "DETECTION.BACKBONE": "ResNet",
         "DATA.NUM_FRAMES": 4,
         "DATA.SAMPLING_RATE": 8,
         "DATA.TARGET_FPS": 10,

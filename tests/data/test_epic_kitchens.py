@@ -202,7 +202,8 @@ def test_segment_indices_stay_inside():
 
 @pytest.mark.parametrize("video_format", ["mp4", "frames"])
 def test_clips_lie_inside_their_segment(epic_dir, tmp_path, video_format):
-    opts = tiny_opts(epic_dir, str(tmp_path), **{"EPICKITCHENS.VIDEO_FORMAT": video_format})
+    data_format = {"mp4": "video", "frames": "frames"}[video_format]
+    opts = tiny_opts(epic_dir, str(tmp_path), **{"DATA.VIDEO_FORMAT": data_format})
     cfg = load_config(EPIC_CFG, opts)
     rng = random.Random(0)
     for split, temporal in (("train", -1), ("test", 0), ("test", 1)):

@@ -177,7 +177,7 @@ def test_frames_are_the_videos_frames(demo_dir, rawframes):
 
 
 def test_test_items_match_the_videos(demo_dir, rawframes):
-    cfg = {"DATA.INPUT_CHANNEL_NUM": [3]}
+    cfg = {"DATA.INPUT_CHANNEL_NUM": [3], "MODEL.MODEL_NAME": "ResNet"}
     videos = build_dataset(data_cfg(demo_dir, **cfg), "test")
     frames = build_dataset(frames_cfg(demo_dir, rawframes, **cfg), "test")
     assert len(frames) == len(videos) == 8 and frames.labels == videos.labels

@@ -31,7 +31,7 @@ def test_train_item(demo_dir):
 
 @pytest.mark.timeout(60)
 def test_test_views(demo_dir):
-    cfg = data_cfg(demo_dir, **{"DATA.INPUT_CHANNEL_NUM": [3]})
+    cfg = data_cfg(demo_dir, **{"DATA.INPUT_CHANNEL_NUM": [3], "MODEL.MODEL_NAME": "ResNet"})
     ds = build_dataset(cfg, "test")
     # One item per video holds its 2 x 3 views, from one decode.
     assert ds.num_videos == len(ds) == 8 and ds.views_per_item == 6
@@ -51,7 +51,8 @@ def test_test_views(demo_dir):
 @pytest.mark.parametrize("pathways", [[3], [3, 3]])
 def test_one_decode_equals_a_decode_per_view(demo_dir, pathways):
     """The views of a video item equal each view loaded on its own (the old items)."""
-    cfg = data_cfg(demo_dir, **{"DATA.INPUT_CHANNEL_NUM": pathways})
+    model = "ResNet" if len(pathways) == 1 else "SlowFast"  # a model taking those pathways
+    cfg = data_cfg(demo_dir, **{"DATA.INPUT_CHANNEL_NUM": pathways, "MODEL.MODEL_NAME": model})
     ds = build_dataset(cfg, "test")
     inputs = ds[2]["inputs"]
     for k in range(6):

@@ -145,7 +145,9 @@ def test_items_decode(ssv2_dir):
     slow, fast = item["inputs"]
     assert slow.shape == (3, 2, 56, 56) and fast.shape == (3, 8, 56, 56)
     assert item["label"] == 0 and item["video_index"] == 1 and item["failed"] == []
-    test = build_dataset(ssv2_cfg(ssv2_dir, **{"DATA.INPUT_CHANNEL_NUM": [3]}), "test")
+    test = build_dataset(
+        ssv2_cfg(ssv2_dir, **{"DATA.INPUT_CHANNEL_NUM": [3], "MODEL.MODEL_NAME": "ResNet"}), "test"
+    )
     assert len(test) == 2 and test.views_per_item == 2 * 3  # a video's views in one item
     item = test[0]
     assert item["inputs"][0].shape == (6, 3, 8, 64, 64) and item["label"] == 2
@@ -261,7 +263,7 @@ def frames_cfg(data_dir, prefix=None, **overrides):
     return ssv2_cfg(
         data_dir,
         **{
-            "SSV2.VIDEO_FORMAT": "frames",
+            "DATA.VIDEO_FORMAT": "frames",
             "DATA.PATH_PREFIX": prefix or os.path.join(data_dir, "frames"),
             **overrides,
         },
@@ -403,13 +405,14 @@ def test_check_dataset_reads_frame_folders(ssv2_frames_dir, tmp_path):
 
 @pytest.mark.timeout(60)
 def test_rawframes_through_the_core_frame_folders(ssv2_dir, tmp_path):
-    """MMAction2's SSv2 rawframes ({id}/img_00001.jpg, no list): SSV2.VIDEO_FORMAT "webm" with
-    DATA.VIDEO_FORMAT "frames"; the segments of a folder are those of its webm."""
+    """MMAction2's SSv2 rawframes ({id}/img_00001.jpg, no list): DATA.VIDEO_FORMAT "frames" with
+    SSV2.FRAME_LISTS False; the segments of a folder are those of its webm."""
     webms = os.path.join(ssv2_dir, "20bn-something-something-v2")
     for vid, *_ in TRAIN:
         extract_frames(os.path.join(webms, f"{vid}.webm"), str(tmp_path / vid))
     keys = {
         "DATA.VIDEO_FORMAT": "frames",
+        "SSV2.FRAME_LISTS": False,
         "DATA.FRAME_FPS": 12.0,
         "DATA.PATH_PREFIX": str(tmp_path),
     }
@@ -424,5 +427,3 @@ def test_rawframes_through_the_core_frame_folders(ssv2_dir, tmp_path):
         b = videos[index]
         assert a["failed"] == [] and a["label"] == b["label"]
         assert (a["inputs"][1].float() - b["inputs"][1].float()).abs().mean() < 4.0
-    with pytest.raises(ValueError, match="exclude each other"):
-        build_dataset(frames_cfg(ssv2_dir, **keys), "train")

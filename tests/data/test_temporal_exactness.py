@@ -220,7 +220,7 @@ def _write_ssv2_frames(root):
     for name in ("train.csv", "val.csv"):
         with open(os.path.join(root, name), "w") as f:
             f.writelines(lines)
-    return {"SSV2.VIDEO_FORMAT": "frames", **_write_ssv2_annotations(root)}
+    return {"DATA.VIDEO_FORMAT": "frames", **_write_ssv2_annotations(root)}
 
 
 def _ssv2_case(name, write) -> DatasetCase:
@@ -295,7 +295,8 @@ def _write_epic(root, video_format):
                     [nid, "P01", "P01_01", *stamps, first, last, "take x", "take", k, "x", k]
                     + ["['x']", f"[{k}]"]
                 )
-    return {"EPICKITCHENS.VIDEO_FORMAT": video_format, "MODEL.TASK_NUM_CLASSES": [2, 2]}
+    data_format = "frames" if video_format == "frames" else "video"  # the one format key
+    return {"DATA.VIDEO_FORMAT": data_format, "MODEL.TASK_NUM_CLASSES": [2, 2]}
 
 
 def _epic_segment(k: int, video_format: str) -> tuple[int, int, float]:
@@ -354,8 +355,9 @@ def _write_ava(root):
         "AVA.FRAME_DIR": os.path.join(root, "frames"),
         "AVA.FRAME_LIST_DIR": os.path.join(root, "lists"),
         "AVA.ANNOTATION_DIR": os.path.join(root, "ann"),
-        "AVA.FPS": AVA_FPS,
+        "DATA.FRAME_FPS": AVA_FPS,
         "MODEL.NUM_CLASSES": 3,
+        "MODEL.MODEL_NAME": "ActionDetector",  # the model that takes AVA's boxes
     }
 
 
@@ -523,7 +525,8 @@ def _write_domsev_frames(root):
     )
     manifest = ["v1,frames/v1,v1_,10,1,40,jpg"]
     overrides = _write_domsev_tables(root, {"v1": (40, 30)}, header, manifest, rows)
-    return {**overrides, "DATA.NUM_FRAMES": 1, "DATA.INPUT_CHANNEL_NUM": [3]}
+    one_pathway = {"DATA.INPUT_CHANNEL_NUM": [3], "MODEL.MODEL_NAME": "ResNet"}
+    return {**overrides, "DATA.NUM_FRAMES": 1, **one_pathway}
 
 
 DOMSEV_FRAMES = DatasetCase(

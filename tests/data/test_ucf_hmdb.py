@@ -195,7 +195,9 @@ def test_items_decode(request, make_cfg, fixture):
     slow, fast = item["inputs"]
     assert slow.shape == (3, 2, 56, 56) and fast.shape == (3, 8, 56, 56)
     assert item["label"] == ds.labels[1] and item["failed"] == []
-    test = build_dataset(make_cfg(root, **{"DATA.INPUT_CHANNEL_NUM": [3]}), "test")
+    test = build_dataset(
+        make_cfg(root, **{"DATA.INPUT_CHANNEL_NUM": [3], "MODEL.MODEL_NAME": "ResNet"}), "test"
+    )
     assert len(test) == 3 and test.views_per_item == 2 * 3  # a video's views in one item
     item = test[1]
     assert item["video_index"] == 1 and item["inputs"][0].shape == (6, 3, 8, 64, 64)
@@ -233,7 +235,7 @@ def test_frame_folders_read_like_the_videos(request, make_cfg, fixture, videos):
     root = request.getfixturevalue(fixture)
     raw = with_rawframes(root, videos)
     frames_keys = {"DATA.VIDEO_FORMAT": "frames", "DATA.FRAME_FPS": 25.0, "DATA.PATH_PREFIX": raw}
-    one_path = {"DATA.INPUT_CHANNEL_NUM": [3]}
+    one_path = {"DATA.INPUT_CHANNEL_NUM": [3], "MODEL.MODEL_NAME": "ResNet"}
     for split in ("train", "test"):
         from_videos = build_dataset(make_cfg(root, **one_path), split)
         from_frames = build_dataset(make_cfg(root, **one_path, **frames_keys), split)

@@ -19,8 +19,7 @@ from typing import Any
 import torch
 
 from slowvid.data.datasets import Kinetics
-from slowvid.data.decoding import NoAudioError
-from slowvid.data.transforms import ClipTransform, pack_pathways
+from slowvid.data.decoding import NoAudioError, Video
 from slowvid.registry import DATASETS
 
 from .spectrogram import LogMelSpectrogram
@@ -43,6 +42,8 @@ class AVKinetics(Kinetics):
     """
 
     frame_folders_supported = False  # the audio comes from the video files
+    extra_pathways = ("audio",)
+    stacks_views = False  # each view brings its own audio window
 
     def __init__(self, *, log_mel: LogMelSpectrogram, missing_audio: str = "silence", **kwargs):
         if missing_audio not in MISSING_CHOICES:
@@ -83,19 +84,10 @@ class AVKinetics(Kinetics):
                 logger.warning("No audio track in %s: using a silent spectrogram", video.path)
             return torch.zeros(round(self.clip_seconds * rate))
 
-    def load_clip(
-        self,
-        video_index: int,
-        temporal_idx: int,
-        spatial_idx: int,
-        rng: random.Random,
-        transform: ClipTransform | None = None,
+    def extra_inputs(
+        self, video: Video, frame_indices: list[int], rng: random.Random
     ) -> list[torch.Tensor]:
-        """The visual pathways of :meth:`ClipDataset.load_clip`, then ``(1, 1, frames, n_mels)``."""
-        with self.video_at(video_index) as video:
-            indices = self.frame_indices(video, temporal_idx, rng)
-            frames = video.get_frames(indices)
-            wave = self._audio(video, indices[0] / video.fps)
-        clip = (transform or self.transform)(frames, spatial_idx=spatial_idx, rng=rng)
-        spec = self.log_mel(wave)[None, None]
-        return pack_pathways(clip, self.num_pathways, self.alpha) + [spec]
+        """The spectrogram ``(1, 1, frames, n_mels)`` of the clip's window, from the clip's
+        first frame for the clip's duration (the ``extra_inputs`` hook of ClipDataset)."""
+        wave = self._audio(video, frame_indices[0] / video.fps)
+        return [self.log_mel(wave)[None, None]]

@@ -3,7 +3,23 @@
 Formats are :class:`~.rules.CheckpointFormat` subclasses registered in
 ``slowvid.registry.CHECKPOINT_FORMATS``, tried by priority after slowvid's own names:
 
-=====================  ============================================================
+=====================  ===================================================================
+ssl-pretraining        slowvid's, VideoMAE's and PySlowFast's self-supervised pre-training
+                       checkpoints (the backbone taken, decoder / momentum encoder dropped);
+                       ``transformers``' ``VideoMAEForPreTraining``
+caffe2                 PySlowFast's Caffe2 ``.pkl`` blobs (ResNet / SlowFast family)
+mmaction2              MMAction2 ``state_dict`` (``backbone.*``, ``cls_head.*``)
+pytorchvideo           PyTorchVideo hub models (``blocks.N.res_blocks...``,
+                       ``cls_positional_encoding``)
+transformers-videomae  Hugging Face ``VideoMAEForVideoClassification`` (``videomae.encoder``)
+transformers-          Hugging Face ``TimesformerForVideoClassification``
+timesformer            (``timesformer.encoder``)
+timesformer            the TimeSformer release (``model.blocks.N.temporal_attn``)
+videomae               the VideoMAE release (``blocks.N.attn.q_bias``, ``fc_norm``, ``encoder.``)
+pyslowfast             PySlowFast ``.pyth`` (``s2.pathway0_res0.branch2.a``, ``patch_embed.proj``)
+imagenet               torchvision 2D ResNets, inflated to 3D
+=====================  ===================================================================
+
 A project adds a format by registering a subclass from its own package. Each core format is one
 file holding its rename table as data; :mod:`.rules` is the engine. The result is checked against
 the model by the loader (``slowvid.checkpoint.io``), which names every unmatched or mis-shaped
@@ -25,6 +41,7 @@ from . import (  # noqa: F401  (registration)
     mmaction2,
     pyslowfast,
     pytorchvideo,
+    ssl,
     timesformer,
     videomae,
 )

@@ -170,14 +170,15 @@ def _close_block_gaps(
 def _convert_detector(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     """A PyTorchVideo detector (``model.*`` backbone, ``detection_head.*``) for a slowvid
     :class:`~slowvid.models.detector.ActionDetector` (``backbone.*``, ``head.*``)."""
-    backbone = getattr(model, "backbone", None)
-    if backbone is None:
+    from slowvid.models.detector import ActionDetector  # models import the converters' users
+
+    if not isinstance(model, ActionDetector):
         raise ValueError(
             "a PyTorchVideo detection checkpoint (detection_head.*) loads into an "
             f"ActionDetector, not into {type(model).__name__}"
         )
     inner = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
-    conversion = convert(inner, backbone)
+    conversion = convert(inner, model.backbone)
     out = Conversion(state={}, source=PyTorchVideo.name, skipped=list(conversion.skipped))
     for key, value in conversion.state.items():
         out.state[f"backbone.{key}"] = value

@@ -7,17 +7,21 @@ magnitudes, crop and erased boxes. Each one is switched by config keys (PySlowFa
     AUG.RE_PROB        random erasing (0 disables)
     MIXUP.ENABLE       mixup / cutmix / label smoothing on the batch (see mixup.py)
     DATA.TRAIN_JITTER_SCALES_RELATIVE   random resized crop ([] keeps the short-side jitter)
+    DATA.SSL_COLOR_JITTER   contrastive learning's colour jitter / grayscale / blur (ssl_color.py),
+                       before the AUG ones
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .augmix import AugMix
 from .color_jitter import ColorJitter
 from .mixup import Mixup, MixupCollate
 from .rand_augment import RandAugment, parse_policy
 from .random_erasing import RandomErasing
+from .ssl_color import SSLColorJitter
 
 __all__ = [
     "AugMix",
@@ -26,6 +30,7 @@ __all__ = [
     "MixupCollate",
     "RandAugment",
     "RandomErasing",
+    "SSLColorJitter",
     "build_clip_augment",
     "build_mixup",
     "build_random_erasing",
@@ -33,8 +38,32 @@ __all__ = [
 
 
 def build_clip_augment(cfg) -> Callable | None:
-    """RandAugment or AugMix (by AUG.AA_TYPE), else colour jitter, else None."""
-    aug = cfg.AUG
+    """The SSL colour augmentation (DATA.SSL_COLOR_JITTER), then RandAugment or AugMix (by
+    AUG.AA_TYPE) or else colour jitter (AUG.ENABLE); None when there is neither."""
+    steps = [s for s in (_ssl_color(cfg), _aug_policy(cfg.AUG)) if s is not None]
+    if len(steps) < 2:
+        return steps[0] if steps else None
+    return _Chain(tuple(steps))
+
+
+def _ssl_color(cfg) -> SSLColorJitter | None:
+    d = cfg.DATA
+    if not d.SSL_COLOR_JITTER:
+        return None
+    if len(d.SSL_COLOR_BRI_CON_SAT) != 3:
+        raise ValueError(
+            f"DATA.SSL_COLOR_BRI_CON_SAT needs brightness, contrast and saturation, got "
+            f"{list(d.SSL_COLOR_BRI_CON_SAT)}"
+        )
+    return SSLColorJitter(
+        *d.SSL_COLOR_BRI_CON_SAT,
+        hue=d.SSL_COLOR_HUE,
+        grayscale_prob=d.COLOR_RND_GRAYSCALE,
+        mocov2=d.SSL_MOCOV2_AUG,
+    )
+
+
+def _aug_policy(aug) -> Callable | None:
     if not aug.ENABLE:
         return None
     if aug.AA_TYPE:
@@ -44,6 +73,18 @@ def build_clip_augment(cfg) -> Callable | None:
     if aug.COLOR_JITTER > 0:
         return ColorJitter(aug.COLOR_JITTER, aug.COLOR_JITTER, aug.COLOR_JITTER)
     return None
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """Clip augmentations applied in turn."""
+
+    steps: tuple[Callable, ...]
+
+    def __call__(self, clip, rng):
+        for step in self.steps:
+            clip = step(clip, rng)
+        return clip
 
 
 def build_random_erasing(cfg) -> RandomErasing | None:

@@ -1,6 +1,7 @@
 """Datasets; importing this package registers them in ``slowvid.registry.DATASETS``."""
 
 from .ava import Ava
+from .base import VideoDataset
 from .charades import Charades
 from .clip_dataset import ClipDataset
 from .domsev import DoMSEV, DoMSEVFrames
@@ -23,6 +24,7 @@ __all__ = [
     "EpicKitchens",
     "Kinetics",
     "SSv2",
+    "VideoDataset",
     "VideoFolder",
     "VideoShards",
     "VideoWindows",

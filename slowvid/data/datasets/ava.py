@@ -3,7 +3,7 @@ Localized Atomic Visual Actions", Gu et al., arXiv:1705.08421), in PySlowFast's 
 
 Files (names are config keys; see ``AVA.*`` in ``slowvid/config/defaults.py``)::
 
-    FRAME_DIR/{video_id}/{video_id}_000001.jpg ...   frames extracted at AVA.FPS (30)
+    FRAME_DIR/{video_id}/{video_id}_000001.jpg ...   frames extracted at DATA.FRAME_FPS (30)
     FRAME_LIST_DIR/train.csv, val.csv     header, then "original_vido_id video_idx frame_id path
                                           labels" (space separated; path relative to FRAME_DIR)
     ANNOTATION_DIR/ava_train_v2.2.csv     video_id,second,x1,y1,x2,y2,action_id,person_id
@@ -29,12 +29,15 @@ from typing import Any
 import torch
 
 from slowvid.data.box_transforms import DetectionTransform
-from slowvid.data.decoding import DecodeError
 from slowvid.data.frames import FrameListVideo, read_frame_list
 from slowvid.data.sampling import ClipSpec, clip_stride
-from slowvid.data.transforms import pack_pathways
+from slowvid.data.transforms import spatial_args, split_pathways
 from slowvid.evaluation.ava import AvaEvaluator
+from slowvid.models import input_spec_of
+from slowvid.models.base import InputSpec
 from slowvid.registry import DATASETS
+
+from .base import VideoDataset
 
 __all__ = ["Ava", "AvaSource", "collate_detection", "read_box_lists", "read_frame_lists"]
 
@@ -154,6 +157,7 @@ def collate_detection(items: list[dict[str, Any]]) -> dict[str, Any]:
     if not good:
         return {
             "inputs": None,
+            "extra_inputs": [],
             "label": torch.zeros(0),
             "video_index": torch.zeros(0),
             "failed": failed,
@@ -174,12 +178,14 @@ def collate_detection(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @DATASETS.register()
-class Ava(torch.utils.data.Dataset):
+class Ava(VideoDataset):
     """AVA keyframes with their person boxes and multi-label action targets.
 
-    A keyframe whose frames cannot be read is logged and listed in ``"failed"``; in training
-    another keyframe is drawn instead (up to ``num_retries`` times), in evaluation the item
-    comes back with ``"inputs": None``.
+    A keyframe whose frames cannot be read is logged and listed in ``"failed"`` (the frame
+    file); in training another keyframe is drawn instead (up to ``num_retries`` times), in
+    evaluation the item comes back with ``"inputs": None`` (see :class:`VideoDataset`). Batches
+    carry the boxes in ``batch["extra_inputs"]`` (:func:`collate_detection`), for a model whose
+    input spec takes ``boxes``.
 
     Args:
         source: files and timing of this split.
@@ -187,13 +193,13 @@ class Ava(torch.utils.data.Dataset):
         clip: frames per clip, stride and the frame rate the stride counts at.
         transform: spatial pipeline for clip and boxes.
         num_classes: width of the multi-hot targets.
-        num_pathways: 1, or 2 for SlowFast.
-        alpha: frame-rate ratio of fast to slow pathway.
+        input_spec: what the model takes (its pathways; it must take the boxes); None is one
+            pathway and the boxes.
         num_retries: replacement keyframes tried after a failure in training.
         eval_files: what evaluation scores the detections against (None: no evaluator).
     """
 
-    collate_fn = staticmethod(collate_detection)
+    extra_args = ("boxes",)
 
     def __init__(
         self,
@@ -203,18 +209,18 @@ class Ava(torch.utils.data.Dataset):
         clip: ClipSpec,
         transform: DetectionTransform,
         num_classes: int,
-        num_pathways: int = 1,
-        alpha: int = 4,
+        input_spec: InputSpec | None = None,
         num_retries: int = 10,
         eval_files: AvaEvalFiles | None = None,
     ):
+        input_spec = input_spec or InputSpec(extra_args=("boxes",))
+        self.check_input_spec(input_spec)
         self.source = source
         self.training = training
         self.clip = clip
         self.transform = transform
         self.num_classes = num_classes
-        self.num_pathways = num_pathways
-        self.alpha = alpha
+        self.input_spec = input_spec
         self.num_retries = num_retries
         self.eval_files = eval_files
         self.video_names, self.frame_paths = read_frame_lists(
@@ -243,9 +249,11 @@ class Ava(torch.utils.data.Dataset):
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:
-        """Reads AVA.*, DATA.*, MODEL.NUM_CLASSES, SLOWFAST.ALPHA for ``split``."""
+        """Reads AVA.*, DATA.*, MODEL.NUM_CLASSES for ``split``, and the model's input spec."""
         a, d = cfg.AVA, cfg.DATA
         training = split == "train"
+        if training and cfg.MIXUP.ENABLE:
+            raise ValueError("MIXUP.ENABLE: Ava batches hold boxes, which mixup cannot blend")
 
         def ann(name: str) -> str:
             return os.path.join(a.ANNOTATION_DIR, name)
@@ -264,16 +272,9 @@ class Ava(torch.utils.data.Dataset):
             detection_score_thresh=a.DETECTION_SCORE_THRESH,
             keyframe_seconds=tuple(a.KEYFRAME_SECONDS),
             first_frame_second=a.FIRST_FRAME_SECOND,
-            fps=a.FPS,
+            fps=d.FRAME_FPS,
         )
-        transform = DetectionTransform(
-            training=training,
-            jitter_scales=tuple(d.TRAIN_JITTER_SCALES),
-            crop_size=d.TRAIN_CROP_SIZE if training else d.TEST_CROP_SIZE,
-            mean=tuple(d.MEAN),
-            std=tuple(d.STD),
-            random_flip=d.RANDOM_FLIP,
-        )
+        transform = DetectionTransform(**spatial_args(cfg, training))
         eval_files = AvaEvalFiles(
             groundtruth=ann(a.GROUNDTRUTH_FILE),
             labelmap=ann(a.LABEL_MAP_FILE),
@@ -285,8 +286,7 @@ class Ava(torch.utils.data.Dataset):
             "clip": ClipSpec(d.NUM_FRAMES, d.SAMPLING_RATE, float(d.TARGET_FPS)),
             "transform": transform,
             "num_classes": cfg.MODEL.NUM_CLASSES,
-            "num_pathways": len(d.INPUT_CHANNEL_NUM),
-            "alpha": cfg.SLOWFAST.ALPHA,
+            "input_spec": input_spec_of(cfg),
             "num_retries": d.NUM_RETRIES,
             "eval_files": None if training else eval_files,
         }
@@ -310,7 +310,14 @@ class Ava(torch.utils.data.Dataset):
             for i in range(self.clip.num_frames)
         ]
 
-    def load(self, index: int, rng: random.Random) -> dict[str, Any]:
+    @property
+    def collate_fn(self):
+        """:func:`collate_detection`: clips stacked, boxes of all keyframes concatenated."""
+        return collate_detection
+
+    def load_item(
+        self, index: int, rng: random.Random, crop_size: int | None = None
+    ) -> dict[str, Any]:
         """One keyframe's clip, boxes and targets (raises DecodeError for unreadable frames)."""
         video_index, second, entries = self.keyframes[index]
         video = FrameListVideo(self.frame_paths[video_index], fps=self.source.fps)
@@ -321,7 +328,7 @@ class Ava(torch.utils.data.Dataset):
         for i, (_, actions) in enumerate(entries):
             label[i, [a - 1 for a in actions]] = 1.0
         return {
-            "inputs": pack_pathways(clip, self.num_pathways, self.alpha),
+            "inputs": split_pathways(clip, self.input_spec.frame_strides),
             "boxes": boxes,
             "label": label,
             "ori_boxes": ori_boxes,
@@ -329,18 +336,8 @@ class Ava(torch.utils.data.Dataset):
             "video_index": video_index,
         }
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        rng = random.Random(random.getrandbits(64))
-        failed: list[str] = []
-        for _ in range(1 + (self.num_retries if self.training else 0)):
-            try:
-                return {**self.load(index, rng), "failed": failed}
-            except DecodeError as err:
-                logger.warning("Skipping keyframe: %s", err)
-                failed.append(err.path)
-                if self.training:
-                    index = rng.randrange(len(self))
-        return {"inputs": None, "video_index": self.keyframes[index][0], "failed": failed}
+    def failed_item(self, index: int) -> dict[str, Any]:
+        return {"video_index": self.keyframes[index][0]}
 
     def make_evaluator(self, output_dir: str, tag: str) -> AvaEvaluator:
         """The evaluator of this split's detections; the csv goes to ``output_dir``."""

@@ -124,9 +124,7 @@ class Charades(ClipDataset):
         **kwargs: Any,
     ):
         self.frame_list = frame_list
-        self.num_classes = num_classes
         self.fps = fps
-        self.ensemble_method = ensemble_method
         names, self.frame_paths, label_sets = read_charades_frame_list(
             frame_list, frame_dir, num_classes
         )
@@ -135,7 +133,13 @@ class Charades(ClipDataset):
             target = torch.zeros(num_classes)
             target[list(label_set)] = 1.0
             labels.append(target)
-        super().__init__(paths=names, labels=labels, **kwargs)
+        super().__init__(
+            paths=names,
+            labels=labels,
+            num_classes=num_classes,
+            ensemble_method=ensemble_method,
+            **kwargs,
+        )
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:
@@ -165,6 +169,10 @@ class Charades(ClipDataset):
             self.num_temporal_views,
             rng,
         )
+
+    def train_metrics(self, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """None besides the loss: top-k error does not apply to multi-hot labels."""
+        return {}
 
     def make_evaluator(self, output_dir: str, tag: str) -> MultiLabelEvaluator:
         """Video-level mAP over this split (the engine calls it for val and test)."""

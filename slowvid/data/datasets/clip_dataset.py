@@ -1,12 +1,17 @@
 """The clip-classification dataset every video-level data set here builds on.
 
-:class:`ClipDataset` turns a list of ``(video path, integer label)`` pairs into items: it
-decodes, samples, transforms and packs clips, and handles videos that fail to decode. A data
-set (Kinetics, SSv2, UCF101, HMDB51) subclasses it to read its own annotation files into
-that list, and reads the config in ``from_config``, which extends
-:meth:`ClipDataset.from_config`. Two hooks change how a clip is read without touching the
-failure handling: :meth:`ClipDataset.video_at` (frame lists instead of files, as Charades
-and SSv2 frames) and :meth:`ClipDataset.frame_indices` (another temporal sampling).
+:class:`ClipDataset` turns a list of ``(video path, label)`` pairs into items: it decodes,
+samples, transforms and packs clips into the pathways the model takes; the failure handling is
+:class:`~slowvid.data.datasets.base.VideoDataset`'s. A data set (Kinetics, SSv2, UCF101, HMDB51,
+Charades, EPIC-Kitchens) subclasses it to read its own annotation files into that list, and
+reads the config in ``from_config``, which extends :meth:`ClipDataset.from_config`. Three hooks
+change how a clip is read without copying the rest:
+
+- :meth:`ClipDataset.video_at`: what "video" ``i`` is (frame lists instead of files, as Charades
+  and SSv2 frames; a segment of a longer video, as EPIC-Kitchens);
+- :meth:`ClipDataset.frame_indices`: which frames a clip takes (Charades', SSv2's sampling);
+- :meth:`ClipDataset.extra_inputs`: tensors read from the same video and window that follow
+  the clip pathways (projects/audiovisual's spectrogram).
 
 Every clip dataset can also read its videos as folders of numbered frames instead of files
 (DATA.VIDEO_FORMAT "frames", :class:`~slowvid.data.frames.FrameFolders`): each listed path,
@@ -19,12 +24,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from slowvid.data.augment import build_clip_augment, build_random_erasing
+from slowvid.data.augment import (
+    Mixup,
+    MixupCollate,
+    build_clip_augment,
+    build_mixup,
+    build_random_erasing,
+)
+from slowvid.data.collate import collate_clips
 from slowvid.data.decoding import DecodeError, Video, open_video, resolve_backend
 from slowvid.data.device_decoding import (
     EncodedClip,
@@ -33,15 +46,51 @@ from slowvid.data.device_decoding import (
     resolve_device_decoding,
 )
 from slowvid.data.frames import FrameFolders
+from slowvid.data.masks import CubeMasks
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
-from slowvid.data.transforms import ClipTransform, is_channels_last, pack_pathways, scale_frames
+from slowvid.data.transforms import (
+    ClipTransform,
+    is_channels_last,
+    scale_frames,
+    spatial_args,
+    split_pathways,
+)
+from slowvid.evaluation import ClassificationEvaluator, Evaluator, topk_correct
+from slowvid.models import input_spec_of, scores_of
+from slowvid.models.base import InputSpec
 
-__all__ = ["ClipDataset"]
+from .base import VideoDataset
+
+__all__ = ["ClipDataset", "ClipViews"]
 
 logger = logging.getLogger(__name__)
 
 
-class ClipDataset(torch.utils.data.Dataset):
+@dataclass(frozen=True)
+class ClipViews:
+    """What one item holds beyond a clip: several clips of the video and augmented crops of each
+    in training (the positives of contrastive learning, or repeated sampling), and masks.
+
+    Attributes:
+        num_clips: clips decoded at independent random times (DATA.TRAIN_CROP_NUM_TEMPORAL).
+        num_crops: augmented crops of each clip (DATA.TRAIN_CROP_NUM_SPATIAL).
+        masks: draws a ``(1, t, h, w)`` mask per output clip, appended to the item's inputs
+            after the pathways (AUG.GEN_MASK_LOADER; every split), or None.
+    """
+
+    num_clips: int = 1
+    num_crops: int = 1
+    masks: Callable[[random.Random], torch.Tensor] | None = None
+
+    def __post_init__(self):
+        if self.num_clips < 1 or self.num_crops < 1:
+            raise ValueError(
+                "DATA.TRAIN_CROP_NUM_TEMPORAL and TRAIN_CROP_NUM_SPATIAL must be >= 1, got "
+                f"{self.num_clips} and {self.num_crops}"
+            )
+
+
+class ClipDataset(VideoDataset):
     """Video classification from a list of video paths and labels.
 
     Training yields one random clip per video. Evaluation yields
@@ -49,12 +98,9 @@ class ClipDataset(torch.utils.data.Dataset):
     ``i // views``, temporal clip ``(i % views) // num_spatial_crops`` and spatial crop
     ``i % num_spatial_crops`` (the PySlowFast order).
 
-    A video that fails to decode is logged and listed in the item's ``"failed"`` entry so the
-    main process can count failures even when items come from worker processes. In training
-    it is replaced by a randomly drawn video (up to ``num_retries`` times); in evaluation
-    the item comes back with ``"inputs": None``.
-
-    Randomness comes from the ``random`` module, which the data loader seeds per worker.
+    A video that fails to decode is logged and listed in the item's ``"failed"`` entry (its
+    path). In training it is replaced by a randomly drawn video (up to ``num_retries`` times);
+    in evaluation the item comes back with ``"inputs": None`` (see :class:`VideoDataset`).
     Not registered: it is built through its subclasses.
 
     With ``frame_folders``, ``paths`` become the frame folders (video extensions stripped),
@@ -65,50 +111,64 @@ class ClipDataset(torch.utils.data.Dataset):
 
     Args:
         paths: one video file per video (or its frame folder).
-        labels: class index of each video.
+        labels: the label of each video: a class index, or a tensor (multi-hot, per task).
         training: random clips (True) or evenly spaced views (False).
         clip: frames per clip, stride and target frame rate.
         transform: spatial pipeline (its ``training`` must match ``training``).
-        num_pathways: 1, or 2 for SlowFast's slow and fast inputs.
-        alpha: frame-rate ratio of the fast to the slow pathway (used with 2 pathways).
+        input_spec: what the model takes: the clip is split into its pathways
+            (``frame_strides``), and the extra pathways must be those this class's
+            :meth:`extra_inputs` gives; None is one pathway of RGB clips.
         num_temporal_views: evenly spaced clips per video when evaluating.
         num_spatial_crops: 1 (centre) or 3 (left/top, centre, right/bottom) when evaluating.
         num_retries: replacement videos tried after a failure in training.
         decoding_backend: "auto", "pyav" or "torchcodec".
         frame_folders: read each video from the frame folder its path names instead of
-            decoding the file (None: decode the files); built from DATA.VIDEO_FORMAT,
-            FRAME_TEMPLATE and FRAME_FPS as one argument because SSv2 and EPIC-Kitchens
-            already take a ``video_format`` (and SSv2 a ``frame_fps``) of their own.
+            decoding the file (None: decode the files); from DATA.VIDEO_FORMAT "frames",
+            DATA.FRAME_TEMPLATE and DATA.FRAME_FPS.
+        views: clips and crops per training item, and loader masks; with more than one clip
+            or crop an item's pathways are ``(N, C, T, H, W)``, clip-major (clip ``i``'s crops
+            first), and the collate function makes them rows ``i * N ... i * N + N - 1``.
+        mixup: mixes training batches (MIXUP.*) in :attr:`collate_fn`; None leaves them.
+        num_classes: classes of the labels, for evaluation (MODEL.NUM_CLASSES).
+        ensemble_method: "sum" or "max" pooling of a video's view scores in evaluation.
+        view_scores: "softmax" or "sigmoid" of the logits, pooled in evaluation (the model's
+            loss decides, ``slowvid.models.scores_of``).
         decode_on_device: items carry the file's bytes, frame indices and crop geometry
             (:class:`~slowvid.data.device_decoding.EncodedClip`) and the consumer decodes and
             transforms them on its device (DATA.DECODING_BACKEND torchcodec_cuda); needs
             video files, a pipeline without float steps, and torchcodec.
 
     Raises:
-        ValueError: inconsistent arguments, or ``frame_folders`` given to a subclass whose
-            ``frame_folders_supported`` is False.
+        ValueError: inconsistent arguments, ``frame_folders`` given to a subclass whose
+            ``frame_folders_supported`` is False, or a model whose extra inputs this dataset
+            does not give.
     """
 
-    # False in subclasses that read their own frame layout or need the video files (audio).
     frame_folders_supported = True
-    # Class names by label, where the data set knows them (test logs, demo overlays).
-    class_names: list[str] | None = None
+    supports_crop_override = True
+    # Evaluation items hold every view of a video, decoded once (views_per_item); False where
+    # views are read one by one (extra inputs per view, segments sampled their own way).
+    stacks_views = True
 
     def __init__(
         self,
         *,
         paths: Sequence[str],
-        labels: Sequence[int],
+        labels: Sequence[Any],
         training: bool,
         clip: ClipSpec,
         transform: ClipTransform,
-        num_pathways: int = 1,
-        alpha: int = 4,
+        input_spec: InputSpec | None = None,
         num_temporal_views: int = 1,
         num_spatial_crops: int = 1,
         num_retries: int = 10,
         decoding_backend: str = "auto",
         frame_folders: FrameFolders | None = None,
+        views: ClipViews = ClipViews(),
+        mixup: Mixup | None = None,
+        num_classes: int = 0,
+        ensemble_method: str = "sum",
+        view_scores: str = "softmax",
         decode_on_device: bool = False,
     ):
         if decode_on_device:
@@ -119,6 +179,11 @@ class ClipDataset(torch.utils.data.Dataset):
                 reasons.append(f"{type(self).__name__} opens its videos its own way")
             if transform.has_float_steps:
                 reasons.append("its transform has float steps (augmentations, random erasing)")
+            if views.num_clips * views.num_crops > 1 or views.masks is not None:
+                reasons.append(
+                    "its items hold several clips or crops, or loader masks "
+                    "(DATA.TRAIN_CROP_NUM_TEMPORAL / _SPATIAL, AUG.GEN_MASK_LOADER)"
+                )
             if reasons:
                 raise ValueError("cannot decode on the device: " + "; ".join(reasons))
         if frame_folders is not None and not self.frame_folders_supported:
@@ -134,6 +199,8 @@ class ClipDataset(torch.utils.data.Dataset):
             raise ValueError(f"num_temporal_views must be >= 1, got {num_temporal_views}")
         if len(paths) != len(labels):
             raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
+        input_spec = input_spec or InputSpec()
+        self.check_input_spec(input_spec)
         self.frame_folders = frame_folders
         if frame_folders is not None:
             paths = [frame_folders.folder_of(p) for p in paths]
@@ -144,18 +211,19 @@ class ClipDataset(torch.utils.data.Dataset):
         self.training = training
         self.clip = clip
         self.transform = transform
-        self.num_pathways = num_pathways
-        self.alpha = alpha
+        self.input_spec = input_spec
         self.num_temporal_views = 1 if training else num_temporal_views
         self.num_spatial_crops = 1 if training else num_spatial_crops
         self.num_retries = num_retries
+        self.views = views
         # Resolved here, in the main process, so the probe and its log line happen once.
         self.decoding_backend = resolve_backend(decoding_backend)
+        self.mixup = mixup if training else None
+        self.num_classes = num_classes
+        self.ensemble_method = ensemble_method
+        self.view_scores = view_scores
         self.decode_on_device = decode_on_device
-        # Evaluation items hold every view of a video, decoded once, unless a subclass loads
-        # clips its own way (its load_clip then runs once per view, one item each).
-        own_loading = type(self).load_clip is not ClipDataset.load_clip
-        self.views_per_item = 1 if training or own_loading else self.views_per_video
+        self.views_per_item = self.views_per_video if self.stacks_views and not training else 1
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:
@@ -163,26 +231,23 @@ class ClipDataset(torch.utils.data.Dataset):
 
         Subclasses add the arguments that locate their annotation files. Validation takes one
         centre view per video, so it is cheap and deterministic; testing takes
-        TEST.NUM_ENSEMBLE_VIEWS x TEST.NUM_SPATIAL_CROPS views.
+        TEST.NUM_ENSEMBLE_VIEWS x TEST.NUM_SPATIAL_CROPS views. The pathways come from the
+        model MODEL.MODEL_NAME names (its declared input spec). In pre-training (TASK ssl)
+        validation samples as training does: its loss is the pretext loss of held-out videos,
+        whose random clips and crops are that loss's input (the loader's seed fixes them).
         """
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be train, val or test, got {split!r}")
         d = cfg.DATA
-        training = split == "train"
+        training = split == "train" or (split == "val" and cfg.TASK == "ssl")
         transform = ClipTransform(
-            training=training,
-            jitter_scales=tuple(d.TRAIN_JITTER_SCALES),
-            crop_size=d.TRAIN_CROP_SIZE if training else d.TEST_CROP_SIZE,
-            mean=tuple(d.MEAN),
-            std=tuple(d.STD),
-            random_flip=d.RANDOM_FLIP,
-            **(augment_kwargs(cfg) if training else {}),
+            **spatial_args(cfg, training), **(augment_kwargs(cfg) if training else {})
         )
-        mixes = training and cfg.MIXUP.ENABLE  # mixup blends float clips in the collate
-        if d.NORMALIZE_ON_DEVICE and not transform.has_float_steps and not mixes:
+        mixup = build_mixup(cfg) if training else None  # blends float clips in the collate
+        if d.NORMALIZE_ON_DEVICE and not transform.has_float_steps and mixup is None:
             transform = dataclasses.replace(transform, uint8_output=True)
         backend, on_device = resolve_device_decoding(d.DECODING_BACKEND, cfg.NUM_GPUS)
-        if on_device and mixes:
+        if on_device and mixup is not None:
             raise ValueError(
                 "DATA.DECODING_BACKEND torchcodec_cuda cannot be used with MIXUP.ENABLE: mixup "
                 "blends decoded clips in the loader workers"
@@ -191,19 +256,30 @@ class ClipDataset(torch.utils.data.Dataset):
             "training": training,
             "clip": ClipSpec(d.NUM_FRAMES, d.SAMPLING_RATE, float(d.TARGET_FPS)),
             "transform": transform,
-            "num_pathways": len(d.INPUT_CHANNEL_NUM),
-            "alpha": cfg.SLOWFAST.ALPHA,
+            "input_spec": input_spec_of(cfg),
             "num_temporal_views": cfg.TEST.NUM_ENSEMBLE_VIEWS if split == "test" else 1,
             "num_spatial_crops": cfg.TEST.NUM_SPATIAL_CROPS if split == "test" else 1,
             "num_retries": d.NUM_RETRIES,
             "decoding_backend": backend,
             "decode_on_device": on_device,
-            "frame_folders": (
-                FrameFolders(d.FRAME_TEMPLATE, float(d.FRAME_FPS))
-                if d.VIDEO_FORMAT == "frames"
-                else None
-            ),
+            "frame_folders": cls.frame_folders_from_config(cfg),
+            "mixup": mixup,
+            "num_classes": cfg.MODEL.NUM_CLASSES,
+            "ensemble_method": cfg.TEST.ENSEMBLE_METHOD,
+            # Pre-training losses (TASK ssl) have no class scores; their runs evaluate the
+            # pretext loss and pool no views.
+            "view_scores": "softmax" if cfg.TASK == "ssl" else scores_of(cfg.MODEL.LOSS_FUNC),
+            "views": clip_views(cfg, training),
         }
+
+    @classmethod
+    def frame_folders_from_config(cls, cfg) -> FrameFolders | None:
+        """Numbered frame folders (DATA.FRAME_TEMPLATE, DATA.FRAME_FPS) for DATA.VIDEO_FORMAT
+        "frames"; subclasses with their own frame layout return None for it."""
+        d = cfg.DATA
+        if d.VIDEO_FORMAT != "frames":
+            return None
+        return FrameFolders(d.FRAME_TEMPLATE, float(d.FRAME_FPS))
 
     @property
     def num_videos(self) -> int:
@@ -224,6 +300,30 @@ class ClipDataset(torch.utils.data.Dataset):
             spatial = 1  # the single crop is the centre one
         return video, temporal, spatial
 
+    @property
+    def collate_fn(self):
+        """:func:`collate_clips`, mixing training batches when ``mixup`` is set."""
+        return collate_clips if self.mixup is None else MixupCollate(collate_clips, self.mixup)
+
+    def train_metrics(self, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """Top-1 and top-5 error (percent) of class-index labels; none for mixed (soft) labels
+        or for subclasses whose labels are not class indices."""
+        if self.mixup is not None:
+            return {}
+        top1, top5 = topk_correct(logits.detach(), labels, (1, 5))
+        return {
+            "top1_err": 100.0 * (1 - top1 / labels.numel()),
+            "top5_err": 100.0 * (1 - top5 / labels.numel()),
+        }
+
+    def make_evaluator(self, output_dir: str, tag: str) -> Evaluator:
+        """Single-label accuracy over this split's videos, views pooled per video."""
+        if self.num_classes < 1:
+            raise ValueError(f"{type(self).__name__}: num_classes is needed to evaluate")
+        return ClassificationEvaluator(
+            self.num_videos, self.num_classes, self.ensemble_method, self.view_scores
+        )
+
     def crop_override(self, crop_size: int) -> ClipTransform:
         """The training transform at another crop, jitter scales scaled alike (multigrid's
         short cycle asks for it per batch with ``(index, crop_size)`` items)."""
@@ -241,28 +341,91 @@ class ClipDataset(torch.utils.data.Dataset):
         spatial_idx: int,
         rng: random.Random,
         transform: ClipTransform | None = None,
+        extra: Sequence[torch.Tensor] = (),
     ) -> list[torch.Tensor]:
-        """Transform decoded frames and pack them into pathways (with ``transform``, or the
-        dataset's own).
+        """Transform decoded frames and pack them into the model's pathways (with
+        ``transform``, or the dataset's own), followed by the ``extra`` tensors.
 
         Returns:
-            One ``(C, T, H, W)`` tensor per pathway (float, or uint8 pixels when the
-            transform leaves normalising to the engine), or ``(N, C, T, H, W)`` holding
-            ``N = transform.num_samples`` augmented copies in training (AUG.NUM_SAMPLE).
+            One ``(C, T_i, H, W)`` tensor per pathway (float, or uint8 pixels when the
+            transform leaves normalising to the engine), then the extra ones; in training with
+            ``N = transform.num_samples`` (AUG.NUM_SAMPLE) times ``views.num_crops`` augmented
+            copies, each tensor gains a leading ``N`` (the extra ones repeated); a loader mask
+            per copy follows the pathways.
         """
         transform = transform or self.transform
-        copies = transform.num_samples if self.training else 1
+        copies = transform.num_samples * self.views.num_crops if self.training else 1
+        strides = self.input_spec.frame_strides
+        masks = self.views.masks  # a loader mask per copy follows the pathways
         packed = [
-            pack_pathways(
-                transform(frames, spatial_idx=spatial_idx, rng=rng),
-                self.num_pathways,
-                self.alpha,
-            )
+            split_pathways(transform(frames, spatial_idx=spatial_idx, rng=rng), strides)
+            + ([masks(rng)] if masks is not None else [])
             for _ in range(copies)
         ]
         if copies == 1:
-            return packed[0]
-        return [_stack_views(pathway) for pathway in zip(*packed)]
+            return packed[0] + list(extra)
+        return [_stack_views(p) for p in zip(*packed)] + [torch.stack([e] * copies) for e in extra]
+
+    def extra_inputs(
+        self, video: Video, frame_indices: list[int], rng: random.Random
+    ) -> list[torch.Tensor]:
+        """Tensors read from the same video and window as the clip, appended after its
+        pathways (named by the class's ``extra_pathways``); none by default.
+
+        Args:
+            video: the open video (:meth:`video_at`).
+            frame_indices: the clip's frames (:meth:`frame_indices`).
+            rng: the item's randomness.
+        """
+        return []
+
+    def read_clip(
+        self, video_index: int, temporal_idx: int, rng: random.Random
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The decoded frames uint8 ``(T, H, W, 3)`` of one clip and its extra inputs.
+
+        Args:
+            video_index: which video.
+            temporal_idx: -1 for a random clip, else the view index.
+            rng: randomness of the clip start.
+
+        Raises:
+            DecodeError: the video (or a frame) cannot be read.
+        """
+        with self.video_at(video_index) as video:
+            indices = self.frame_indices(video, temporal_idx, rng)
+            frames = video.get_frames(indices)
+            return frames, self.extra_inputs(video, indices, rng)
+
+    def clip_frames(self, video_index: int, temporal_idx: int, rng: random.Random) -> torch.Tensor:
+        """The decoded uint8 ``(T, H, W, 3)`` frames of one clip (see :meth:`read_clip`)."""
+        return self.read_clip(video_index, temporal_idx, rng)[0]
+
+    def __getitem__(self, index: int | tuple[int, int]) -> dict[str, Any]:
+        """As :class:`VideoDataset`; an item holding every view of a video (evaluation,
+        ``views_per_item > 1``) that fails lists its path once per view."""
+        item = super().__getitem__(index)
+        if self.views_per_item > 1:
+            item["failed"] = item["failed"] * self.views_per_item
+        return item
+
+    def _video_of(self, index: int) -> int:
+        return index if self.views_per_item > 1 else self.view_of(index)[0]
+
+    def load_item(
+        self, index: int, rng: random.Random, crop_size: int | None = None
+    ) -> dict[str, Any]:
+        """``{"inputs", "label", "video_index"}`` of item ``index``: one clip, decoded,
+        sampled, transformed and packed (with its extra inputs); with ``views_per_item > 1``
+        every view of video ``index`` (:meth:`load_views`)."""
+        if self.views_per_item > 1:
+            inputs = self.load_views(index, rng)
+            return {"inputs": inputs, "label": self.labels[index], "video_index": index}
+        video_index, temporal_idx, spatial_idx = self.view_of(index)
+        transform = None if crop_size is None else self.crop_override(crop_size)
+        temporal_idx = -1 if self.training else temporal_idx
+        inputs = self.load_clips(video_index, temporal_idx, spatial_idx, rng, transform)
+        return {"inputs": inputs, "label": self.labels[video_index], "video_index": video_index}
 
     def load_clip(
         self,
@@ -272,7 +435,7 @@ class ClipDataset(torch.utils.data.Dataset):
         rng: random.Random,
         transform: ClipTransform | None = None,
     ) -> list[torch.Tensor] | EncodedClip:
-        """Decode, sample, transform and pack one clip.
+        """Decode, sample, transform and pack one clip with its extra inputs.
 
         Args:
             video_index: which video.
@@ -282,17 +445,46 @@ class ClipDataset(torch.utils.data.Dataset):
             transform: replaces the dataset's transform for this clip.
 
         Returns:
-            One ``(C, T, H, W)`` tensor per pathway, as :meth:`transform_and_pack`; with
-            ``decode_on_device``, the :class:`EncodedClip` to decode there.
+            As :meth:`transform_and_pack`; with ``decode_on_device``, the
+            :class:`EncodedClip` to decode there.
 
         Raises:
-            DecodeError: the video cannot be decoded.
+            DecodeError: the video (or a frame) cannot be read.
         """
         if self.decode_on_device:
             return self.encoded_clip(video_index, temporal_idx, spatial_idx, rng, transform)
-        with self.video_at(video_index) as video:
-            frames = video.get_frames(self.frame_indices(video, temporal_idx, rng))
-        return self.transform_and_pack(frames, spatial_idx, rng, transform)
+        frames, extra = self.read_clip(video_index, temporal_idx, rng)
+        return self.transform_and_pack(frames, spatial_idx, rng, transform, extra)
+
+    def load_clips(
+        self,
+        video_index: int,
+        temporal_idx: int,
+        spatial_idx: int,
+        rng: random.Random,
+        transform: ClipTransform | None = None,
+    ) -> list[torch.Tensor]:
+        """:meth:`load_clip`, once, or ``views.num_clips`` times in training (each clip at its
+        own random time), the clips' copies then stacked ``(N, C, T, H, W)`` per input."""
+        count = self.views.num_clips if self.training else 1
+        clips = [
+            self.load_clip(video_index, temporal_idx, spatial_idx, rng, transform)
+            for _ in range(count)
+        ]
+        if count == 1:
+            return clips[0]
+        return [
+            torch.cat([x if x.dim() == 5 else x.unsqueeze(0) for x in parts])
+            for parts in zip(*clips, strict=True)
+        ]
+
+    def failed_item(self, index: int) -> dict[str, Any]:
+        video_index = self._video_of(index)
+        return {"label": self.labels[video_index], "video_index": video_index}
+
+    def failure_path(self, index: int, err: DecodeError) -> str:
+        """The video's path (its folder for frames), not the frame file that failed."""
+        return self.paths[self._video_of(index)]
 
     def encoded_clip(
         self,
@@ -318,8 +510,58 @@ class ClipDataset(torch.utils.data.Dataset):
         return self._encoded(video, views)
 
     def _encoded(self, video: EncodedVideo, views: list) -> EncodedClip:
+        # The device packs pathways as SlowFast does: the whole clip, and every alpha-th frame.
+        strides = self.input_spec.frame_strides
+        if len(strides) > 2 or strides[-1] != 1:
+            raise ValueError(f"cannot decode on the device for pathway frame strides {strides}")
+        alpha = strides[0] if len(strides) == 2 else 1
         mean, std = self.transform.mean, self.transform.std
-        return EncodedClip(video.path, video.data, views, self.num_pathways, self.alpha, mean, std)
+        return EncodedClip(video.path, video.data, views, len(strides), alpha, mean, std)
+
+    def load_views(self, video_index: int, rng: random.Random) -> list[torch.Tensor] | EncodedClip:
+        """All ``num_temporal_views x num_spatial_crops`` views of a video from one decode.
+
+        The union of the temporal views' frames is decoded once and resized once (to the test
+        short side); each view then selects its frames and crops them. The result equals
+        :meth:`load_clip` of each view, stacked (tested).
+
+        Returns:
+            Per pathway ``(V, C, T, H, W)``, views in :meth:`view_of` order; with
+            ``decode_on_device``, one :class:`EncodedClip` holding every view.
+
+        Raises:
+            DecodeError: the video (or a frame) cannot be read.
+        """
+        first = video_index * self.views_per_video
+        views = [self.view_of(first + k)[1:] for k in range(self.views_per_video)]
+        if self.decode_on_device:
+            video = EncodedVideo(self.paths[video_index])
+            last = video.num_frames - 1
+            per_time = {
+                t: [min(i, last) for i in self.frame_indices(video, t, rng)]
+                for t in range(self.num_temporal_views)
+            }
+            h, w = video.height, video.width
+            geometry = [
+                (per_time[t], draw_geometry(self.transform, h, w, s, rng)) for t, s in views
+            ]
+            return self._encoded(video, geometry)
+        with self.video_at(video_index) as video:
+            per_time = {
+                t: self.frame_indices(video, t, rng) for t in range(self.num_temporal_views)
+            }
+            union = sorted({i for indices in per_time.values() for i in indices})
+            frames = video.get_frames(union)
+        # Resized once for every view; the transform's own resize then finds nothing to do.
+        frames = scale_frames(frames, self.transform.crop_size)
+        position = {i: k for k, i in enumerate(union)}
+        strides = self.input_spec.frame_strides
+        packed = []
+        for t, s in views:
+            picks = torch.tensor([position[i] for i in per_time[t]])
+            clip = self.transform(frames.index_select(0, picks), spatial_idx=s, rng=rng)
+            packed.append(split_pathways(clip, strides))
+        return [_stack_views(pathway) for pathway in zip(*packed)]
 
     def video_at(self, video_index: int) -> Video:
         """Open video ``video_index``: its file, or with ``frame_folders`` its frame folder as
@@ -347,115 +589,6 @@ class ClipDataset(torch.utils.data.Dataset):
             self.clip, video.fps, video.num_frames, temporal_idx, self.num_temporal_views
         )
 
-    def __getitem__(self, index: int | tuple[int, int]) -> dict[str, Any]:
-        """One item: ``{"inputs", "label", "video_index", "failed"}``; ``index`` may be
-        ``(index, crop_size)`` to train this item at another crop.
-
-        ``inputs`` is a list of ``(C, T, H, W)`` tensors (one per pathway), or None
-        when the item failed; ``failed`` lists the paths that could not be decoded.
-        """
-        # A private generator drawn from the (per-worker seeded) module state keeps the
-        # randomness of one item independent of how many draws earlier items made.
-        rng = random.Random(random.getrandbits(64))
-        if self.views_per_item > 1:
-            return self._video_item(index, rng)
-        transform = None
-        if isinstance(index, tuple):
-            index, crop_size = index
-            transform = self.crop_override(crop_size)
-        video_index, temporal_idx, spatial_idx = self.view_of(index)
-        failed: list[str] = []
-        attempts = 1 + (self.num_retries if self.training else 0)
-        for _ in range(attempts):
-            try:
-                inputs = self.load_clip(
-                    video_index, -1 if self.training else temporal_idx, spatial_idx, rng, transform
-                )
-            except DecodeError as err:
-                logger.warning("Skipping video: %s", err)
-                failed.append(self.paths[video_index])
-                if self.training:
-                    video_index = rng.randrange(self.num_videos)
-                continue
-            return {
-                "inputs": inputs,
-                "label": self.labels[video_index],
-                "video_index": video_index,
-                "failed": failed,
-            }
-        original = self.view_of(index)[0]
-        return {
-            "inputs": None,
-            "label": self.labels[original],
-            "video_index": original,
-            "failed": failed,
-        }
-
-    def _video_item(self, video_index: int, rng: random.Random) -> dict[str, Any]:
-        """Every view of one video (evaluation): ``inputs`` per pathway ``(V, C, T, H, W)``
-        in view order, or None with the path listed once per view when it fails."""
-        try:
-            inputs = self.load_views(video_index, rng)
-            failed = []
-        except DecodeError as err:
-            logger.warning("Skipping video: %s", err)
-            inputs, failed = None, [self.paths[video_index]] * self.views_per_video
-        return {
-            "inputs": inputs,
-            "label": self.labels[video_index],
-            "video_index": video_index,
-            "failed": failed,
-        }
-
-    def load_views(self, video_index: int, rng: random.Random) -> list[torch.Tensor] | EncodedClip:
-        """All ``num_temporal_views x num_spatial_crops`` views of a video from one decode.
-
-        The union of the temporal views' frames is decoded once and resized once (to the test
-        short side); each view then selects its frames and crops them. The result equals
-        :meth:`load_clip` of each view, stacked (tested).
-
-        Returns:
-            Per pathway ``(V, C, T, H, W)``, views in :meth:`view_of` order; with
-            ``decode_on_device``, one :class:`EncodedClip` holding every view.
-        """
-        first = video_index * self.views_per_video
-        views = [self.view_of(first + k)[1:] for k in range(self.views_per_video)]
-        if self.decode_on_device:
-            video = EncodedVideo(self.paths[video_index])
-            last = video.num_frames - 1
-            per_time = {
-                t: [min(i, last) for i in self.frame_indices(video, t, rng)]
-                for t in range(self.num_temporal_views)
-            }
-            h, w = video.height, video.width
-            geometry = [
-                (per_time[t], draw_geometry(self.transform, h, w, s, rng)) for t, s in views
-            ]
-            return self._encoded(video, geometry)
-        with self.video_at(video_index) as video:
-            per_time = {
-                t: self.frame_indices(video, t, rng) for t in range(self.num_temporal_views)
-            }
-            union = sorted({i for indices in per_time.values() for i in indices})
-            frames = video.get_frames(union)
-        # Resized once for every view; the transform's own resize then finds nothing to do.
-        frames = scale_frames(frames, self.transform.crop_size)
-        position = {i: k for k, i in enumerate(union)}
-        packed = []
-        for t, s in views:
-            picks = torch.tensor([position[i] for i in per_time[t]])
-            clip = self.transform(frames.index_select(0, picks), spatial_idx=s, rng=rng)
-            packed.append(pack_pathways(clip, self.num_pathways, self.alpha))
-        return [_stack_views(pathway) for pathway in zip(*packed)]
-
-
-def _stack_views(clips: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``(C, T, H, W)`` clips -> ``(V, C, T, H, W)``, keeping uint8 clips channels-last (the
-    layout the collate batches without moving bytes)."""
-    if all(is_channels_last(c) for c in clips):
-        return torch.stack([c.permute(1, 2, 3, 0) for c in clips]).permute(0, 4, 1, 2, 3)
-    return torch.stack(clips)
-
 
 def augment_kwargs(cfg) -> dict[str, Any]:
     """The :class:`ClipTransform` arguments of the training augmentations (AUG.*, the
@@ -472,3 +605,26 @@ def augment_kwargs(cfg) -> dict[str, Any]:
     if d.TRAIN_JITTER_ASPECT_RELATIVE:
         kwargs["jitter_aspect_relative"] = tuple(d.TRAIN_JITTER_ASPECT_RELATIVE)
     return kwargs
+
+
+def _stack_views(clips: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``(C, T, H, W)`` clips -> ``(V, C, T, H, W)``, keeping uint8 clips channels-last (the
+    layout the collate batches without moving bytes)."""
+    if all(is_channels_last(c) for c in clips):
+        return torch.stack([c.permute(1, 2, 3, 0) for c in clips]).permute(0, 4, 1, 2, 3)
+    return torch.stack(clips)
+
+
+def clip_views(cfg, training: bool) -> ClipViews:
+    """The :class:`ClipViews` of a split: DATA.TRAIN_CROP_NUM_TEMPORAL / _SPATIAL in training,
+    AUG.GEN_MASK_LOADER masks (AUG.MASK_WINDOW_SIZE / MASK_RATIO / MASK_TUBE / MASK_FRAMES) in
+    every split."""
+    a = cfg.AUG
+    masks = None
+    if a.GEN_MASK_LOADER:
+        mode = "frames" if a.MASK_FRAMES else "tube" if a.MASK_TUBE else "cube"
+        masks = CubeMasks(tuple(a.MASK_WINDOW_SIZE), a.MASK_RATIO, mode)
+    if not training:
+        return ClipViews(masks=masks)
+    d = cfg.DATA
+    return ClipViews(d.TRAIN_CROP_NUM_TEMPORAL, d.TRAIN_CROP_NUM_SPATIAL, masks)

@@ -9,12 +9,13 @@ participant_id, video_id, narration_timestamp, start_timestamp, stop_timestamp, 
 stop_frame, narration, verb, verb_class, noun, noun_class, all_nouns, all_noun_classes``) and
 EPIC-55 ``EPIC_train_action_labels.csv`` (``uid`` instead of ``narration_id``, no
 ``narration_timestamp``). Videos lie under DATA.PATH_PREFIX as published, either
-``{participant}/videos/{video_id}.MP4`` or frame folders
-``{participant}/rgb_frames/{video_id}/frame_{:010d}.jpg`` (EPICKITCHENS.VIDEO_FORMAT).
+``{participant}/videos/{video_id}.MP4`` (DATA.VIDEO_FORMAT "video") or frame folders
+``{participant}/rgb_frames/{video_id}/frame_{:010d}.jpg`` (DATA.VIDEO_FORMAT "frames").
 
-Each segment is one item (one "video" of :class:`ClipDataset`): training takes a random clip
-inside ``[start, stop]``, testing TEST.NUM_ENSEMBLE_VIEWS evenly spaced ones; clips longer than
-the segment repeat its last frame. With mp4 files the segment is located by its timestamps (so
+Each segment is one item (one "video" of :class:`ClipDataset`, which :meth:`EpicKitchens.video_at`
+opens as a video of the segment's frames only): training takes a random clip inside
+``[start, stop]``, testing TEST.NUM_ENSEMBLE_VIEWS evenly spaced ones; clips longer than the
+segment repeat its last frame. With mp4 files the segment is located by its timestamps (so
 videos re-encoded at another rate still line up); with frames by ``start_frame``/``stop_frame``,
 at the rate the frames were extracted, which is estimated per video from the annotations
 (``stop_frame / stop_timestamp`` of its latest segment: 60 fps for EPIC-55, 50 for most of the
@@ -37,10 +38,9 @@ from typing import Any
 
 import torch
 
-from slowvid.data.decoding import open_video
-from slowvid.data.frames import FrameListVideo
+from slowvid.data.decoding import Video, VideoSegment, open_video
+from slowvid.data.frames import FrameFolders, FrameListVideo
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
-from slowvid.data.transforms import ClipTransform
 from slowvid.evaluation import MultiTaskEvaluator
 from slowvid.registry import DATASETS
 
@@ -206,14 +206,15 @@ class EpicKitchens(ClipDataset):
     Args:
         annotation_file: the split's official csv.
         data_dir: root holding ``{participant}/videos`` or ``{participant}/rgb_frames``.
-        video_format: "mp4" or "frames".
+        video_format: "mp4" (the videos) or "frames" (the rgb_frames folders).
         task_num_classes: ``(verbs, nouns)``, (97, 300) for EPIC-100, (125, 352) for EPIC-55.
         ensemble_method: "sum" or "max" pooling of view scores in evaluation.
         **kwargs: the other arguments of :class:`ClipDataset`, all but ``paths`` and
             ``labels``.
     """
 
-    frame_folders_supported = False  # EPICKITCHENS.VIDEO_FORMAT picks its own frame layout
+    frame_folders_supported = False  # its frames are in its own rgb_frames layout
+    stacks_views = False  # a test item is one view of a segment, as PySlowFast's
 
     def __init__(
         self,
@@ -232,7 +233,6 @@ class EpicKitchens(ClipDataset):
         self.annotation_file = annotation_file
         self.video_format = video_format
         self.task_num_classes = tuple(task_num_classes)
-        self.ensemble_method = ensemble_method
         self.segments = read_epic_annotations(annotation_file, task_num_classes)
         self.frame_fps = _frame_rates(self.segments)
         if video_format == "mp4":
@@ -246,59 +246,54 @@ class EpicKitchens(ClipDataset):
                 for s in self.segments
             ]
         labels = [torch.tensor([s.verb_class, s.noun_class]) for s in self.segments]
-        super().__init__(paths=paths, labels=labels, **kwargs)
+        super().__init__(paths=paths, labels=labels, ensemble_method=ensemble_method, **kwargs)
+
+    @classmethod
+    def frame_folders_from_config(cls, cfg) -> FrameFolders | None:
+        return None  # DATA.VIDEO_FORMAT "frames" reads EPIC's own rgb_frames layout
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:
         """Constructor arguments: EPICKITCHENS.{TRAIN,VAL,TEST}_LIST in DATA.PATH_TO_DATA_DIR,
-        videos under DATA.PATH_PREFIX, MODEL.TASK_NUM_CLASSES."""
+        videos (or with DATA.VIDEO_FORMAT frames the rgb_frames) under DATA.PATH_PREFIX,
+        MODEL.TASK_NUM_CLASSES."""
         kwargs = super().from_config(cfg, split)
         e = cfg.EPICKITCHENS
         name = {"train": e.TRAIN_LIST, "val": e.VAL_LIST, "test": e.TEST_LIST}[split]
         return {
             "annotation_file": os.path.join(cfg.DATA.PATH_TO_DATA_DIR, name),
             "data_dir": cfg.DATA.PATH_PREFIX,
-            "video_format": e.VIDEO_FORMAT,
+            "video_format": "frames" if cfg.DATA.VIDEO_FORMAT == "frames" else "mp4",
             "task_num_classes": list(cfg.MODEL.TASK_NUM_CLASSES),
             "ensemble_method": cfg.TEST.ENSEMBLE_METHOD,
             **kwargs,
         }
 
-    def clip_frames(self, index: int, temporal_idx: int, rng: random.Random) -> torch.Tensor:
-        """Decoded uint8 ``(T, H, W, 3)`` frames of one clip of segment ``index``.
+    def video_at(self, video_index: int) -> Video:
+        """Segment ``video_index`` as a video of its own frames (frame 0 = its first), so the
+        clip datasets' sampling keeps its clips inside it.
+
+        With mp4 files the segment is located by its timestamps at the file's frame rate (so
+        re-encoded videos still line up); with frames by ``start_frame`` / ``stop_frame``, at
+        the rate estimated for the video (no image is read until the clip's frames are asked).
 
         Raises:
-            DecodeError: the video or a frame cannot be read.
+            DecodeError: the video cannot be opened.
         """
-        seg = self.segments[index]
+        seg = self.segments[video_index]
         if self.video_format == "frames":
-            fps = self.frame_fps[seg.video_id]
-            start, stop = seg.start_frame, seg.stop_frame
-            indices = segment_clip_indices(
-                self.clip, fps, start, stop, temporal_idx, self.num_temporal_views, rng
-            )
-            files = [os.path.join(self.paths[index], f"frame_{i:010d}.jpg") for i in indices]
-            return FrameListVideo(files, fps).get_frames(range(len(files)))
-        with open_video(self.paths[index], self.decoding_backend) as video:
-            last = max(video.num_frames - 1, 0)
-            stop = min(round(seg.stop_sec * video.fps), last)
-            start = min(round(seg.start_sec * video.fps), stop)
-            indices = segment_clip_indices(
-                self.clip, video.fps, start, stop, temporal_idx, self.num_temporal_views, rng
-            )
-            return video.get_frames(indices)
+            files = [
+                os.path.join(self.paths[video_index], f"frame_{n:010d}.jpg")
+                for n in range(seg.start_frame, seg.stop_frame + 1)
+            ]
+            return FrameListVideo(files, self.frame_fps[seg.video_id])
+        video = open_video(self.paths[video_index], self.decoding_backend)
+        stop = min(round(seg.stop_sec * video.fps), max(video.num_frames - 1, 0))
+        return VideoSegment(video, min(round(seg.start_sec * video.fps), stop), stop)
 
-    def load_clip(
-        self,
-        video_index: int,
-        temporal_idx: int,
-        spatial_idx: int,
-        rng: random.Random,
-        transform: ClipTransform | None = None,
-    ) -> list[torch.Tensor]:
-        """Sample, transform and pack one clip of segment ``video_index``."""
-        frames = self.clip_frames(video_index, temporal_idx, rng)
-        return self.transform_and_pack(frames, spatial_idx, rng, transform)
+    def train_metrics(self, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """None besides the loss (the labels are ``(B, 2)`` verb, noun)."""
+        return {}
 
     def make_evaluator(self, output_dir: str, tag: str) -> MultiTaskEvaluator:
         """Verb, noun and action top-1/top-5 over this split's segments."""

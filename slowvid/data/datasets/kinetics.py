@@ -25,19 +25,24 @@ from .clip_dataset import ClipDataset
 __all__ = ["Kinetics", "read_split_file"]
 
 
-def read_split_file(path: str, separator: str = " ") -> tuple[list[str], list[int]]:
+def read_split_file(
+    path: str, separator: str = " ", require_labels: bool = True
+) -> tuple[list[str], list[int]]:
     """Read ``path label`` lines; blank lines are skipped.
 
     Args:
         path: the split file.
         separator: string between the path and the label.
+        require_labels: False accepts lines holding a path only (label -1), for training
+            without labels (TASK ssl).
 
     Returns:
         ``(paths, labels)``, in file order.
 
     Raises:
-        ValueError: a line does not have exactly two fields or its label is not an integer;
-            the message names the file and the 1-based line number.
+        ValueError: a line does not have exactly two fields (one or two without
+            ``require_labels``) or its label is not an integer; the message names the file and
+            the 1-based line number.
     """
     paths, labels = [], []
     with open(path, encoding="utf-8") as f:
@@ -46,6 +51,10 @@ def read_split_file(path: str, separator: str = " ") -> tuple[list[str], list[in
             if not line.strip():
                 continue
             fields = line.split(separator)
+            if len(fields) == 1 and not require_labels:
+                paths.append(fields[0])
+                labels.append(-1)
+                continue
             if len(fields) != 2:
                 raise ValueError(
                     f"{path}:{lineno}: expected 'path{separator}label' (2 fields split by "
@@ -74,6 +83,7 @@ class Kinetics(ClipDataset):
         split_file: the ``path label`` list.
         path_prefix: joined in front of every listed path.
         separator: between path and label in ``split_file``.
+        require_labels: False reads lines of a path only too (label -1), for TASK ssl.
         **kwargs: the clip arguments of :class:`ClipDataset` (``training``, ``clip``,
             ``transform``, ...), all but ``paths`` and ``labels``.
     """
@@ -84,10 +94,11 @@ class Kinetics(ClipDataset):
         split_file: str,
         path_prefix: str = "",
         separator: str = " ",
+        require_labels: bool = True,
         **kwargs: Any,
     ):
         self.split_file = split_file
-        rel_paths, labels = self.read_split_file(split_file, separator)
+        rel_paths, labels = self.read_split_file(split_file, separator, require_labels)
         paths = [os.path.join(path_prefix, p) for p in rel_paths]
         super().__init__(paths=paths, labels=labels, **kwargs)
         names_file = os.path.join(os.path.dirname(split_file), CLASS_NAMES_FILE)
@@ -95,19 +106,22 @@ class Kinetics(ClipDataset):
             self.class_names = read_class_names(names_file)
 
     @staticmethod
-    def read_split_file(path: str, separator: str) -> tuple[list[str], list[int]]:
+    def read_split_file(
+        path: str, separator: str, require_labels: bool = True
+    ) -> tuple[list[str], list[int]]:
         """Paths and labels of one split; subclasses with other layouts override this."""
-        return read_split_file(path, separator)
+        return read_split_file(path, separator, require_labels)
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:
         """Constructor arguments for ``split`` ("train", "val" or "test"): the split file is
-        ``DATA.PATH_TO_DATA_DIR/{split}.csv``."""
+        ``DATA.PATH_TO_DATA_DIR/{split}.csv``; with TASK ssl its lines may hold a path only."""
         kwargs = super().from_config(cfg, split)
         d = cfg.DATA
         return {
             "split_file": os.path.join(d.PATH_TO_DATA_DIR, f"{split}.csv"),
             "path_prefix": d.PATH_PREFIX,
             "separator": d.PATH_LABEL_SEPARATOR,
+            "require_labels": cfg.TASK != "ssl",
             **kwargs,
         }

@@ -9,20 +9,22 @@ Reads the annotation files as published, in DATA.PATH_TO_DATA_DIR::
                                                [something] next to [something]",
                                                "placeholders": ["potato", "vicks ..."]}, ...]
 
-and the videos in DATA.PATH_PREFIX in one of two layouts (SSV2.VIDEO_FORMAT):
+and the videos in DATA.PATH_PREFIX in one of three layouts:
 
-- "webm": the published ``{id}.webm`` files (12 fps).
-- "frames": PySlowFast's layout, frames extracted at 30 fps (SSV2.FRAME_FPS) into
-  ``{id}/{id}_{:06d}.jpg``, listed in PySlowFast's frame lists ``train.csv`` / ``val.csv`` in
-  DATA.PATH_TO_DATA_DIR (:func:`~slowvid.data.frames.read_frame_list`; header
-  ``original_vido_id video_id frame_id path labels``, ``path`` relative to DATA.PATH_PREFIX).
-  Frames are grouped by ``original_vido_id``, which is the json ``id``; the labels column is
-  not read. A json id with no frames in the list is an error; listed videos the json lacks
-  are ignored.
+- DATA.VIDEO_FORMAT "video": the published ``{id}.webm`` files (12 fps).
+- DATA.VIDEO_FORMAT "frames" (SSV2.FRAME_LISTS True): PySlowFast's layout, frames extracted at
+  DATA.FRAME_FPS (30) into ``{id}/{id}_{:06d}.jpg``, listed in PySlowFast's frame lists
+  ``train.csv`` / ``val.csv`` in DATA.PATH_TO_DATA_DIR
+  (:func:`~slowvid.data.frames.read_frame_list`; header ``original_vido_id video_id frame_id
+  path labels``, ``path`` relative to DATA.PATH_PREFIX). Frames are grouped by
+  ``original_vido_id``, which is the json ``id``; the labels column is not read. A json id
+  with no frames in the list is an error; listed videos the json lacks are ignored.
+- DATA.VIDEO_FORMAT "frames" with SSV2.FRAME_LISTS False: MMAction2's rawframes
+  (``{id}/img_{:05d}.jpg``, no frame list), read like any clip data set's frame folders
+  (DATA.FRAME_TEMPLATE, DATA.FRAME_FPS), ``{id}.webm`` naming the folder ``{id}/``.
 
-MMAction2's rawframes (``{id}/img_{:05d}.jpg``, no frame list) are read like any clip data set's
-frame folders: SSV2.VIDEO_FORMAT "webm" with DATA.VIDEO_FORMAT "frames" (and DATA.FRAME_FPS),
-``{id}.webm`` then naming the folder ``{id}/``. The two "frames" settings exclude each other.
+The constructor takes the frame lists (``video_format`` "frames") and the core's frame folders
+(``frame_folders``) as two arguments; they exclude each other.
 
 A video's class is its ``template`` with the square brackets removed, looked up in the labels
 file (174 classes). The published test set has no labels, so "val" and "test" both read the
@@ -233,9 +235,8 @@ class SSv2(ClipDataset):
         if video_format == "frames" and kwargs.get("frame_folders") is not None:
             # Two frame layouts for one set: the frame lists would silently win.
             raise ValueError(
-                "SSv2 video_format 'frames' (SSV2.VIDEO_FORMAT, PySlowFast frame lists) and "
-                "frame_folders (DATA.VIDEO_FORMAT 'frames', rawframes folders) exclude each "
-                "other; for rawframes keep SSV2.VIDEO_FORMAT 'webm'"
+                "SSv2 video_format 'frames' (PySlowFast frame lists) and frame_folders "
+                "(rawframes folders) exclude each other; for rawframes set SSV2.FRAME_LISTS False"
             )
         if transform.random_flip:
             logger.info("SSv2: horizontal flips switched off (classes name left and right)")
@@ -258,18 +259,21 @@ class SSv2(ClipDataset):
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:
-        """Constructor arguments for ``split``: annotation files (and, for SSV2.VIDEO_FORMAT
-        "frames", the frame lists) in DATA.PATH_TO_DATA_DIR, videos or frames in
-        DATA.PATH_PREFIX; "val" and "test" both read the validation files."""
+        """Constructor arguments for ``split``: annotation files (and, for DATA.VIDEO_FORMAT
+        "frames" with SSV2.FRAME_LISTS, the frame lists) in DATA.PATH_TO_DATA_DIR, videos or
+        frames in DATA.PATH_PREFIX; "val" and "test" both read the validation files."""
         kwargs = super().from_config(cfg, split)
         d = cfg.DATA
+        frame_lists = d.VIDEO_FORMAT == "frames" and cfg.SSV2.FRAME_LISTS
+        if frame_lists:
+            kwargs["frame_folders"] = None  # the lists name every frame
         return {
             "labels_file": os.path.join(d.PATH_TO_DATA_DIR, LABELS_FILE),
             "split_file": os.path.join(d.PATH_TO_DATA_DIR, SPLIT_FILES[split]),
             "path_prefix": d.PATH_PREFIX,
-            "video_format": cfg.SSV2.VIDEO_FORMAT,
+            "video_format": "frames" if frame_lists else "webm",
             "frame_list": os.path.join(d.PATH_TO_DATA_DIR, FRAME_LISTS[split]),
-            "frame_fps": float(cfg.SSV2.FRAME_FPS),
+            "frame_fps": float(d.FRAME_FPS),
             "sampling": cfg.SSV2.SAMPLING,
             **kwargs,
         }

@@ -261,7 +261,10 @@ class VideoFolder(Kinetics):
         if directory == split_dir:
             self.class_names = read_class_names(names_file)
         if num_classes is None:
+            if self.class_names:
+                self.num_classes = len(self.class_names)  # what evaluation scores
             return
+        self.num_classes = num_classes
         if self.class_names and len(self.class_names) != num_classes:
             count = len(self.class_names)
             raise ValueError(

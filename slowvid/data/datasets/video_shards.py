@@ -41,6 +41,7 @@ from slowvid.data.shards import (
     open_url,
     read_shard_index,
 )
+from slowvid.evaluation import ClassificationEvaluator
 from slowvid.registry import DATASETS
 
 from .clip_dataset import ClipDataset
@@ -108,6 +109,20 @@ class VideoShards(StreamingDataset):
     @property
     def views_per_video(self) -> int:
         return self.clips.views_per_video
+
+    @property
+    def collate_fn(self):
+        return self.clips.collate_fn
+
+    def train_metrics(self, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        return self.clips.train_metrics(logits, labels)
+
+    def make_evaluator(self, output_dir: str, tag: str) -> ClassificationEvaluator:
+        """Single-label accuracy over the split's videos, views pooled per video."""
+        c = self.clips
+        return ClassificationEvaluator(
+            self.num_videos, c.num_classes, c.ensemble_method, c.view_scores
+        )
 
     def set_share(self, *, world_size: int, rank: int, batch_size: int, num_workers: int):
         readers = world_size * max(num_workers, 1)

@@ -108,7 +108,8 @@ class VideoWindows(ClipDataset):
         self.windows_file = windows_file
         self.windows = read_windows(windows_file, num_classes, self.class_names)
         paths = [os.path.join(path_prefix, w.video) for w in self.windows]
-        super().__init__(paths=paths, labels=[w.label for w in self.windows], **kwargs)
+        labels = [w.label for w in self.windows]
+        super().__init__(paths=paths, labels=labels, num_classes=num_classes, **kwargs)
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:
