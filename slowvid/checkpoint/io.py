@@ -27,7 +27,7 @@ import re
 import shutil
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -40,6 +40,7 @@ from .model_state import (
     MODEL_STATE_KEYS,
     CheckpointMismatchError,
     diff_state_dicts,
+    extract_model_state,
     is_head_key,
 )
 from .sharded import (
@@ -59,6 +60,7 @@ __all__ = [
     "checkpoint_dir",
     "checkpoint_path",
     "find_latest_checkpoint",
+    "inflate_2d_kernels",
     "list_checkpoints",
     "load_checkpoint",
     "read_checkpoint",
@@ -360,6 +362,8 @@ def load_checkpoint(
     *,
     strict_head: bool = False,
     checkpoint_type: str | None = None,
+    inflate: bool = False,
+    clear_name_pattern: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Load weights (and optionally optimizer state) from a checkpoint into ``model``.
 
@@ -383,10 +387,17 @@ def load_checkpoint(
         checkpoint_type (str | None): "caffe2" reads and converts a Caffe2 blob pickle whatever
             its name, "pytorch" reads a torch file and detects its format from the keys; None
             treats ``.pkl`` files as Caffe2 (see :func:`read_checkpoint`).
+        inflate (bool): fill the model's 3-D convolutions from the checkpoint's 2-D (4-D
+            tensor) ones, repeated over time and divided by its length
+            (TRAIN.CHECKPOINT_INFLATE).
+        clear_name_pattern (Sequence[str]): substrings removed (first occurrence) from the
+            checkpoint's parameter names before anything else, e.g. ``["backbone."]``
+            (TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN).
 
     Returns:
         dict: the loaded checkpoint ("epoch", "cfg", extras, ...); a plain state dict comes
-        back as ``{"model_state": state}``.
+        back as ``{"model_state": state}``. ``"format"`` names the layout it was read in
+        ("slowvid", "pyslowfast", "caffe2", ...).
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
@@ -401,6 +412,8 @@ def load_checkpoint(
     if sharded and optimizer is not None and local and is_sharded_checkpoint(local):
         return load_sharded_checkpoint(local, model, optimizer)
     checkpoint = read_checkpoint(path, checkpoint_type=checkpoint_type)
+    if clear_name_pattern:
+        checkpoint = _clear_names(checkpoint, clear_name_pattern, path)
     target = _unwrap(model)
     # The one place foreign formats enter: everything below sees slowvid names.
     source = "caffe2" if checkpoint_type == "caffe2" else None
@@ -411,6 +424,9 @@ def load_checkpoint(
         if resized:
             logger.info("Checkpoint %s: position embeddings interpolated: %s", path, resized)
     model_state = target.state_dict()
+    if inflate:
+        inflated = inflate_2d_kernels(state, model_state)
+        logger.info("Checkpoint %s: inflated %d 2-D kernels to 3-D", path, len(inflated))
     diff = diff_state_dicts(state, model_state)
     # Left at their initialisation on purpose by the converter, which warned about them.
     diff.missing = [k for k in diff.missing if k not in set(conversion.skipped)]
@@ -465,4 +481,38 @@ def load_checkpoint(
                 ) from e
 
     wrapped = any(isinstance(checkpoint.get(k), Mapping) for k in MODEL_STATE_KEYS)
-    return dict(checkpoint) if wrapped else {"model_state": state}
+    loaded = dict(checkpoint) if wrapped else {"model_state": state}
+    loaded["format"] = conversion.source
+    return loaded
+
+
+def _clear_names(checkpoint: Mapping[str, Any], patterns: Sequence[str], path: str) -> dict:
+    """The checkpoint with each pattern removed once from every model parameter name."""
+    state = extract_model_state(checkpoint, path=path)
+    for pattern in patterns:
+        state = {k.replace(pattern, "", 1): v for k, v in state.items()}
+    rest = {k: v for k, v in checkpoint.items() if k not in MODEL_STATE_KEYS}
+    return {**rest, "model_state": state}
+
+
+def inflate_2d_kernels(
+    state: dict[str, torch.Tensor], model_state: Mapping[str, torch.Tensor]
+) -> list[str]:
+    """Replaces, in place, each 4-D (2-D conv) tensor whose 5-D model counterpart has the same
+    channels and spatial size by its inflation: repeated ``T`` times over time and divided by
+    ``T``, so a static clip gives the 2-D network's activations (I3D, arXiv:1705.07750).
+
+    Returns:
+        The inflated keys.
+    """
+    inflated = []
+    for key, value in state.items():
+        target = model_state.get(key)
+        if target is None or value.dim() != 4 or target.dim() != 5:
+            continue
+        if value.shape[:2] != target.shape[:2] or value.shape[2:] != target.shape[3:]:
+            continue
+        t = target.shape[2]
+        state[key] = value.unsqueeze(2).repeat(1, 1, t, 1, 1) / t
+        inflated.append(key)
+    return inflated

@@ -1,12 +1,15 @@
 """Every config key the core uses, each with a one-line meaning.
 
 Keys follow PySlowFast where the concept is the same, so a PySlowFast yaml reads the same here.
-Research projects add their own nodes through ``add_config(cfg)`` (see ``projects/``); they never
-add keys to this file.
+PySlowFast's keys that slowvid has no feature behind are added at the end from the table in
+``pyslowfast_keys.py`` (a value that switches such a feature on is refused), and defaults that
+differ from PySlowFast's are listed there too. Research projects add their own nodes through
+``add_config(cfg)`` (see ``projects/``); they never add keys to this file.
 """
 
 from fvcore.common.config import CfgNode
 
+from .pyslowfast import IN_TREE, add_foreign_keys
 from .ssl_keys import add_ssl_keys
 
 _C = CfgNode()
@@ -32,6 +35,8 @@ _C.OUTPUT_DIR = "./output"
 _C.RNG_SEED = 1
 # Iterations between two console/json log lines.
 _C.LOG_PERIOD = 10
+# Log the model's modules, parameter count and GFLOPs of one training view before each job.
+_C.LOG_MODEL_INFO = True
 # Folder under projects/ whose package every process of the run imports (registering its parts)
 # before building anything; "" for none. Set by --project, by this key in a yaml, or by the
 # yaml's own place under projects/<name>/.
@@ -70,12 +75,24 @@ _C.TRAIN.CHECKPOINT_FILE_PATH = ""
 # PySlowFast .pyth, PyTorchVideo, MMAction2, torchvision; the layout is detected from its keys)
 # or "caffe2" (a Caffe2 blob pickle, PySlowFast's .pkl model zoo, whatever the file's name).
 _C.TRAIN.CHECKPOINT_TYPE = "pytorch"
+# Start from epoch 0 with a fresh optimizer when initialising from CHECKPOINT_FILE_PATH; False
+# continues from the epoch (and optimizer state) stored in it, as PySlowFast's default does.
+_C.TRAIN.CHECKPOINT_EPOCH_RESET = True
+# Inflate 2-D (4-D tensor) convolutions of CHECKPOINT_FILE_PATH to the model's 3-D kernels:
+# repeated over time and divided by its length (I3D's inflation).
+_C.TRAIN.CHECKPOINT_INFLATE = False
+# Substrings removed (first occurrence) from every name of CHECKPOINT_FILE_PATH, and of resumed
+# checkpoints, before loading, e.g. ["backbone."].
+_C.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = []
 # Extra training hooks by class name in HOOKS (projects add theirs this way).
 _C.TRAIN.HOOKS = []
 # Autocast the forward pass: bf16 on the CPU, fp16 with a gradient scaler on CUDA.
 _C.TRAIN.MIXED_PRECISION = False
 # Mini-batches whose gradients are summed before each optimizer step.
 _C.TRAIN.GRAD_ACCUM_STEPS = 1
+# Stop training when a step's loss exceeds this multiple of the mean of the 5 before it
+# (checked once the last LOG_PERIOD steps of the epoch hold 7 losses, as PySlowFast); 0: never.
+_C.TRAIN.KILL_LOSS_EXPLOSION_FACTOR = 0.0
 # Data parallelism over several processes: "ddp" (a full model copy per process) or "fsdp"
 # (FSDP2: parameters, gradients and optimizer state sharded per block; sharded checkpoints).
 _C.TRAIN.DISTRIBUTED = "ddp"
@@ -103,13 +120,18 @@ _C.TEST.DATASET = "Kinetics"
 _C.TEST.BATCH_SIZE = 8
 # Checkpoint to test; "" uses the newest one in OUTPUT_DIR, else the model as trained.
 _C.TEST.CHECKPOINT_FILE_PATH = ""
+# Format of TEST.CHECKPOINT_FILE_PATH: "pytorch" or "caffe2" (as TRAIN.CHECKPOINT_TYPE).
+_C.TEST.CHECKPOINT_TYPE = "pytorch"
 # Temporal clips per video, uniformly spaced.
 _C.TEST.NUM_ENSEMBLE_VIEWS = 10
+# Test once per listed number of temporal clips (each replaces NUM_ENSEMBLE_VIEWS); [] = once.
+_C.TEST.NUM_TEMPORAL_CLIPS = []
 # Spatial crops per clip (1: centre; 3: left/top, centre, right/bottom).
 _C.TEST.NUM_SPATIAL_CROPS = 3
 # How view predictions are combined into a video prediction: "sum" or "max".
 _C.TEST.ENSEMBLE_METHOD = "sum"
-# File (relative to OUTPUT_DIR) to save per-video predictions and labels to ("" to skip).
+# File (relative to OUTPUT_DIR) to save per-video predictions and labels to ("" to skip); with
+# several TEST.NUM_TEMPORAL_CLIPS, one file each, "_<n>clips" added before the extension.
 _C.TEST.SAVE_RESULTS_PATH = ""
 
 # ---------------------------------------------------------------------------- #
@@ -133,8 +155,13 @@ _C.DATA.NUM_FRAMES = 8
 _C.DATA.SAMPLING_RATE = 8
 # Frame rate the clip is sampled at; videos at other rates are resampled in time.
 _C.DATA.TARGET_FPS = 30
+# Test clip k of n starts at k * floor(free / (n - 1)) frames (the centre for n = 1), so the
+# clips reach both ends of the video; False starts it at free * k / n (never at the end).
+_C.DATA.USE_OFFSET_SAMPLING = True
 # Range of the random shorter-side size in training, [min, max] pixels.
 _C.DATA.TRAIN_JITTER_SCALES = [256, 320]
+# Draw that size as 1 / uniform(1 / max, 1 / min) (more small scales) instead of uniformly.
+_C.DATA.INV_UNIFORM_SAMPLE = False
 # Side of the square random crop in training.
 _C.DATA.TRAIN_CROP_SIZE = 224
 # Side of the square crops in testing; the shorter side is resized to it first.
@@ -150,6 +177,22 @@ _C.DATA.NORMALIZE_ON_DEVICE = True
 # Input channels of each pathway; must list as many pathways as MODEL_NAME takes (SlowFast 2,
 # the others 1), which the data side reads from the model.
 _C.DATA.INPUT_CHANNEL_NUM = [3, 3]
+# Feed the network BGR: the channels of the normalised clip are reversed (Caffe2 models).
+_C.DATA.REVERSE_INPUT_CHANNEL = False
+# Several labels per video: evaluation scores views with MODEL.HEAD_ACT and reports mAP.
+_C.DATA.MULTI_LABEL = False
+# ImageNet evaluation: the shorter side is resized to TEST_CROP_SIZE / IN_VAL_CROP_RATIO first.
+_C.DATA.IN_VAL_CROP_RATIO = 0.875
+# ImageNet: a folder of {split}.json lists ({"im_path", "class"}) read instead of the folders.
+_C.DATA.PATH_TO_PRELOAD_IMDB = ""
+# Eigenvalues of the RGB covariance for PCA lighting noise (ImageNet training without AUG).
+_C.DATA.TRAIN_PCA_EIGVAL = [0.225, 0.224, 0.229]
+# Its eigenvectors, one per column.
+_C.DATA.TRAIN_PCA_EIGVEC = [
+    [-0.5675, 0.7192, 0.4009],
+    [-0.5808, -0.0045, -0.814],
+    [-0.5836, -0.6948, 0.4203],
+]
 # Random horizontal flip in training.
 _C.DATA.RANDOM_FLIP = True
 # [min, max] area fraction of an inception-style random resized crop in training, e.g.
@@ -159,7 +202,8 @@ _C.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
 _C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
 # Video decoder: "auto" ($SLOWVID_DECODING_BACKEND if set, else torchcodec when it loads, else
 # PyAV), "torchcodec", "pyav", or "torchcodec_cuda" (clip datasets: NVDEC on the GPU with the
-# transforms batched there; falls back to CPU decoding with one message).
+# transforms batched there; falls back to CPU decoding with one message); PySlowFast's
+# "torchvision" (deprecated there) decodes with torchcodec, with one warning.
 _C.DATA.DECODING_BACKEND = "auto"
 # Fraction of videos in an epoch that may fail to decode before the run stops.
 _C.DATA.MAX_FAILED_FRACTION = 0.1
@@ -232,9 +276,10 @@ _C.DATA_LOADER.PIN_MEMORY = True
 # Model
 # ---------------------------------------------------------------------------- #
 _C.MODEL = CfgNode()
-# Architecture within the family (its temporal kernels): c2d, c2d_nopool, i3d, i3d_nopool or
-# slow (ResNet), slowfast, x3d, csn, r2plus1d, mvit; "" takes the first MODEL_NAME declares
-# (ResNet: slow, as PySlowFast's default builds), and a given value is checked against it.
+# Architecture within the family (its temporal kernels): c2d, c2d_nopool, i3d, i3d_nopool, slow
+# or 2d (ResNet), slowfast, x3d, csn, r2plus1d, mvit; "" takes the first MODEL_NAME declares
+# (ResNet: slow, the kernels PySlowFast's default 'slowfast' gives ResNet), and a given value is
+# checked against it.
 _C.MODEL.ARCH = ""
 # Model class name in MODELS (e.g. ResNet, SlowFast).
 _C.MODEL.MODEL_NAME = "SlowFast"
@@ -245,8 +290,22 @@ _C.MODEL.NUM_CLASSES = 400
 _C.MODEL.LOSS_FUNC = "cross_entropy"
 # Dropout before the final projection.
 _C.MODEL.DROPOUT_RATE = 0.5
-# Head class name in HEADS.
-_C.MODEL.HEAD_NAME = "ClassificationHead"
+# Head class name in HEADS; "" = the architecture's own (X3DHead for X3D, ROIHead for
+# detection, else ClassificationHead).
+_C.MODEL.HEAD_NAME = ""
+# Activation turning the head's logits into scores for evaluation: "softmax", "sigmoid" or
+# "none"; "" = sigmoid with LOSS_FUNC bce / bce_logit, else softmax. LOSS_FUNC "bce" trains on
+# the sigmoid (PySlowFast's detection head applies HEAD_ACT in training too).
+_C.MODEL.HEAD_ACT = ""
+# Standard deviation of the classifier's initial weights.
+_C.MODEL.FC_INIT_STD = 0.01
+# Architectures fed one pathway; MODEL.ARCH must be in one of these two lists.
+_C.MODEL.SINGLE_PATHWAY_ARCH = [
+    "2d", "c2d", "c2d_nopool", "i3d", "i3d_nopool", "slow", "x3d", "mvit", "maskmvit", "vit",
+    "csn", "r2plus1d",
+]  # fmt: skip
+# Architectures fed two pathways (slow, fast).
+_C.MODEL.MULTI_PATHWAY_ARCH = ["slowfast"]
 # Classes of each task of a multi-task head, e.g. [97, 300] (EPIC verb, noun); [] = one task.
 # When set, NUM_CLASSES becomes their sum (the width of the concatenated logits).
 _C.MODEL.TASK_NUM_CLASSES = []
@@ -266,6 +325,11 @@ _C.MODEL.ACT_CHECKPOINT = False
 _C.RESNET = CfgNode()
 # Depth: 18, 50, 101 or 152 (bottleneck blocks throughout, as PySlowFast).
 _C.RESNET.DEPTH = 50
+# Residual block: "bottleneck_transform" (ResNet, SlowFast), "x3d_transform" (X3D), or "" for
+# the model's own.
+_C.RESNET.TRANS_FUNC = ""
+# In-place ReLUs (less memory, same results).
+_C.RESNET.INPLACE_RELU = True
 # Groups of the 3x3 convolution (1 for ResNet, 32 for ResNeXt).
 _C.RESNET.NUM_GROUPS = 1
 # Channels per group in the first stage; the bottleneck width is NUM_GROUPS * WIDTH_PER_GROUP.
@@ -278,8 +342,9 @@ _C.RESNET.ZERO_INIT_FINAL_BN = True
 _C.RESNET.SPATIAL_STRIDES = [1, 2, 2, 2]
 # Spatial dilation of stages 2..5.
 _C.RESNET.SPATIAL_DILATIONS = [1, 1, 1, 1]
-# Blocks of stages 2..5 that use the arch's temporal kernels (later ones use 1); [] = all blocks.
-_C.RESNET.NUM_BLOCK_TEMP_KERNEL = []
+# Per stage res2..res5 (per pathway): blocks that use the arch's temporal kernels, later ones use
+# 1; [] = all blocks. PySlowFast's default: R50's block counts, so R101's res4 keeps 6 of 23.
+_C.RESNET.NUM_BLOCK_TEMP_KERNEL = [[3], [4], [6], [3]]
 
 # ---------------------------------------------------------------------------- #
 # Non-local blocks (ResNet and SlowFast; "Non-local Neural Networks", arXiv:1711.07971)
@@ -293,6 +358,9 @@ _C.NONLOCAL.LOCATION = []
 _C.NONLOCAL.POOL = []
 # "softmax" (embedded Gaussian) or "dot_product".
 _C.NONLOCAL.INSTANTIATION = "softmax"
+# Per stage, per pathway: the non-local blocks attend within this many equal chunks of time,
+# e.g. [[1], [1], [2], [1]]; [] = 1 everywhere.
+_C.NONLOCAL.GROUP = []
 
 # ---------------------------------------------------------------------------- #
 # SlowFast
@@ -459,6 +527,11 @@ _C.TIMESFORMER.ATTENTION_TYPE = "divided_space_time"
 _C.DETECTION = CfgNode()
 # Backbone class name in MODELS that ActionDetector wraps (ResNet or SlowFast).
 _C.DETECTION.BACKBONE = "SlowFast"
+# Detect: MODEL.MODEL_NAME becomes the backbone of an ActionDetector (boxes + ROIHead), as
+# PySlowFast's AVA yamls ask; with MODEL_NAME ActionDetector, DETECTION.BACKBONE names it.
+_C.DETECTION.ENABLE = False
+# The ROIAlign scale is 1 / this (input pixels per feature pixel); 0 takes the backbone's stride.
+_C.DETECTION.SPATIAL_SCALE_FACTOR = 0
 # Output side (pixels of the feature map) of the ROIAlign per box.
 _C.DETECTION.ROI_XFORM_RESOLUTION = 7
 # ROIAlign samples per bin side; 0 = adaptive, ceil(box side / resolution), as detectron2.
@@ -537,8 +610,16 @@ _C.DOMSEV.LABEL_TYPE = "activity"
 # Batch norm
 # ---------------------------------------------------------------------------- #
 _C.BN = CfgNode()
-# Normalization: "batchnorm" or "sync_batchnorm" (statistics over all processes).
+# Normalization: "batchnorm", "sync_batchnorm" (statistics over processes; see below) or
+# "sub_batchnorm" (statistics of NUM_SPLITS splits of each process's batch, apart).
 _C.BN.NORM_TYPE = "batchnorm"
+# sub_batchnorm: splits of the batch normalised apart (sample i in split i % NUM_SPLITS).
+_C.BN.NUM_SPLITS = 1
+# sync_batchnorm: processes of one machine whose statistics are pooled, in consecutive groups
+# of this many (1 = no pooling); 0 = all of the machine's. None with GLOBAL_SYNC.
+_C.BN.NUM_SYNC_DEVICES = 0
+# sync_batchnorm: pool the statistics of every process on every machine (NUM_SYNC_DEVICES None).
+_C.BN.GLOBAL_SYNC = False
 # Epsilon of BatchNorm.
 _C.BN.EPSILON = 1e-5
 # Momentum of BatchNorm's running statistics.
@@ -567,23 +648,33 @@ _C.MULTIGRID.SHORT_CYCLE_FACTORS = [0.5, 0.5**0.5]
 _C.MULTIGRID.EPOCH_FACTOR = 1.5
 # Crop the short-cycle factors multiply; 0 means DATA.TRAIN_CROP_SIZE.
 _C.MULTIGRID.DEFAULT_S = 0
+# Long cycle: each stage's batch norm covers about this many clips per process, by normalising
+# splits of a larger batch apart or pooling processes with smaller ones.
+_C.MULTIGRID.BN_BASE_SIZE = 8
+# Long cycle: evaluations per stage (the last at its end), replacing TRAIN.EVAL_PERIOD.
+_C.MULTIGRID.EVAL_FREQ = 3
 
 # ---------------------------------------------------------------------------- #
 # Solver
 # ---------------------------------------------------------------------------- #
 _C.SOLVER = CfgNode()
-# Optimizer: "sgd" or "adamw".
+# Optimizer: "sgd", "adam" or "adamw".
 _C.SOLVER.OPTIMIZING_METHOD = "sgd"
-# Learning rate for the whole batch TRAIN.BATCH_SIZE (no automatic scaling).
+# Learning rate for the whole batch TRAIN.BATCH_SIZE (scaled only by BASE_LR_SCALE_NUM_SHARDS).
 _C.SOLVER.BASE_LR = 0.1
+# Multiply BASE_LR, WARMUP_START_LR and COSINE_END_LR by NUM_SHARDS (recipes written for one
+# machine whose batch grows with the machines).
+_C.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False
 # Schedule: "cosine", "steps_with_relative_lrs" or "constant".
 _C.SOLVER.LR_POLICY = "cosine"
 # Final learning rate of the cosine schedule.
 _C.SOLVER.COSINE_END_LR = 0.0
 # Epochs where the steps schedule changes rate (the first entry is 0).
 _C.SOLVER.STEPS = []
-# Multipliers of BASE_LR for each interval of STEPS.
+# Multipliers of BASE_LR for each interval of STEPS (entries past len(STEPS) are not reached).
 _C.SOLVER.LRS = []
+# MULTIGRID.LONG_CYCLE: PySlowFast takes step i's multiplier as GAMMA ** i; LRS must agree.
+_C.SOLVER.GAMMA = 0.1
 # Epochs to train.
 _C.SOLVER.MAX_EPOCH = 300
 # SGD momentum.
@@ -600,6 +691,9 @@ _C.SOLVER.WARMUP_EPOCHS = 0.0
 _C.SOLVER.WARMUP_START_LR = 0.01
 # Adam betas (adamw only).
 _C.SOLVER.BETAS = [0.9, 0.999]
+# LARS: each weight's update scaled by 0.001 |w| / (|grad| + WEIGHT_DECAY |w|), norm layers and
+# biases excepted (PySlowFast's contrastive recipes; slowvid/solver/lars.py).
+_C.SOLVER.LARS_ON = False
 # Clip each gradient element to [-v, v] before the step (0 disables).
 _C.SOLVER.CLIP_GRAD_VAL = 0.0
 # Rescale gradients whose global L2 norm exceeds this (0 disables).
@@ -647,10 +741,15 @@ _C.TENSORBOARD.WRONG_PRED_VIS = CfgNode()
 # Collect and write them.
 _C.TENSORBOARD.WRONG_PRED_VIS.ENABLE = False
 # TensorBoard folder (tag prefix) of those clips.
-_C.TENSORBOARD.WRONG_PRED_VIS.TAG = "Incorrectly classified videos"
+_C.TENSORBOARD.WRONG_PRED_VIS.TAG = "Incorrectly classified videos."
+
 
 # TASK, MASK, CONTRASTIVE and the self-supervised DATA / AUG / MODEL keys (ssl_keys.py).
 add_ssl_keys(_C)
+
+# PySlowFast's keys whose features slowvid lacks (refused when switched on); after every key
+# slowvid has, so that a landed feature's keys are its own.
+IN_TREE.update(add_foreign_keys(_C))
 
 
 def get_cfg() -> CfgNode:

@@ -2,7 +2,9 @@
 
 Every key is checked before it is merged, so a typo in a yaml or an override stops the run
 with the file (or the command line) and the nearest valid key in the message, instead of
-being merged silently or failing deep inside fvcore.
+being merged silently or failing deep inside fvcore. All unknown keys of a run are reported in
+one error. PySlowFast's spellings of slowvid keys (``pyslowfast_keys.ALIASES``) are moved to
+the slowvid key as each file merges.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from fvcore.common.config import BASE_KEY, CfgNode
 
 from .defaults import get_cfg
 from .project import add_project_config, find_project
+from .pyslowfast import apply_aliases
+from .pyslowfast_keys import ALIASES
 from .validation import infer_and_check, replaced_key_message
 
 
@@ -48,23 +52,55 @@ def _unknown_key_message(key: str, cfg: CfgNode, source: str) -> str:
     return f"{source}: unknown config key '{key}'{hint}"
 
 
-def check_keys(tree: dict, cfg: CfgNode, source: str, prefix: str = "") -> None:
-    """Raise ConfigKeyError for the first key of ``tree`` that ``cfg`` lacks."""
+def unknown_keys(tree: dict, cfg: CfgNode, source: str, prefix: str = "") -> list[str]:
+    """A message for every key of ``tree`` that ``cfg`` lacks (PySlowFast aliases are known)."""
+    problems = []
+    node = cfg
+    for part in prefix.rstrip(".").split(".") if prefix else []:
+        node = node[part]
     for name, value in tree.items():
         full = f"{prefix}{name}"
-        node = cfg
-        for part in prefix.rstrip(".").split(".") if prefix else []:
-            node = node[part]
+        if full in ALIASES:
+            continue
         if name not in node:
-            raise ConfigKeyError(_unknown_key_message(full, cfg, source))
-        if isinstance(node[name], CfgNode):
+            # An unknown group: name each of its leaves, so the suggestions are leaf keys.
+            leaves = _leaf_keys(value, full) if isinstance(value, dict) and value else [full]
+            problems.extend(_unknown_key_message(key, cfg, source) for key in leaves)
+        elif isinstance(node[name], CfgNode):
             if not isinstance(value, dict):
-                raise ConfigKeyError(f"{source}: '{full}' is a group of keys, not a value")
-            check_keys(value, cfg, source, full + ".")
+                problems.append(f"{source}: '{full}' is a group of keys, not a value")
+            else:
+                problems.extend(unknown_keys(value, cfg, source, full + "."))
+    return problems
+
+
+def _leaf_keys(tree: dict, prefix: str) -> list[str]:
+    keys = []
+    for name, value in tree.items():
+        full = f"{prefix}.{name}"
+        keys.extend(_leaf_keys(value, full) if isinstance(value, dict) and value else [full])
+    return keys
+
+
+def _raise_unknown(problems: list[str]) -> None:
+    if len(problems) == 1:
+        raise ConfigKeyError(problems[0])
+    if problems:
+        raise ConfigKeyError(f"{len(problems)} unknown config keys:\n  " + "\n  ".join(problems))
+
+
+def check_keys(tree: dict, cfg: CfgNode, source: str, prefix: str = "") -> None:
+    """Raise one ConfigKeyError naming every key of ``tree`` that ``cfg`` lacks."""
+    _raise_unknown(unknown_keys(tree, cfg, source, prefix))
 
 
 def _check_yaml_chain(path: str, cfg: CfgNode, seen: tuple[str, ...] = ()) -> None:
-    """Check the keys of ``path`` and of every ``_BASE_`` file it inherits from."""
+    """Check the keys of ``path`` and of every ``_BASE_`` file it inherits from; one error
+    lists the unknown keys of all of them."""
+    _raise_unknown(_yaml_chain_problems(path, cfg, seen))
+
+
+def _yaml_chain_problems(path: str, cfg: CfgNode, seen: tuple[str, ...] = ()) -> list[str]:
     path = os.path.abspath(os.path.expanduser(path))
     if path in seen:
         raise ValueError(f"{path}: _BASE_ chain loops back on itself: {' -> '.join(seen)}")
@@ -74,9 +110,40 @@ def _check_yaml_chain(path: str, cfg: CfgNode, seen: tuple[str, ...] = ()) -> No
     with open(path) as f:
         tree = yaml.safe_load(f) or {}
     bases = tree.pop(BASE_KEY, [])
+    problems = []
     for base in [bases] if isinstance(bases, str) else bases:
-        _check_yaml_chain(os.path.join(os.path.dirname(path), base), cfg, seen + (path,))
-    check_keys(tree, cfg, path)
+        problems += _yaml_chain_problems(
+            os.path.join(os.path.dirname(path), base), cfg, seen + (path,)
+        )
+    return problems + unknown_keys(tree, cfg, path)
+
+
+def _load_tree(path: str) -> dict:
+    """``path`` merged over its ``_BASE_`` chain (later files win), each file's PySlowFast
+    spellings moved to their slowvid keys before the files merge."""
+    path = os.path.abspath(os.path.expanduser(path))
+    with open(path) as f:
+        tree = yaml.safe_load(f) or {}
+    bases = tree.pop(BASE_KEY, [])
+    apply_aliases(tree, path)
+    merged: dict = {}
+    for base in [bases] if isinstance(bases, str) else bases:
+        _merge_tree(_load_tree(os.path.join(os.path.dirname(path), base)), merged)
+    _merge_tree(tree, merged)
+    return merged
+
+
+def _merge_tree(src: dict, dst: dict) -> None:
+    for key, value in src.items():
+        if isinstance(value, dict) and isinstance(dst.get(key), dict):
+            _merge_tree(value, dst[key])
+        else:
+            dst[key] = value
+
+
+def merge_yaml(cfg: CfgNode, path: str) -> None:
+    """Merge ``path`` (and its ``_BASE_`` chain) into ``cfg``."""
+    cfg.merge_from_other_cfg(CfgNode(_load_tree(path)))
 
 
 def merge_opts(cfg: CfgNode, opts: Sequence[str]) -> None:
@@ -85,15 +152,21 @@ def merge_opts(cfg: CfgNode, opts: Sequence[str]) -> None:
         raise ValueError(
             f"command-line overrides come in KEY VALUE pairs; got an odd count: {list(opts)}"
         )
+    opts = list(opts)
+    opts[::2] = [ALIASES.get(key, key) for key in opts[::2]]
+    problems = []
     for key in opts[::2]:
         node, parts = cfg, key.split(".")
         for part in parts:
             if not isinstance(node, CfgNode) or part not in node:
-                raise ConfigKeyError(_unknown_key_message(key, cfg, "command line"))
+                problems.append(_unknown_key_message(key, cfg, "command line"))
+                break
             node = node[part]
-        if isinstance(node, CfgNode):
-            raise ConfigKeyError(f"command line: '{key}' is a group of keys, not a value")
-    cfg.merge_from_list(list(opts))
+        else:
+            if isinstance(node, CfgNode):
+                problems.append(f"command line: '{key}' is a group of keys, not a value")
+    _raise_unknown(problems)
+    cfg.merge_from_list(opts)
 
 
 def _project_in_yaml(path: str) -> str:
@@ -160,9 +233,9 @@ def load_config(
     if project:
         # Before the yaml merges: the project's own keys are then checked like the core's.
         add_project_config(project, cfg)
+    _raise_unknown([p for cfg_file in cfg_files for p in _yaml_chain_problems(cfg_file, cfg)])
     for cfg_file in cfg_files:
-        _check_yaml_chain(cfg_file, cfg)
-        cfg.merge_from_file(cfg_file)
+        merge_yaml(cfg, cfg_file)
     merge_opts(cfg, opts)
     cfg.PROJECT = project
     if check:

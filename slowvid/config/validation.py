@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 from fvcore.common.config import CfgNode
 
+from .pyslowfast import foreign_value_problems
 from .ssl_keys import check_ssl_keys
 
 _CHOICES = {
     "SOLVER.LR_POLICY": ("cosine", "steps_with_relative_lrs", "constant"),
-    "SOLVER.OPTIMIZING_METHOD": ("sgd", "adamw"),
-    "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav", "torchcodec_cuda"),
+    "SOLVER.OPTIMIZING_METHOD": ("sgd", "adam", "adamw"),
+    "DATA.DECODING_BACKEND": ("auto", "torchcodec", "pyav", "torchcodec_cuda", "torchvision"),
+    "MODEL.HEAD_ACT": ("", "softmax", "sigmoid", "none"),
+    "RESNET.TRANS_FUNC": ("", "bottleneck_transform", "x3d_transform"),
+    "TEST.CHECKPOINT_TYPE": ("pytorch", "caffe2"),
     "DATA.VIDEO_FORMAT": ("video", "frames"),
-    "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm"),
+    "BN.NORM_TYPE": ("batchnorm", "sync_batchnorm", "sub_batchnorm"),
     "TEST.ENSEMBLE_METHOD": ("sum", "max"),
     "AUG.INTERPOLATION": ("bilinear", "bicubic", "nearest"),
     "AUG.RE_MODE": ("const", "rand", "pixel"),
@@ -63,7 +69,16 @@ def replaced_key_message(key: str) -> str | None:
 
 
 def infer_and_check(cfg: CfgNode) -> None:
-    """Check the settings that must agree with each other. Raises ValueError naming a key."""
+    """Check the settings that must agree with each other. Raises ValueError naming a key.
+
+    PySlowFast features that slowvid lacks are refused first, all of them in one error.
+    """
+    foreign = foreign_value_problems(cfg)
+    if foreign:
+        raise ValueError(
+            f"config asks for {len(foreign)} PySlowFast feature(s) slowvid does not have:\n  "
+            + "\n  ".join(foreign)
+        )
     for key in REPLACED_KEYS:
         node, leaf = key.split(".")
         if node in cfg and leaf in cfg[node]:  # set by hand on a config built in code
@@ -109,15 +124,35 @@ def infer_and_check(cfg: CfgNode) -> None:
     _infer_tasks(cfg)
     check_ssl_keys(cfg)
 
+    _check_model(cfg)
     solver = cfg.SOLVER
     if solver.LR_POLICY == "steps_with_relative_lrs":
-        if len(solver.STEPS) != len(solver.LRS) or not solver.STEPS:
+        # As PySlowFast: LRS entries past the last step are never reached, and allowed.
+        if len(solver.LRS) < len(solver.STEPS) or not solver.STEPS:
             _fail(
                 "SOLVER.STEPS",
                 f"needs one SOLVER.LRS entry per step; got STEPS={solver.STEPS}, LRS={solver.LRS}",
             )
+    if cfg.MULTIGRID.LONG_CYCLE:
+        # PySlowFast's long cycle takes step i's rate as GAMMA ** i, whatever LRS says.
+        bad = [
+            i
+            for i, lr in enumerate(solver.LRS[: len(solver.STEPS)])
+            if not math.isclose(lr, solver.GAMMA**i, rel_tol=1e-6)
+        ]
+        if bad:
+            _fail(
+                "SOLVER.GAMMA",
+                f"{solver.GAMMA}: PySlowFast's MULTIGRID.LONG_CYCLE uses GAMMA ** i as step i's "
+                f"rate; SOLVER.LRS {list(solver.LRS)} differs at steps {bad}",
+            )
     if cfg.TRAIN.GRAD_ACCUM_STEPS < 1:
         _fail("TRAIN.GRAD_ACCUM_STEPS", f"{cfg.TRAIN.GRAD_ACCUM_STEPS}; must be >= 1")
+    if cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR < 0:
+        _fail("TRAIN.KILL_LOSS_EXPLOSION_FACTOR", "must be >= 0 (0 never stops)")
+    clips = cfg.TEST.NUM_TEMPORAL_CLIPS
+    if not all(isinstance(n, int) and n >= 1 for n in clips):
+        _fail("TEST.NUM_TEMPORAL_CLIPS", f"{list(clips)}; each entry must be an integer >= 1")
     if cfg.TRAIN.DISTRIBUTED == "fsdp" and cfg.TRAIN.MIXED_PRECISION and cfg.NUM_GPUS > 0:
         _fail(
             "TRAIN.MIXED_PRECISION",
@@ -165,6 +200,80 @@ def _infer_model(cfg: CfgNode) -> None:
                 f"{cfg.MODEL.MODEL_NAME} that keeps every {stride}th frame (SLOWFAST.ALPHA "
                 "for SlowFast)",
             )
+
+
+def head_activation(cfg: CfgNode) -> str:
+    """MODEL.HEAD_ACT, with "" resolved: sigmoid for the binary cross entropies, else softmax."""
+    if cfg.MODEL.HEAD_ACT:
+        return cfg.MODEL.HEAD_ACT
+    return "sigmoid" if cfg.MODEL.LOSS_FUNC in ("bce", "bce_logit") else "softmax"
+
+
+# Datasets (lower case, PyTorchVideo variants included) whose own evaluator scores sigmoids.
+_SIGMOID_EVALUATED = ("ava", "charades", "ptvcharades")
+
+
+def _check_model(cfg: CfgNode) -> None:
+    model = cfg.MODEL
+    arch = model.ARCH
+    single, multi = arch in model.SINGLE_PATHWAY_ARCH, arch in model.MULTI_PATHWAY_ARCH
+    if not single and not multi:
+        _fail(
+            "MODEL.ARCH",
+            f"{arch!r} is in neither MODEL.SINGLE_PATHWAY_ARCH {list(model.SINGLE_PATHWAY_ARCH)} "
+            f"nor MODEL.MULTI_PATHWAY_ARCH {list(model.MULTI_PATHWAY_ARCH)}; add it to one",
+        )
+    pathways = 1 if single else 2
+    if len(cfg.DATA.INPUT_CHANNEL_NUM) != pathways:
+        which = "SINGLE" if single else "MULTI"
+        _fail(
+            "DATA.INPUT_CHANNEL_NUM",
+            f"{list(cfg.DATA.INPUT_CHANNEL_NUM)} lists {len(cfg.DATA.INPUT_CHANNEL_NUM)} "
+            f"pathway(s) but MODEL.ARCH {arch!r} is in MODEL.{which}_PATHWAY_ARCH "
+            f"({pathways} pathway(s))",
+        )
+    act = head_activation(cfg)
+    if model.LOSS_FUNC == "bce" and act != "sigmoid":
+        _fail(
+            "MODEL.LOSS_FUNC",
+            f"'bce' takes the sigmoid of the logits; MODEL.HEAD_ACT is {model.HEAD_ACT!r}",
+        )
+    if cfg.DATA.MULTI_LABEL and act != "sigmoid":
+        _fail(
+            "DATA.MULTI_LABEL",
+            f"scores classes independently (mAP); MODEL.HEAD_ACT {model.HEAD_ACT!r} is not sigmoid",
+        )
+    if model.LOSS_FUNC == "multi_mse" and not cfg.MASK.ENABLE:
+        _fail(
+            "MODEL.LOSS_FUNC",
+            "'multi_mse' compares the several predictions of a masked model (PySlowFast's "
+            f"MaskMViT, MASK.ENABLE) with their targets; {model.MODEL_NAME} outputs logits",
+        )
+    datasets = {cfg.TRAIN.DATASET.lower(), cfg.TEST.DATASET.lower()}
+    if datasets & set(_SIGMOID_EVALUATED) and act != "sigmoid":
+        _fail(
+            "MODEL.HEAD_ACT",
+            f"{model.HEAD_ACT!r}: slowvid's AVA and Charades evaluators score each class with a "
+            "sigmoid; set MODEL.HEAD_ACT sigmoid",
+        )
+    if cfg.DATA.REVERSE_INPUT_CHANNEL and any(c != 3 for c in cfg.DATA.INPUT_CHANNEL_NUM):
+        _fail(
+            "DATA.REVERSE_INPUT_CHANNEL",
+            f"reverses RGB to BGR; DATA.INPUT_CHANNEL_NUM is {list(cfg.DATA.INPUT_CHANNEL_NUM)}",
+        )
+    bn = cfg.BN
+    if bn.GLOBAL_SYNC and bn.NUM_SYNC_DEVICES is not None:
+        _fail(
+            "BN.NUM_SYNC_DEVICES",
+            f"{bn.NUM_SYNC_DEVICES} with BN.GLOBAL_SYNC, which pools every process; set it to "
+            "None (PySlowFast refuses both too)",
+        )
+    if not bn.GLOBAL_SYNC and (bn.NUM_SYNC_DEVICES is None or bn.NUM_SYNC_DEVICES < 0):
+        _fail("BN.NUM_SYNC_DEVICES", f"{bn.NUM_SYNC_DEVICES}; must be >= 0 without GLOBAL_SYNC")
+    for key in ("SOLVER.CLIP_GRAD_VAL", "SOLVER.CLIP_GRAD_L2NORM", "AUG.COLOR_JITTER"):
+        if _get(cfg, key) is None:  # PySlowFast writes "off" as None, slowvid as 0
+            node, leaf = key.split(".")
+            cfg[node][leaf] = 0.0
 
 
 def _check_frame_template(template: str) -> None:

@@ -67,6 +67,8 @@ class DetectionTransform:
         mean: per-channel mean on [0, 1] pixels.
         std: per-channel standard deviation.
         random_flip: flip left-right with probability 0.5 in training.
+        reverse_channels: return BGR, the normalised clip's channels reversed
+            (DATA.REVERSE_INPUT_CHANNEL).
     """
 
     training: bool
@@ -75,6 +77,7 @@ class DetectionTransform:
     mean: tuple[float, ...] = (0.45, 0.45, 0.45)
     std: tuple[float, ...] = (0.225, 0.225, 0.225)
     random_flip: bool = True
+    reverse_channels: bool = False
 
     def __call__(
         self, frames: torch.Tensor, boxes: torch.Tensor, rng: random.Random | None = None
@@ -109,4 +112,7 @@ class DetectionTransform:
         boxes = crop_boxes(boxes, x, y, size, size)
         if flip:
             clip, boxes = clip.flip(-1), flip_boxes(boxes, size)
-        return normalize(clip, self.mean, self.std).contiguous(), boxes
+        clip = normalize(clip, self.mean, self.std)
+        if self.reverse_channels:
+            clip = clip.flip(0)
+        return clip.contiguous(), boxes

@@ -26,6 +26,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from slowvid.config.pyslowfast_keys import DATASET_NAMES
 from slowvid.registry import DATASETS
 
 from .augment import Mixup, MixupCollate
@@ -47,6 +48,7 @@ __all__ = [
     "build_dataset",
     "build_loader",
     "collate_clips",
+    "dataset_class",
     "make_loader",
     "shuffle_loader",
     "world_size_and_rank",
@@ -114,9 +116,29 @@ def build_dataset(cfg, split: str) -> VideoDataset:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     name = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
-    cls = DATASETS.get(name)
+    cls = dataset_class(name)
     kwargs = cls.from_config(cfg, split)
     return cls(**kwargs)
+
+
+def dataset_class(name: str) -> type:
+    """The registered dataset ``name`` names: its class name, or a PySlowFast spelling of it
+    (lower case, "kinetics"; PySlowFast's PyTorchVideo readers, "ptvkinetics").
+
+    Raises:
+        KeyError: no dataset has that name; the message lists the registered ones.
+    """
+    if name in DATASETS:
+        return DATASETS.get(name)
+    registered = [n for n, _ in DATASETS]
+    target = DATASET_NAMES.get(name.lower(), name)
+    matches = [n for n in registered if n.lower() == target.lower()]
+    if len(matches) != 1:
+        raise KeyError(
+            f"TRAIN/TEST.DATASET {name!r} names no registered dataset; registered: "
+            f"{sorted(registered)} (matched without regard to case)"
+        )
+    return DATASETS.get(matches[0])
 
 
 class VideoLoader(DataLoader):

@@ -47,11 +47,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "pyav", "torchcodec", "torchcodec_cuda")
+BACKENDS = ("auto", "pyav", "torchcodec", "torchcodec_cuda", "torchvision")
 
 # None until probed; then (usable, reason-if-not).
 _TORCHCODEC_STATE: tuple[bool, str] | None = None
 _LOGGED_CHOICE = False
+# PySlowFast's "torchvision" backend is warned about once per process.
+_WARNED_TORCHVISION = False
 
 
 class DecodeError(RuntimeError):
@@ -573,14 +575,24 @@ def resolve_backend(backend: str = "auto") -> str:
 
     Args:
         backend: "auto", "pyav" or "torchcodec". "auto" takes $SLOWVID_DECODING_BACKEND when
-            set, else torchcodec where it works here, else PyAV.
+            set, else torchcodec where it works here, else PyAV. "torchvision" (PySlowFast's
+            default) decodes as "auto" does, with one warning: torchvision's video decoding is
+            deprecated and being removed, and torchcodec is its successor.
 
     Returns:
         "pyav" or "torchcodec".
     """
-    global _LOGGED_CHOICE
+    global _LOGGED_CHOICE, _WARNED_TORCHVISION
     if backend not in BACKENDS:
         raise ValueError(f"unknown decoding backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "torchvision":
+        if not _WARNED_TORCHVISION:
+            _WARNED_TORCHVISION = True
+            logger.warning(
+                "DATA.DECODING_BACKEND torchvision: torchvision's video decoding is deprecated "
+                "and being removed; decoding with torchcodec (else PyAV) instead"
+            )
+        backend = "auto"
     if backend == "torchcodec_cuda":
         # Decoding on the device is set up by the clip datasets (device_decoding.py); whatever
         # opens files in a worker decodes them on the CPU.

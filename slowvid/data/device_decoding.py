@@ -113,7 +113,9 @@ def draw_geometry(transform: ClipTransform, h: int, w: int, spatial_idx: int, rn
             h, w, transform.jitter_scales_relative, transform.jitter_aspect_relative, rng
         )
     else:
-        top, left, ch = draw_scale_crop(h, w, *transform.jitter_scales, size, rng)
+        top, left, ch = draw_scale_crop(
+            h, w, *transform.jitter_scales, size, rng, transform.inverse_uniform_scale
+        )
         cw = ch
     flip = transform.random_flip and rng.random() < 0.5
     return ClipGeometry(top, left, ch, cw, (size, size), (0, 0), size, flip)

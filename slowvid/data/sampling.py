@@ -7,7 +7,10 @@ so a clip always spans the same number of seconds whatever the file's rate.
 
 Training takes one clip at a random start; testing takes clip ``k`` of ``num_clips`` whose
 starts are spaced evenly from the first possible start to the last (a single test clip is
-the centre one). Videos shorter than a clip repeat their last frame.
+the centre one), PySlowFast's offset sampling (``DATA.USE_OFFSET_SAMPLING``); without it, as
+PySlowFast's default, clip ``k`` starts ``k / num_clips`` into the range of starts, so no clip
+reaches the end and a single clip is the first. Videos shorter than a clip repeat their last
+frame.
 
 :func:`segment_indices` is the other scheme, for sets whose actions fill the whole video
 (PySlowFast's and the published SSv2 recipes): the video is cut into ``num_frames`` equal
@@ -78,6 +81,7 @@ def clip_start(
     clip_idx: int = -1,
     num_clips: int = 1,
     rng: Rng | None = None,
+    offset: bool = True,
 ) -> int:
     """First frame of a clip covering ``span`` frames.
 
@@ -88,6 +92,9 @@ def clip_start(
             spaced starts to take (testing).
         num_clips: number of test clips per video.
         rng: source of randomness, needed when ``clip_idx`` is -1.
+        offset: test starts ``clip_idx * floor(delta / (num_clips - 1))`` (the centre for one
+            clip); False: ``floor(delta * clip_idx / num_clips)``, where ``delta`` is the last
+            possible start (PySlowFast's two rules).
 
     Returns:
         Index of the clip's first frame.
@@ -100,9 +107,11 @@ def clip_start(
         return _randint(rng, delta)
     if not 0 <= clip_idx < num_clips:
         raise ValueError(f"clip_idx {clip_idx} outside [0, {num_clips})")
+    if not offset:
+        return math.floor(delta * clip_idx / num_clips)
     if num_clips == 1:
         return delta // 2
-    return math.floor(delta * clip_idx / (num_clips - 1))
+    return clip_idx * (delta // (num_clips - 1))
 
 
 def clip_indices(start: int, spec: ClipSpec, fps: float, num_video_frames: int) -> list[int]:
@@ -141,7 +150,12 @@ def random_clip_indices(spec: ClipSpec, fps: float, num_video_frames: int, rng: 
 
 
 def uniform_clip_indices(
-    spec: ClipSpec, fps: float, num_video_frames: int, clip_idx: int, num_clips: int
+    spec: ClipSpec,
+    fps: float,
+    num_video_frames: int,
+    clip_idx: int,
+    num_clips: int,
+    offset: bool = True,
 ) -> list[int]:
     """Indices of clip ``clip_idx`` of ``num_clips`` evenly spaced clips (testing).
 
@@ -151,12 +165,15 @@ def uniform_clip_indices(
         num_video_frames: frames in the video.
         clip_idx: which clip, in ``[0, num_clips)``.
         num_clips: clips per video.
+        offset: PySlowFast's offset sampling (see :func:`clip_start`).
 
     Returns:
         ``spec.num_frames`` frame indices.
     """
     span = spec.num_frames * clip_stride(spec, fps)
-    start = clip_start(num_video_frames, span, clip_idx=clip_idx, num_clips=num_clips)
+    start = clip_start(
+        num_video_frames, span, clip_idx=clip_idx, num_clips=num_clips, offset=offset
+    )
     return clip_indices(start, spec, fps, num_video_frames)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "draw_scale_crop",
     "horizontal_flip",
     "is_channels_last",
+    "jitter_scale",
     "normalize",
     "normalize_uint8",
     "pack_pathways",
@@ -186,8 +187,24 @@ def draw_resized_crop(
     return y, x, ch, cw
 
 
+def jitter_scale(
+    min_scale: int, max_scale: int, rng: random.Random, inverse_uniform: bool = False
+) -> int:
+    """A random short side in ``[min_scale, max_scale]``: uniform over the integers, or with
+    ``inverse_uniform`` (PySlowFast's DATA.INV_UNIFORM_SAMPLE) the reciprocal of a uniform draw
+    in ``[1 / max_scale, 1 / min_scale]``, rounded, which favours small scales."""
+    if inverse_uniform:
+        return int(round(1.0 / rng.uniform(1.0 / max_scale, 1.0 / min_scale)))
+    return rng.randint(min_scale, max_scale)
+
+
 def random_scale_crop(
-    clip: torch.Tensor, min_scale: int, max_scale: int, size: int, rng: random.Random
+    clip: torch.Tensor,
+    min_scale: int,
+    max_scale: int,
+    size: int,
+    rng: random.Random,
+    inverse_uniform: bool = False,
 ) -> torch.Tensor:
     """Short-side scale jitter and a random square crop, done as one resize of the crop.
 
@@ -200,20 +217,27 @@ def random_scale_crop(
 
     Args:
         clip: ``(C, T, H, W)``, uint8 or float.
+        inverse_uniform: draw the scale with :func:`jitter_scale`'s inverse-uniform rule.
 
     Returns:
         ``(C, T, size, size)`` of the clip's dtype.
     """
     _, _, h, w = clip.shape
-    top, left, side = draw_scale_crop(h, w, min_scale, max_scale, size, rng)
+    top, left, side = draw_scale_crop(h, w, min_scale, max_scale, size, rng, inverse_uniform)
     return resized_crop(clip, top, left, side, side, size)
 
 
 def draw_scale_crop(
-    h: int, w: int, min_scale: int, max_scale: int, size: int, rng: random.Random
+    h: int,
+    w: int,
+    min_scale: int,
+    max_scale: int,
+    size: int,
+    rng: random.Random,
+    inverse_uniform: bool = False,
 ) -> tuple[int, int, int]:
     """The ``(top, left, side)`` square window :func:`random_scale_crop` draws."""
-    scale = rng.randint(min_scale, max_scale)
+    scale = jitter_scale(min_scale, max_scale, rng, inverse_uniform)
     side = round(size * min(h, w) / scale)
     if scale < size or side > min(h, w):
         raise ValueError(f"crop {size} larger than a frame scaled to short side {scale}")
@@ -332,6 +356,13 @@ class ClipTransform:
         uint8_output: return the uint8 crop and leave normalising to the engine (on the
             model's device); only for pipelines without float steps (``augment`` and
             ``erase`` work on float clips).
+        inverse_uniform_scale: draw the training short side inverse-uniformly
+            (DATA.INV_UNIFORM_SAMPLE, see :func:`jitter_scale`).
+        reverse_channels: return BGR: the channels of the normalised clip reversed
+            (DATA.REVERSE_INPUT_CHANNEL); uint8 output is reversed before the engine
+            normalises it with the reversed mean and std, which gives the same numbers.
+        test_scale: testing resizes the shorter side to this before cropping; None uses
+            ``crop_size`` (ImageNet evaluation resizes larger, see DATA.IN_VAL_CROP_RATIO).
     """
 
     training: bool
@@ -347,6 +378,9 @@ class ClipTransform:
     erase: Callable[[torch.Tensor, random.Random], torch.Tensor] | None = None
     num_samples: int = 1
     uint8_output: bool = False
+    inverse_uniform_scale: bool = False
+    reverse_channels: bool = False
+    test_scale: int | None = None
 
     def __post_init__(self):
         if self.uint8_output and self.has_float_steps:
@@ -388,15 +422,19 @@ class ClipTransform:
                     self.interpolation,
                 )
             else:
-                clip = random_scale_crop(pixels, *self.jitter_scales, self.crop_size, rng)
+                clip = random_scale_crop(
+                    pixels, *self.jitter_scales, self.crop_size, rng, self.inverse_uniform_scale
+                )
             if self.random_flip:
                 clip = horizontal_flip(clip, 0.5, rng)
             if self.augment is not None:
                 clip = self.augment(_unit_float(clip), rng)
         else:
-            clip = scale_frames(frames, self.crop_size).permute(3, 0, 1, 2)
+            clip = scale_frames(frames, self.test_scale or self.crop_size).permute(3, 0, 1, 2)
             clip = uniform_crop(clip, self.crop_size, spatial_idx)
         if self.uint8_output:
+            if self.reverse_channels:  # flipped in the (T, H, W, C) layout, which it keeps
+                return clip.permute(1, 2, 3, 0).flip(-1).permute(3, 0, 1, 2)
             return _compact_channels_last(clip)
         if clip.dtype == torch.uint8:
             clip = normalize_uint8(clip, self.mean, self.std)
@@ -404,6 +442,8 @@ class ClipTransform:
             clip = normalize(clip, self.mean, self.std)
         if self.training and self.erase is not None:
             clip = self.erase(clip, rng)
+        if self.reverse_channels:
+            clip = clip.flip(0)  # after normalising, as PySlowFast
         return clip.contiguous()
 
 
@@ -465,7 +505,7 @@ def pack_pathways(clip: torch.Tensor, num_pathways: int, alpha: int) -> list[tor
 
 def spatial_args(cfg, training: bool) -> dict:
     """The DATA.* arguments every spatial pipeline shares (:class:`ClipTransform`,
-    ``DetectionTransform``): scale jitter, crop, normalisation, flip."""
+    ``DetectionTransform``): scale jitter, crop, normalisation, flip, channel order."""
     d = cfg.DATA
     return {
         "training": training,
@@ -474,4 +514,5 @@ def spatial_args(cfg, training: bool) -> dict:
         "mean": tuple(d.MEAN),
         "std": tuple(d.STD),
         "random_flip": d.RANDOM_FLIP,
+        "reverse_channels": d.REVERSE_INPUT_CHANNEL,
     }

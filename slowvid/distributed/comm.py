@@ -39,6 +39,30 @@ def synchronize() -> None:
         dist.barrier()
 
 
+def consecutive_subgroup(group_size: int) -> dist.ProcessGroup | None:
+    """The process group of this rank and its neighbours: ranks are cut into consecutive
+    groups of ``group_size``. Every rank must call this (torch creates all groups everywhere).
+
+    Returns:
+        The group; None (the default group) when it would hold every rank.
+
+    Raises:
+        ValueError: ``group_size`` does not divide the world size.
+    """
+    world = get_world_size()
+    if group_size == world:
+        return None
+    if group_size < 1 or world % group_size:
+        raise ValueError(f"a group of {group_size} processes does not divide {world}")
+    mine = None
+    for start in range(0, world, group_size):
+        ranks = list(range(start, start + group_size))
+        group = dist.new_group(ranks)
+        if get_rank() in ranks:
+            mine = group
+    return mine
+
+
 def all_gather_object(obj: Any) -> list[Any]:
     """``[obj from rank 0, obj from rank 1, ...]``; ``[obj]`` without a process group."""
     if not is_dist() or get_world_size() == 1:

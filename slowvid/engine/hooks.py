@@ -8,6 +8,7 @@ project adds its own by registering a ``HookBase`` subclass in ``HOOKS`` and nam
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,11 @@ class PeriodicCheckpoint(HookBase):
         comm.synchronize()  # no rank runs ahead of a checkpoint it might need to resume from
 
 
+def every_period(period: int, max_epoch: int) -> Callable[[int], bool]:
+    """``epochs done -> evaluate?``: every ``period`` epochs and after the last one."""
+    return lambda done: period > 0 and (done % period == 0 or done == max_epoch)
+
+
 def save_run_checkpoint(output_dir: str, epoch: int, model, optimizer, **kwargs) -> str | None:
     """Save the run's state: rank 0 writes a file, or, for an FSDP model, every rank writes
     its shards (with rank 0's BatchNorm statistics, as a DDP run saves them).
@@ -102,16 +108,57 @@ class LeaseWatch(HookBase):
 
 
 class PeriodicEval(HookBase):
-    """Evaluate on the validation loader every ``period`` epochs and after the last one."""
+    """Evaluate on the validation loader every ``period`` epochs and after the last one, or on
+    the epochs ``when(epochs done)`` picks (multigrid's long cycle)."""
 
-    def __init__(self, *, period: int, evaluate: Callable[[int], dict]):
+    def __init__(
+        self,
+        *,
+        period: int,
+        evaluate: Callable[[int], dict],
+        when: Callable[[int], bool] | None = None,
+    ):
         self.period = period
         self.evaluate = evaluate
+        self.when = when
 
     def after_epoch(self) -> None:
         done = self.trainer.epoch + 1
-        if self.period > 0 and (done % self.period == 0 or done == self.trainer.max_epoch):
+        when = self.when or every_period(self.period, self.trainer.max_epoch)
+        if self.period > 0 and when(done):
             self.evaluate(done)
+
+
+class LossExplosion(Exception):
+    """A step's loss jumped past TRAIN.KILL_LOSS_EXPLOSION_FACTOR times its recent mean."""
+
+
+class StopOnLossExplosion(HookBase):
+    """Stops training when a step's loss (averaged over processes) exceeds ``factor`` times the
+    mean of the 5 losses before it, as PySlowFast's TRAIN.KILL_LOSS_EXPLOSION_FACTOR: the last
+    ``window`` losses of the epoch are kept (its LOG_PERIOD), and the check starts once they
+    hold 7, so a window under 7 never stops."""
+
+    def __init__(self, *, factor: float, window: int):
+        self.factor = factor
+        self.window = window
+
+    def before_epoch(self) -> None:
+        self.losses: deque[float] = deque(maxlen=self.window)
+
+    def after_step(self) -> None:
+        (total,) = comm.all_reduce_sum([self.trainer.step_stats["loss"]])
+        loss = total / comm.get_world_size()
+        self.losses.append(loss)
+        if len(self.losses) <= 6:
+            return
+        recent = sum(list(self.losses)[-6:-1]) / 5
+        if loss > self.factor * recent:
+            raise LossExplosion(
+                f"loss {loss:.4g} at epoch {self.trainer.epoch + 1}, iteration "
+                f"{self.trainer.iter + 1} exceeds TRAIN.KILL_LOSS_EXPLOSION_FACTOR "
+                f"{self.factor} x {recent:.4g} (the mean of the 5 steps before it)"
+            )
 
 
 class InputClipsToTensorboard(HookBase):

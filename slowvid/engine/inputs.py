@@ -29,7 +29,11 @@ class PixelNorm:
 
     @classmethod
     def from_config(cls, cfg) -> PixelNorm:
-        return cls(tuple(cfg.DATA.MEAN), tuple(cfg.DATA.STD))
+        mean, std = tuple(cfg.DATA.MEAN), tuple(cfg.DATA.STD)
+        if cfg.DATA.REVERSE_INPUT_CHANNEL:
+            # The loader sent BGR pixels; each keeps the statistics of its own colour.
+            mean, std = mean[::-1], std[::-1]
+        return cls(mean, std)
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         """uint8 ``(..., C, T, H, W)`` -> normalised float32, on the pixels' device."""

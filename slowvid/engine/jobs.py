@@ -17,7 +17,8 @@ from slowvid.config.ssl_keys import check_ssl_eval_start
 from slowvid.data import build_loader
 from slowvid.distributed import comm, preemption
 from slowvid.distributed.lease import hold_output_dir
-from slowvid.models import build_loss, build_model, count_parameters
+from slowvid.model_zoo.table import test_view_shapes
+from slowvid.models import build_loss, build_model, count_parameters, meta_gflops_by_operator
 from slowvid.solver import build_lr_schedule, build_optimizer
 from slowvid.utils.logging import TensorboardWriter, log_json_stats
 from slowvid.visualization import TestGalleries
@@ -28,10 +29,16 @@ from .hooks import (
     LeaseWatch,
     PeriodicCheckpoint,
     PeriodicEval,
+    StopOnLossExplosion,
     build_extra_hooks,
 )
 from .inputs import PixelNorm
-from .multigrid import LongCycleLoader, apply_long_cycle
+from .multigrid import (
+    LongCycleBatchNorm,
+    LongCycleLoader,
+    apply_long_cycle,
+    long_cycle_eval_epochs,
+)
 from .parallel import gathered
 from .precise_bn import PreciseBN
 from .preempt import StopCheckpoint, rank_rng_state
@@ -135,6 +142,31 @@ def _evaluate(
     return results
 
 
+def log_model_info(model: torch.nn.Module, cfg: CfgNode) -> None:
+    """The parameter count; with LOG_MODEL_INFO also the modules and the GFLOPs of one test
+    view (counted on a meta-device copy, so in no time), as PySlowFast logs them."""
+    logger.info(
+        "%s (%s): %.2f M parameters",
+        cfg.MODEL.MODEL_NAME,
+        cfg.MODEL.ARCH,
+        count_parameters(model) / 1e6,
+    )
+    if not cfg.LOG_MODEL_INFO or not comm.is_main_process():
+        return
+    logger.info("Model:\n%s", model)
+    if unwrap_model(model).input_spec.extra_args:
+        return  # a detector's cost depends on its boxes
+    view = [torch.empty(shape, device="meta") for shape in test_view_shapes(cfg)]
+    try:
+        with torch.device("meta"):
+            meta_model = build_model(cfg).eval()
+        gflops = sum(meta_gflops_by_operator(meta_model, view).values())
+    except Exception as err:  # noqa: BLE001  (a count for the log must not stop the run)
+        logger.warning("GFLOPs not counted: %s: %s", type(err).__name__, err)
+        return
+    logger.info("GFLOPs of one test view %s: %.2f", [tuple(v.shape) for v in view], gflops)
+
+
 def _save_predictions(evaluator, path: str) -> None:
     predictions = evaluator.predictions()
     if predictions is None:
@@ -160,12 +192,20 @@ def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
 
     Returns:
         the resumed checkpoint (``epoch`` = epochs done, optional ``scaler_state``), or
-        ``{"epoch": 0}`` for a new run.
+        ``{"epoch": 0}`` for a new run. Without TRAIN.CHECKPOINT_EPOCH_RESET the initial
+        checkpoint is continued as PySlowFast does: from its epoch, with its optimizer state
+        when it is slowvid's (a PySlowFast file stores the index of its last epoch).
     """
-    if cfg.TRAIN.AUTO_RESUME:
+    t = cfg.TRAIN
+    if t.AUTO_RESUME:
         latest = find_latest_checkpoint(cfg.OUTPUT_DIR)
         if latest:
-            state = load_checkpoint(latest, unwrap_model(model), optimizer)
+            state = load_checkpoint(
+                latest,
+                unwrap_model(model),
+                optimizer,
+                clear_name_pattern=t.CHECKPOINT_CLEAR_NAME_PATTERN,
+            )
             logger.info(
                 "resumed from %s (epoch %d, iteration %d)",
                 latest,
@@ -174,13 +214,22 @@ def _resume_or_initialise(cfg: CfgNode, model, optimizer) -> dict:
             )
             return state
     check_ssl_eval_start(cfg)
-    if cfg.TRAIN.CHECKPOINT_FILE_PATH:
-        load_checkpoint(
-            cfg.TRAIN.CHECKPOINT_FILE_PATH,
+    if t.CHECKPOINT_FILE_PATH:
+        state = load_checkpoint(
+            t.CHECKPOINT_FILE_PATH,
             unwrap_model(model),
-            checkpoint_type=cfg.TRAIN.CHECKPOINT_TYPE,
+            None if t.CHECKPOINT_EPOCH_RESET else optimizer,
+            checkpoint_type=t.CHECKPOINT_TYPE,
+            inflate=t.CHECKPOINT_INFLATE,
+            clear_name_pattern=t.CHECKPOINT_CLEAR_NAME_PATTERN,
         )
-        logger.info("initialised the model from %s", cfg.TRAIN.CHECKPOINT_FILE_PATH)
+        logger.info("initialised the model from %s", t.CHECKPOINT_FILE_PATH)
+        if not t.CHECKPOINT_EPOCH_RESET and "epoch" in state:
+            done = int(state["epoch"]) + (0 if state["format"] == "slowvid" else 1)
+            logger.info(
+                "continuing from its epoch (TRAIN.CHECKPOINT_EPOCH_RESET False): %d done", done
+            )
+            return {**state, "epoch": done}
     return {"epoch": 0}
 
 
@@ -197,12 +246,7 @@ def _train(cfg: CfgNode, lease) -> dict:
     pretraining = cfg.TASK == "ssl"  # the model computes its own loss, without labels
     if pretraining:
         self_supervised_model(model)
-    logger.info(
-        "%s (%s): %.2f M parameters",
-        cfg.MODEL.MODEL_NAME,
-        cfg.MODEL.ARCH,
-        count_parameters(model) / 1e6,
-    )
+    log_model_info(model, cfg)
     model = wrap_model(model, cfg, device)
     # After wrapping: FSDP replaces the parameters by their shards (DDP keeps them).
     optimizer = build_optimizer(unwrap_model(model), cfg)
@@ -216,11 +260,25 @@ def _train(cfg: CfgNode, lease) -> dict:
         scaler = trainer.scaler
         return {"scaler_state": scaler.state_dict()} if scaler.is_enabled() else {}
 
-    # The multigrid loader hook runs first: later hooks see the stage's loader.
-    hooks = [LongCycleLoader(cfg, long_cycle)] if long_cycle else []
+    # The multigrid hooks run first: later hooks see the stage's loader and batch norms.
+    hooks = [LongCycleLoader(cfg, long_cycle), LongCycleBatchNorm(cfg, long_cycle)]
+    hooks = hooks if long_cycle else []
+    eval_when = (
+        long_cycle_eval_epochs(long_cycle, cfg.MULTIGRID.EVAL_FREQ, cfg.SOLVER.MAX_EPOCH)
+        if long_cycle
+        else None
+    )
     if cfg.BN.USE_PRECISE_STATS:
         hooks.append(
-            PreciseBN(period=cfg.TRAIN.EVAL_PERIOD, num_batches=cfg.BN.NUM_BATCHES_PRECISE)
+            PreciseBN(
+                period=cfg.TRAIN.EVAL_PERIOD,
+                num_batches=cfg.BN.NUM_BATCHES_PRECISE,
+                when=eval_when,
+            )
+        )
+    if cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR > 0:
+        hooks.append(
+            StopOnLossExplosion(factor=cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR, window=cfg.LOG_PERIOD)
         )
     hooks.append(
         PeriodicCheckpoint(
@@ -252,7 +310,7 @@ def _train(cfg: CfgNode, lease) -> dict:
             last_eval.update(results)
             return last_eval
 
-        hooks.append(PeriodicEval(period=cfg.TRAIN.EVAL_PERIOD, evaluate=run_eval))
+        hooks.append(PeriodicEval(period=cfg.TRAIN.EVAL_PERIOD, evaluate=run_eval, when=eval_when))
     vis = cfg.TENSORBOARD.MODEL_VIS
     if tensorboard is not None and vis.ENABLE and vis.INPUT_VIDEO:
         hooks.append(
@@ -309,8 +367,24 @@ def _train(cfg: CfgNode, lease) -> dict:
     return {"train": trainer.epoch_stats, "val": dict(last_eval)}
 
 
+def checkpoint_to_test(cfg: CfgNode) -> tuple[str, str]:
+    """``(path, CHECKPOINT_TYPE)`` of the weights to test, in PySlowFast's order:
+    TEST.CHECKPOINT_FILE_PATH, this run's newest checkpoint, TRAIN.CHECKPOINT_FILE_PATH;
+    ``("", "")`` when there is none."""
+    if cfg.TEST.CHECKPOINT_FILE_PATH:
+        return cfg.TEST.CHECKPOINT_FILE_PATH, cfg.TEST.CHECKPOINT_TYPE
+    latest = find_latest_checkpoint(cfg.OUTPUT_DIR)
+    if latest:
+        return latest, "pytorch"
+    if cfg.TRAIN.CHECKPOINT_FILE_PATH:
+        return cfg.TRAIN.CHECKPOINT_FILE_PATH, cfg.TRAIN.CHECKPOINT_TYPE
+    return "", ""
+
+
 def test(cfg: CfgNode) -> dict:
-    """Multi-view test of the checkpoint named by TEST.CHECKPOINT_FILE_PATH or the newest one."""
+    """Multi-view test of the checkpoint named by TEST.CHECKPOINT_FILE_PATH or the newest one;
+    with TEST.NUM_TEMPORAL_CLIPS, once per listed number of temporal clips (the results of the
+    last, and of each under ``"per_num_temporal_clips"``)."""
     with hold_output_dir_of(cfg):
         return _test(cfg)
 
@@ -318,9 +392,10 @@ def test(cfg: CfgNode) -> dict:
 def _test(cfg: CfgNode) -> dict:
     device = setup_job(cfg, "test")
     model = build_model(cfg)
-    path = cfg.TEST.CHECKPOINT_FILE_PATH or find_latest_checkpoint(cfg.OUTPUT_DIR)
+    log_model_info(model, cfg)
+    path, kind = checkpoint_to_test(cfg)
     if path:
-        load_checkpoint(path, model)
+        load_checkpoint(path, model, checkpoint_type=kind)
         logger.info("testing %s", path)
     else:
         logger.warning(
@@ -329,13 +404,29 @@ def _test(cfg: CfgNode) -> dict:
         )
     fold_for_inference(model.to(device).eval(), cfg)
     model = wrap_model(model, cfg, device)
-    loader = build_loader(cfg, "test")
     tensorboard = _tensorboard(cfg)
-    save_path = (
-        os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
-        if cfg.TEST.SAVE_RESULTS_PATH
-        else ""
-    )
+    clips = list(cfg.TEST.NUM_TEMPORAL_CLIPS)
+    per_clips = {}
+    for num_clips in clips or [cfg.TEST.NUM_ENSEMBLE_VIEWS]:
+        views_cfg = cfg.clone()
+        views_cfg.defrost()
+        views_cfg.TEST.NUM_ENSEMBLE_VIEWS = num_clips
+        save_as = cfg.TEST.SAVE_RESULTS_PATH
+        if save_as and len(clips) > 1:
+            stem, ext = os.path.splitext(save_as)
+            save_as = f"{stem}_{num_clips}clips{ext}"
+        results = _test_views(model, device, views_cfg, tensorboard, save_as)
+        per_clips[num_clips] = results
+    if tensorboard is not None:
+        tensorboard.close()
+    return {**results, "per_num_temporal_clips": per_clips} if clips else results
+
+
+def _test_views(model, device, cfg: CfgNode, tensorboard, save_as: str) -> dict:
+    """One multi-view test pass at cfg.TEST.NUM_ENSEMBLE_VIEWS clips per video; the per-video
+    predictions saved to OUTPUT_DIR/``save_as`` ("" for nowhere)."""
+    loader = build_loader(cfg, "test")
+    save_path = os.path.join(cfg.OUTPUT_DIR, save_as) if save_as else ""
     results = evaluate(
         model,
         loader,
@@ -346,11 +437,14 @@ def _test(cfg: CfgNode) -> dict:
         tensorboard=tensorboard,
         save_path=save_path,
     )
-    if tensorboard is not None:
-        tensorboard.close()
     if comm.is_main_process():
         numbers = {k: v for k, v in results.items() if isinstance(v, int | float)}
-        logger.info("test over %s: %s", type(loader.dataset).__name__, numbers)
+        logger.info(
+            "test over %s (%d views per video): %s",
+            type(loader.dataset).__name__,
+            cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS,
+            numbers,
+        )
         names = loader.dataset.class_names
         if names and "per_class_acc" in results:
             logger.info("test per class: %s", format_per_class(names, results["per_class_acc"]))

@@ -26,14 +26,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fvcore.common.config import CfgNode
+from torch import nn
 
 from slowvid.data import build_loader, shuffle_loader
 from slowvid.data.samplers import default_crop, short_cycle_shape
+from slowvid.distributed import comm
+from slowvid.layers import AllReduceBatchNorm, SplitBatchNorm, swap_batchnorms
 
 from .hooks import HookBase
 
 __all__ = [
+    "LongCycleBatchNorm",
     "LongCycleLoader",
+    "long_cycle_eval_epochs",
+    "long_cycle_norm",
     "MultigridStage",
     "apply_long_cycle",
     "default_crop",
@@ -219,3 +225,87 @@ class LongCycleLoader(HookBase):
             stage.num_frames,
             stage.crop_size,
         )
+
+
+def long_cycle_norm(batch_per_process: int, bn_base_size: int) -> tuple[str, int]:
+    """The batch norm of a long-cycle stage, as PySlowFast picks it, so statistics always
+    cover about MULTIGRID.BN_BASE_SIZE clips: ``("split", k)`` normalises k splits of a larger
+    batch apart, ``("sync", n)`` pools n processes' smaller batches, ``("plain", 1)`` neither."""
+    factor = batch_per_process / bn_base_size
+    if factor > 1:
+        return "split", int(factor)
+    if factor < 1:
+        return "sync", int(1.0 / factor)
+    return "plain", 1
+
+
+class LongCycleBatchNorm(HookBase):
+    """Switches the model's batch norms as each long-cycle stage begins (MULTIGRID.BN_BASE_SIZE).
+
+    The layers are swapped for another kind holding the same parameters and buffers, so the
+    optimizer, DDP and checkpoints see no change. Runs after :class:`LongCycleLoader`.
+    """
+
+    def __init__(self, cfg: CfgNode, stages: Sequence[MultigridStage]):
+        self.cfg = cfg
+        self.stages = list(stages)
+        self.current: MultigridStage | None = None
+
+    def before_epoch(self) -> None:
+        stage = stage_at(self.stages, self.trainer.epoch)
+        if stage == self.current:
+            return
+        self.current = stage
+        world = comm.get_world_size()
+        per_process = self.cfg.TRAIN.BATCH_SIZE * stage.batch_factor // world
+        kind, n = long_cycle_norm(per_process, self.cfg.MULTIGRID.BN_BASE_SIZE)
+        make = _norm_maker(kind, n, world, world // self.cfg.NUM_SHARDS, self.trainer.device)
+        model = self.trainer.model
+        inner = model.module if hasattr(model, "module") else model
+        for name, child in list(inner.named_children()):
+            setattr(inner, name, swap_batchnorms(child, make))
+        logger.info(
+            "multigrid stage batch norm: %s over %d (batch %d per process)", kind, n, per_process
+        )
+
+
+def _norm_maker(kind: str, n: int, world: int, per_machine: int, device):
+    """``make(old_norm) -> new norm`` of a stage (see :func:`long_cycle_norm`)."""
+
+    def args(bn):
+        return dict(eps=bn.eps, momentum=bn.momentum, affine=bn.affine,
+                    track_running_stats=bn.track_running_stats)  # fmt: skip
+
+    if kind == "split":
+        return lambda bn: SplitBatchNorm(bn.num_features, num_splits=n, **args(bn))
+    if kind == "sync" and world > 1:
+        if per_machine % n:
+            raise ValueError(
+                f"MULTIGRID.BN_BASE_SIZE: the stage pools batch norm over {n} processes, which "
+                f"does not divide the {per_machine} of a machine"
+            )
+        group = comm.consecutive_subgroup(n)
+        if device.type == "cuda":
+            return lambda bn: nn.SyncBatchNorm(bn.num_features, process_group=group, **args(bn))
+        return lambda bn: AllReduceBatchNorm(bn.num_features, process_group=group, **args(bn))
+    # One process has no one to pool with: plain batch norm, as PySlowFast's falls back.
+    return lambda bn: nn.BatchNorm3d(bn.num_features, **args(bn))
+
+
+def long_cycle_eval_epochs(stages: Sequence[MultigridStage], eval_freq: int, max_epoch: int):
+    """``done -> evaluate?`` of a long-cycle run (PySlowFast's rule): about ``eval_freq``
+    evaluations per stage, the last one at its end, and one after the last epoch."""
+    ends = [s.end_epoch for s in stages]
+
+    def is_eval_epoch(done: int) -> bool:
+        if done == max_epoch:
+            return True
+        previous = 0
+        for end in ends:
+            if done - 1 < end:
+                period = max((end - previous) // eval_freq + 1, 1)
+                return (end - done) % period == 0
+            previous = end
+        return False
+
+    return is_eval_epoch

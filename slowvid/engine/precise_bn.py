@@ -9,6 +9,7 @@ pass; the statistics are then combined over processes, so every rank evaluates t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
@@ -76,14 +77,19 @@ class PreciseBN(HookBase):
     must come before the checkpoint and evaluation hooks in the hook list.
     """
 
-    def __init__(self, *, period: int, num_batches: int):
+    def __init__(self, *, period: int, num_batches: int, when: Callable[[int], bool] | None = None):
         self.period = period
         self.num_batches = num_batches
+        self.when = when
 
     def after_epoch(self) -> None:
         trainer = self.trainer
         done = trainer.epoch + 1
-        if self.period <= 0 or (done % self.period and done != trainer.max_epoch):
+        if self.period <= 0:
+            return
+        if self.when is not None and not self.when(done):
+            return
+        if self.when is None and done % self.period and done != trainer.max_epoch:
             return
         model = unwrap_model(trainer.model)
         batches = (

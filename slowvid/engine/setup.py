@@ -52,6 +52,22 @@ def setup_job(cfg: CfgNode, job: str) -> torch.device:
     return device
 
 
+def sync_batchnorm_group_size(cfg: CfgNode) -> int:
+    """Processes whose batch-norm statistics are pooled (BN.GLOBAL_SYNC, BN.NUM_SYNC_DEVICES):
+    all of them; or consecutive groups of NUM_SYNC_DEVICES within a machine (0: the whole
+    machine), as PySlowFast's NaiveSyncBatchNorm."""
+    world = comm.get_world_size()
+    if cfg.BN.GLOBAL_SYNC:
+        return world
+    per_machine = world // cfg.NUM_SHARDS
+    size = cfg.BN.NUM_SYNC_DEVICES or per_machine
+    if per_machine % size:
+        raise ValueError(
+            f"BN.NUM_SYNC_DEVICES {size} does not divide the {per_machine} processes of a machine"
+        )
+    return size
+
+
 def wrap_model(model: torch.nn.Module, cfg: CfgNode, device: torch.device) -> torch.nn.Module:
     """Place the model on its device and wrap it for data-parallel training when needed.
 
@@ -62,11 +78,15 @@ def wrap_model(model: torch.nn.Module, cfg: CfgNode, device: torch.device) -> to
     if cfg.MODEL.ACT_CHECKPOINT:
         logger.info("activation checkpointing: %d blocks", checkpoint_blocks(model))
     if comm.get_world_size() > 1 and cfg.BN.NORM_TYPE == "sync_batchnorm":
+        size = sync_batchnorm_group_size(cfg)
+        group = comm.consecutive_subgroup(size) if size > 1 else None
         # PyTorch's SyncBatchNorm runs only on GPUs; CPU processes (gloo) all-reduce instead.
-        if device.type == "cuda":
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if size == 1:
+            logger.info("BN.NUM_SYNC_DEVICES 1: each process keeps its own statistics")
+        elif device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model, group)
         else:
-            model = convert_all_reduce_batchnorm(model)
+            model = convert_all_reduce_batchnorm(model, group)
     model = model.to(device)
     fsdp = cfg.TRAIN.DISTRIBUTED == "fsdp"
     sharded = fsdp and comm.get_world_size() > 1

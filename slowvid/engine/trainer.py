@@ -253,7 +253,7 @@ class Trainer:
             failed.extend(batch["failed"])
             lr = self.lr_schedule(self.epoch + self.iter / num_iters)
             set_lr(self.optimizer, lr)
-            stats = self.run_step(batch)
+            stats = self.step_stats = self.run_step(batch)  # hooks read the step's numbers
             batch_size = batch["label"].shape[0]
             samples += batch_size
             for name, value in stats.items():

@@ -27,8 +27,9 @@ __all__ = [
     "class_metrics",
 ]
 
-# How view logits become the scores an ensemble pools: per loss (slowvid.models.losses.SCORES).
-SCORES = ("softmax", "sigmoid")
+# How view logits become the scores an ensemble pools (MODEL.HEAD_ACT; "none" pools the
+# logits themselves).
+SCORES = ("softmax", "sigmoid", "none")
 
 # Values accepted by ``TEST.ENSEMBLE_METHOD``.
 ENSEMBLE_METHODS = ("sum", "max")
@@ -186,15 +187,19 @@ class ClassificationEvaluator(Evaluator):
         num_videos: videos in the split (``batch["video_index"]`` lies in ``[0, num_videos)``).
         num_classes: K.
         method: "sum" or "max" pooling of a video's view scores (TEST.ENSEMBLE_METHOD).
-        scores: "softmax" of the logits, or "sigmoid" (a model trained with a per-class
-            sigmoid loss); per-class accuracy and the confusion matrix come with "softmax".
+        scores: "softmax" of the logits, "sigmoid" (a model trained with a per-class sigmoid
+            loss) or "none" (the logits themselves, PySlowFast's MODEL.HEAD_ACT "none");
+            per-class accuracy and the confusion matrix come with all but "sigmoid".
     """
 
     def __init__(
         self, num_videos: int, num_classes: int, method: str = "sum", scores: str = "softmax"
     ):
         if scores not in SCORES:
-            raise ValueError(f"scores must be one of {SCORES}, got {scores!r}")
+            raise ValueError(
+                f"MODEL.HEAD_ACT {scores!r} is not one of {list(SCORES)} (the view scores "
+                "pooled per video)"
+            )
         self.ensemble = VideoEnsemble(num_videos, num_classes, method)
         self.scores = scores
         self.parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
@@ -203,19 +208,22 @@ class ClassificationEvaluator(Evaluator):
     def process(self, batch: dict, outputs: torch.Tensor) -> None:
         """Keep ``(video_index (B,), view scores (B, K), labels (B,))``."""
         logits = outputs.detach().float()
-        probs = logits.sigmoid() if self.scores == "sigmoid" else logits.softmax(dim=-1)
+        if self.scores == "softmax":
+            probs = logits.softmax(dim=-1)
+        else:
+            probs = logits.sigmoid() if self.scores == "sigmoid" else logits
         self.parts.append((batch["video_index"].cpu(), probs.cpu(), batch["label"].cpu()))
 
     def finalize(self) -> dict:
         """``top1_acc``, ``top5_acc``, ``num_videos``, ``num_missing``, ``missing_videos`` and,
-        with softmax scores, ``mean_class_acc`` and ``per_class_acc``."""
+        but for sigmoid scores, ``mean_class_acc`` and ``per_class_acc``."""
         self.ensemble.reset()
         for parts in comm.all_gather_object(self.parts):
             for index, probs, labels in parts:
                 self.ensemble.update(index, probs, labels)
         results = self.ensemble.finalize()
         self._confusion = None
-        if self.scores == "softmax":
+        if self.scores != "sigmoid":
             per_class, self._confusion = class_metrics(self.ensemble)
             results.update(per_class)
         return results

@@ -25,8 +25,13 @@ class AllReduceBatchNorm(nn.BatchNorm3d):
     by type (precise BN, weight-decay groups) still finds it.
 
     Outside training, or without a process group of more than one rank, it is plain BatchNorm.
-    Arguments are those of ``nn.BatchNorm3d``.
+    Arguments are those of ``nn.BatchNorm3d``; ``process_group`` (default: all processes)
+    limits the pooling to its ranks (BN.NUM_SYNC_DEVICES).
     """
+
+    def __init__(self, *args, process_group: dist.ProcessGroup | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.process_group = process_group
 
     def _check_input_dim(self, input: torch.Tensor) -> None:
         if input.dim() < 2:
@@ -35,14 +40,17 @@ class AllReduceBatchNorm(nn.BatchNorm3d):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """Args: input (N, C, ...). Returns: the normalised (N, C, ...) tensor."""
         self._check_input_dim(input)
-        synced = self.training and dist.is_initialized() and dist.get_world_size() > 1
+        synced = (
+            self.training and dist.is_initialized() and dist.get_world_size(self.process_group) > 1
+        )
         if not synced:
             return super().forward(input)
         channels = input.shape[1]
         dims = [0, *range(2, input.dim())]
         x = input.float()  # sums in fp32 even under autocast
         count = torch.full((1,), input.numel() / channels, device=input.device)
-        stats = dist_fn.all_reduce(torch.cat([x.sum(dims), x.square().sum(dims), count]))
+        stats = torch.cat([x.sum(dims), x.square().sum(dims), count])
+        stats = dist_fn.all_reduce(stats, group=self.process_group or dist.group.WORLD)
         total = stats[-1]
         mean = stats[:channels] / total
         var = (stats[channels : 2 * channels] / total - mean.square()).clamp_min(0.0)
@@ -62,11 +70,14 @@ class AllReduceBatchNorm(nn.BatchNorm3d):
         return out.to(input.dtype)
 
 
-def convert_all_reduce_batchnorm(module: nn.Module) -> nn.Module:
+def convert_all_reduce_batchnorm(
+    module: nn.Module, process_group: dist.ProcessGroup | None = None
+) -> nn.Module:
     """Replace every BatchNorm{1,2,3}d in ``module`` by an AllReduceBatchNorm sharing its state.
 
     Args:
         module: a model (or a single BN layer).
+        process_group: the ranks whose statistics are pooled (None: all).
     Returns:
         The converted module (``module`` itself when it is not a BN layer).
     """
@@ -81,6 +92,7 @@ def convert_all_reduce_batchnorm(module: nn.Module) -> nn.Module:
             affine=module.affine,
             track_running_stats=module.track_running_stats,
             device=module.running_mean.device if module.running_mean is not None else None,
+            process_group=process_group,
         )
         if module.affine:
             out.weight = module.weight
@@ -90,5 +102,5 @@ def convert_all_reduce_batchnorm(module: nn.Module) -> nn.Module:
         out.num_batches_tracked = module.num_batches_tracked
         out.train(module.training)
     for name, child in module.named_children():
-        out.add_module(name, convert_all_reduce_batchnorm(child))
+        out.add_module(name, convert_all_reduce_batchnorm(child, process_group))
     return out

@@ -5,6 +5,7 @@ from . import (  # noqa: F401  (registration)
     detector,
     heads,
     mvit,
+    ptv_models,
     r2plus1d,
     resnet3d,
     slowfast,

@@ -9,22 +9,31 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
+from slowvid.layers import SplitBatchNorm
 from slowvid.registry import HEADS, MODELS
 
 from .base import InputSpec, VideoModel
 
 __all__ = [
+    "DETECTOR",
+    "build_activation",
     "build_head",
     "build_model",
     "build_norm",
+    "check_trans_func",
     "freeze_all_but_classifier",
     "input_spec_of",
     "model_class",
 ]
 
 
+# The model that DETECTION.ENABLE wraps around MODEL.MODEL_NAME (models/detector.py).
+DETECTOR = "ActionDetector"
+
+
 def model_class(cfg) -> type[VideoModel]:
-    """The registered class cfg.MODEL.MODEL_NAME names.
+    """The registered class cfg.MODEL.MODEL_NAME names; with DETECTION.ENABLE, the
+    ActionDetector whose backbone it is (PySlowFast's AVA yamls).
 
     Raises:
         ValueError: no model of that name is registered (the message lists those that are).
@@ -36,7 +45,7 @@ def model_class(cfg) -> type[VideoModel]:
             f"MODEL.MODEL_NAME {name!r} is not a registered model; registered: {known}. A "
             "project's model is registered when its project is imported (PROJECT, --project)"
         )
-    return MODELS.get(name)
+    return MODELS.get(DETECTOR if cfg.DETECTION.ENABLE else name)
 
 
 def input_spec_of(cfg) -> InputSpec:
@@ -46,7 +55,8 @@ def input_spec_of(cfg) -> InputSpec:
 
 
 def build_model(cfg) -> VideoModel:
-    """The model named by cfg.MODEL.MODEL_NAME, on the CPU, in training mode; with
+    """The model :func:`model_class` names, on the CPU, in training mode (MODEL.ACT_CHECKPOINT
+    is applied when the run wraps it: ``slowvid.engine.setup.wrap_model``); with
     MODEL.DETACH_FINAL_FC only its final linear layer trains (a linear probe)."""
     cls = model_class(cfg)
     model = cls(**cls.from_config(cfg))
@@ -72,15 +82,32 @@ def freeze_all_but_classifier(model: nn.Module) -> None:
         param.requires_grad = name.startswith("head.proj.")
 
 
-def build_head(cfg, dim_in: Sequence[int]) -> nn.Module:
-    """The head named by cfg.MODEL.HEAD_NAME.
+def build_head(cfg, dim_in: Sequence[int], default: str = "ClassificationHead") -> nn.Module:
+    """The head named by cfg.MODEL.HEAD_NAME, or the architecture's own (``default``) when
+    that is "".
 
     Args:
         cfg: the run's config.
         dim_in: channels of each pathway's features, computed by the backbone.
+        default: the head the architecture uses (X3DHead for X3D, as PySlowFast builds it).
     """
-    cls = HEADS.get(cfg.MODEL.HEAD_NAME)
+    cls = HEADS.get(cfg.MODEL.HEAD_NAME or default)
     return cls(**cls.from_config(cfg, dim_in=dim_in))
+
+
+def build_activation(cfg) -> Callable[[], nn.Module]:
+    """The ReLU of the ResNet family's blocks (in place per RESNET.INPLACE_RELU)."""
+    return functools.partial(nn.ReLU, inplace=cfg.RESNET.INPLACE_RELU)
+
+
+def check_trans_func(cfg, block: str, model: str) -> None:
+    """RESNET.TRANS_FUNC must be "" or the block ``model`` is built of (PySlowFast picks the
+    residual transform by this key; slowvid's models each have one)."""
+    if cfg.RESNET.TRANS_FUNC not in ("", block):
+        raise ValueError(
+            f"RESNET.TRANS_FUNC {cfg.RESNET.TRANS_FUNC!r}: {model} is built of {block!r} "
+            "blocks in slowvid; set that or leave the key empty"
+        )
 
 
 def build_norm(cfg) -> Callable[[int], nn.Module]:
@@ -88,10 +115,19 @@ def build_norm(cfg) -> Callable[[int], nn.Module]:
 
     "sync_batchnorm" also builds ``nn.BatchNorm3d``: the engine converts it with
     ``nn.SyncBatchNorm.convert_sync_batchnorm`` once the process group exists, which keeps
-    model building free of distributed state.
+    model building free of distributed state. "sub_batchnorm" builds :class:`SplitBatchNorm`
+    with BN.NUM_SPLITS splits.
     """
-    if cfg.BN.NORM_TYPE not in ("batchnorm", "sync_batchnorm"):
+    norm = cfg.BN.NORM_TYPE
+    if norm not in ("batchnorm", "sync_batchnorm", "sub_batchnorm"):
         raise ValueError(
-            f"BN.NORM_TYPE must be 'batchnorm' or 'sync_batchnorm', got {cfg.BN.NORM_TYPE!r}"
+            f"BN.NORM_TYPE must be 'batchnorm', 'sync_batchnorm' or 'sub_batchnorm', got {norm!r}"
+        )
+    if norm == "sub_batchnorm":
+        return functools.partial(
+            SplitBatchNorm,
+            num_splits=cfg.BN.NUM_SPLITS,
+            eps=cfg.BN.EPSILON,
+            momentum=cfg.BN.MOMENTUM,
         )
     return functools.partial(nn.BatchNorm3d, eps=cfg.BN.EPSILON, momentum=cfg.BN.MOMENTUM)

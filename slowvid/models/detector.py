@@ -5,6 +5,7 @@ Any registered backbone whose features are a spatial map (a declared ``feature_s
 ResNet/Slow, SlowFast, X3D, CSN, R(2+1)D; MViT's tokens do not.
 """
 
+import logging
 from collections.abc import Sequence
 
 import torch
@@ -15,6 +16,8 @@ from slowvid.registry import HEADS, MODELS
 from .base import VideoModel
 
 __all__ = ["ActionDetector"]
+
+logger = logging.getLogger(__name__)
 
 
 def _check_feature_map(backbone: VideoModel) -> VideoModel:
@@ -58,8 +61,11 @@ class ActionDetector(VideoModel):
 
     @classmethod
     def backbone_class(cls, cfg) -> type[VideoModel]:
-        """The class DETECTION.BACKBONE names."""
-        name = cfg.DETECTION.BACKBONE
+        """The backbone's class: MODEL.MODEL_NAME with DETECTION.ENABLE (PySlowFast's way of
+        asking for a detector), DETECTION.BACKBONE when MODEL_NAME is ActionDetector itself."""
+        name = cfg.MODEL.MODEL_NAME
+        if name == cls.__name__:
+            name = cfg.DETECTION.BACKBONE
         if name == cls.__name__:
             raise ValueError("DETECTION.BACKBONE cannot be ActionDetector itself")
         return MODELS.get(name)
@@ -84,20 +90,31 @@ class ActionDetector(VideoModel):
 
     @classmethod
     def from_config(cls, cfg) -> dict:
-        """Builds DETECTION.BACKBONE from the same cfg, then MODEL.HEAD_NAME on its features."""
+        """Builds the backbone (:meth:`backbone_class`) from the same cfg, then
+        MODEL.HEAD_NAME (default ROIHead) on its features. The ROIAlign scale is
+        1 / DETECTION.SPATIAL_SCALE_FACTOR, or 1 / the backbone's stride when that is 0."""
         backbone_cls = cls.backbone_class(cfg)
         backbone_cfg = cfg.clone()
         backbone_cfg.defrost()
         # The backbone's own head is built as a classifier and then dropped.
         backbone_cfg.MODEL.HEAD_NAME = "ClassificationHead"
+        backbone_cfg.DETECTION.ENABLE = False
         kwargs = backbone_cls.from_config(backbone_cfg)
         kwargs["head"] = nn.Identity()
         backbone = _check_feature_map(backbone_cls(**kwargs))
-        head_cls = HEADS.get(cfg.MODEL.HEAD_NAME)
-        head = head_cls(
-            **head_cls.from_config(
-                cfg, dim_in=backbone.feature_dims, spatial_scale=1.0 / backbone.feature_stride
+        stride = backbone.feature_stride
+        factor = cfg.DETECTION.SPATIAL_SCALE_FACTOR or stride
+        if factor != stride:
+            logger.warning(
+                "DETECTION.SPATIAL_SCALE_FACTOR %s differs from the backbone's stride %s: boxes "
+                "are pooled at scale 1/%s, as asked",
+                factor,
+                stride,
+                factor,
             )
+        head_cls = HEADS.get(cfg.MODEL.HEAD_NAME or "ROIHead")
+        head = head_cls(
+            **head_cls.from_config(cfg, dim_in=backbone.feature_dims, spatial_scale=1.0 / factor)
         )
         return {"backbone": backbone, "head": head}
 

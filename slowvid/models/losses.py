@@ -6,7 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MultiTaskCrossEntropy", "SoftTargetCrossEntropy", "build_loss", "scores_of"]
+__all__ = [
+    "MultiTaskCrossEntropy",
+    "MultipleMSELoss",
+    "SigmoidBCELoss",
+    "SoftTargetCrossEntropy",
+    "build_loss",
+    "scores_of",
+]
 
 
 class SoftTargetCrossEntropy(nn.Module):
@@ -54,11 +61,61 @@ class MultiTaskCrossEntropy(nn.Module):
         return sum(F.cross_entropy(x, target[:, t]) for t, x in enumerate(tasks))
 
 
+class SigmoidBCELoss(nn.BCEWithLogitsLoss):
+    """PySlowFast's "bce": binary cross entropy of the sigmoid probabilities (its detection head
+    applies the sigmoid before the loss), computed from the logits in one stable step.
+
+    Args (forward):
+        logits: (N, K) raw scores.
+        target: (N, K) 0/1 (or soft) targets.
+
+    Returns:
+        Scalar, ``BCELoss(sigmoid(logits), target)``, without its log(0) clamping.
+    """
+
+
+class MultipleMSELoss(nn.Module):
+    """PySlowFast's "multi_mse": the weighted sum of one MSE per (prediction, target) pair, for
+    models that predict several targets (MaskFeat's HOG and pixel heads).
+
+    Args (forward):
+        predictions: sequence of tensors.
+        targets: sequence of the same length; each a tensor, ``(tensor, weight)`` or
+            ``(tensor, weight, "mse")``.
+
+    Returns:
+        Scalar, ``sum_i weight_i * mean((predictions_i - targets_i) ** 2)``.
+    """
+
+    def forward(self, predictions, targets) -> torch.Tensor:
+        if isinstance(predictions, torch.Tensor) or len(predictions) != len(targets):
+            raise ValueError(
+                "multi_mse compares a sequence of predictions with a sequence of targets of the "
+                "same length (PySlowFast's MaskMViT heads); a classifier's logits are not one"
+            )
+        total = 0.0
+        for pred, target in zip(predictions, targets):
+            weight, kind = 1.0, "mse"
+            if isinstance(target, tuple | list):
+                target, weight, *rest = target
+                kind = rest[0] if rest else "mse"
+            if kind != "mse":
+                raise ValueError(f"multi_mse: unknown loss {kind!r} (only 'mse')")
+            total = total + weight * F.mse_loss(pred, target)
+        return total
+
+
 _LOSSES = {
     # targets: (B,) class indices
     "cross_entropy": nn.CrossEntropyLoss,
     # targets: (B, num_classes) 0/1 multi-label (Charades, AVA)
     "bce_logit": nn.BCEWithLogitsLoss,
+    # as bce_logit: PySlowFast's BCE of sigmoid probabilities (MODEL.HEAD_ACT sigmoid)
+    "bce": SigmoidBCELoss,
+    # targets: float, shaped as the outputs (regression)
+    "mse": nn.MSELoss,
+    # targets: a sequence of (target[, weight]) per prediction head
+    "multi_mse": MultipleMSELoss,
     # targets: (B, num_classes) probabilities
     "soft_cross_entropy": SoftTargetCrossEntropy,
     # targets: (B, num_tasks) class indices; logits: the tasks' logits concatenated
@@ -71,6 +128,10 @@ _LOSSES = {
 _SCORES = {
     "cross_entropy": "softmax",
     "bce_logit": "sigmoid",
+    "bce": "sigmoid",
+    # regressions: PySlowFast's default MODEL.HEAD_ACT (set it to "none" for the raw outputs)
+    "mse": "softmax",
+    "multi_mse": "softmax",
     "soft_cross_entropy": "softmax",
     "multitask_cross_entropy": "softmax",
 }

@@ -29,7 +29,7 @@ from .blocks import (
     init_weights,
     make_stage,
 )
-from .build import build_head, build_norm
+from .build import build_activation, build_head, build_norm, check_trans_func
 
 __all__ = [
     "ARCH_KERNELS",
@@ -75,6 +75,8 @@ _FAST = ArchKernels(stem=5, stages=((3,), (3,), (3,), (3,)))
 
 # MODEL.ARCH -> one ArchKernels per pathway (PySlowFast's _TEMPORAL_KERNEL_BASIS and _POOL1).
 ARCH_KERNELS: dict[str, tuple[ArchKernels, ...]] = {
+    # Image models: every kernel and pool one frame long (inputs may be (B, C, H, W) images).
+    "2d": (ArchKernels(stem=1, stages=_C2D.stages),),
     "c2d": (_C2D,),
     "c2d_nopool": (ArchKernels(stem=1, stages=_C2D.stages),),
     "i3d": (_I3D,),
@@ -98,6 +100,7 @@ def make_resnet_pathway(
     nonlocal_location: Sequence[Sequence[int]] = ((), (), (), ()),
     nonlocal_pool: Sequence[Sequence[int]] = ((1, 2, 2),) * 4,
     nonlocal_instantiation: str = "softmax",
+    nonlocal_group: Sequence[int] = (1, 1, 1, 1),
 ) -> PathwaySpec:
     """The spec of one ResNet pathway: widths double per stage, bottleneck expansion 4.
 
@@ -115,6 +118,7 @@ def make_resnet_pathway(
         nonlocal_location: per stage, the blocks followed by a non-local block.
         nonlocal_pool: per stage, the (t, h, w) key/value pool of its non-local blocks.
         nonlocal_instantiation: "softmax" or "dot_product".
+        nonlocal_group: per stage, chunks of time its non-local blocks attend within.
     """
     if depth not in STAGE_DEPTHS:
         raise ValueError(f"RESNET.DEPTH must be one of {sorted(STAGE_DEPTHS)}, got {depth}")
@@ -132,6 +136,7 @@ def make_resnet_pathway(
             nonlocal_blocks=tuple(nonlocal_location[i]),
             nonlocal_pool=tuple(nonlocal_pool[i]),
             nonlocal_instantiation=nonlocal_instantiation,
+            nonlocal_group=nonlocal_group[i],
         )
         for i in range(4)
     )
@@ -242,6 +247,7 @@ def pathway_from_config(
         nonlocal_location=_per_stage(cfg.NONLOCAL.LOCATION, pathway, default=()),
         nonlocal_pool=_per_stage(cfg.NONLOCAL.POOL, pathway, default=(1, 2, 2)),
         nonlocal_instantiation=cfg.NONLOCAL.INSTANTIATION,
+        nonlocal_group=_per_stage(cfg.NONLOCAL.GROUP, pathway, default=1),
     )
 
 
@@ -300,10 +306,11 @@ class ResNet(VideoModel):
         norm: builds a normalisation layer from a channel count.
         activation: builds an activation layer.
         zero_init_final_norm: start each residual branch's last norm at zero.
+        fc_init_std: standard deviation of the classifier's initial weights.
     """
 
     # Slow first: PySlowFast's default ARCH "slowfast" builds a ResNet with the slow kernels.
-    archs = ("slow", "c2d", "c2d_nopool", "i3d", "i3d_nopool")
+    archs = ("slow", "c2d", "c2d_nopool", "i3d", "i3d_nopool", "2d")
 
     # The repeated blocks: units of activation checkpointing and of FSDP sharding.
     block_types: tuple[type[nn.Module], ...] = (Bottleneck, NonLocal)
@@ -316,6 +323,7 @@ class ResNet(VideoModel):
         norm: Callable[[int], nn.Module] = nn.BatchNorm3d,
         activation: Callable[[], nn.Module] = nn.ReLU,
         zero_init_final_norm: bool = True,
+        fc_init_std: float = 0.01,
     ):
         super().__init__()
         self.stem, self.stages, self.pool1 = make_pathway_modules(pathway, norm, activation)
@@ -324,7 +332,7 @@ class ResNet(VideoModel):
         self.feature_dims = (pathway.stages[-1].dim_out,)
         self.feature_stride = pathway_stride(pathway)
         self.feature_layers = (f"stages.{len(self.stages) - 1}",)
-        init_weights(self, zero_init_final_norm=zero_init_final_norm)
+        init_weights(self, zero_init_final_norm=zero_init_final_norm, fc_std=fc_init_std)
 
     @classmethod
     def pathway_spec_from_config(cls, cfg, dim_in: int) -> PathwaySpec:
@@ -334,18 +342,23 @@ class ResNet(VideoModel):
 
     @classmethod
     def from_config(cls, cfg) -> dict:
-        """Reads MODEL.ARCH, RESNET.*, DATA.INPUT_CHANNEL_NUM, BN.* and the head's keys."""
+        """Reads MODEL.ARCH, RESNET.*, NONLOCAL.*, DATA.INPUT_CHANNEL_NUM, BN.*,
+        MODEL.FC_INIT_STD and the head's keys."""
+        check_trans_func(cfg, "bottleneck_transform", cls.__name__)
         spec = cls.input_spec_from_config(cfg)
         pathway = cls.pathway_spec_from_config(cfg, spec.channels[0])
         return {
             "pathway": pathway,
             "head": build_head(cfg, dim_in=[pathway.stages[-1].dim_out]),
             "norm": build_norm(cfg),
+            "activation": build_activation(cfg),
             "zero_init_final_norm": cfg.RESNET.ZERO_INIT_FINAL_BN,
+            "fc_init_std": cfg.MODEL.FC_INIT_STD,
         }
 
     def forward_features(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """Args: inputs: ``[clip]``, clip (B, C, T, H, W).
+        """Args: inputs: ``[clip]``, clip (B, C, T, H, W), or an image (B, C, H, W) taken as
+        one frame (MODEL.ARCH 2d).
 
         Returns: ``[(B, 32w, T', H/32, W/32)]``, T' = T/2 for c2d and i3d.
         """
@@ -353,7 +366,8 @@ class ResNet(VideoModel):
             raise ValueError(
                 f"{type(self).__name__} takes one pathway, got {len(inputs)} input tensors"
             )
-        x = self.stem(inputs[0])
+        clip = inputs[0] if inputs[0].dim() == 5 else inputs[0].unsqueeze(2)
+        x = self.stem(clip)
         for i, stage in enumerate(self.stages):
             x = stage(x)
             if i == 0:

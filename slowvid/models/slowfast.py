@@ -15,7 +15,7 @@ from slowvid.registry import MODELS
 
 from .base import InputSpec, VideoModel
 from .blocks import Bottleneck, FuseFastToSlow, NonLocal, PathwaySpec, init_weights
-from .build import build_head, build_norm
+from .build import build_activation, build_head, build_norm, check_trans_func
 from .resnet3d import ARCH_KERNELS, make_pathway_modules, pathway_from_config, pathway_stride
 
 __all__ = ["AfterStage", "SlowFast"]
@@ -48,6 +48,7 @@ class SlowFast(VideoModel):
         norm: builds a normalisation layer from a channel count.
         activation: builds an activation layer.
         zero_init_final_norm: start each residual branch's last norm at zero.
+        fc_init_std: standard deviation of the classifier's initial weights.
     """
 
     archs = ("slowfast",)
@@ -71,6 +72,7 @@ class SlowFast(VideoModel):
         norm: Callable[[int], nn.Module] = nn.BatchNorm3d,
         activation: Callable[[], nn.Module] = nn.ReLU,
         zero_init_final_norm: bool = True,
+        fc_init_std: float = 0.01,
     ):
         super().__init__()
         self.alpha = alpha
@@ -94,7 +96,7 @@ class SlowFast(VideoModel):
         self.feature_stride = pathway_stride(slow)
         last = len(self.slow_stages) - 1
         self.feature_layers = (f"slow_stages.{last}", f"fast_stages.{last}")
-        init_weights(self, zero_init_final_norm=zero_init_final_norm)
+        init_weights(self, zero_init_final_norm=zero_init_final_norm, fc_std=fc_init_std)
 
     @classmethod
     def frame_strides_from_config(cls, cfg) -> tuple[int, ...]:
@@ -103,7 +105,9 @@ class SlowFast(VideoModel):
 
     @classmethod
     def from_config(cls, cfg) -> dict:
-        """Reads MODEL.ARCH, RESNET.*, SLOWFAST.*, DATA.INPUT_CHANNEL_NUM, BN.*, head keys."""
+        """Reads MODEL.ARCH, RESNET.*, NONLOCAL.*, SLOWFAST.*, DATA.INPUT_CHANNEL_NUM, BN.*,
+        MODEL.FC_INIT_STD and the head's keys."""
+        check_trans_func(cfg, "bottleneck_transform", "SlowFast")
         slow_kernels, fast_kernels = ARCH_KERNELS[cls.arch_of(cfg)]
         channels = cls.input_spec_from_config(cfg).channels
         sf = cfg.SLOWFAST
@@ -117,7 +121,9 @@ class SlowFast(VideoModel):
             "fusion_kernel_sz": sf.FUSION_KERNEL_SZ,
             "head": build_head(cfg, dim_in=[slow.stages[-1].dim_out, fast.stages[-1].dim_out]),
             "norm": build_norm(cfg),
+            "activation": build_activation(cfg),
             "zero_init_final_norm": cfg.RESNET.ZERO_INIT_FINAL_BN,
+            "fc_init_std": cfg.MODEL.FC_INIT_STD,
         }
 
     def forward_features(

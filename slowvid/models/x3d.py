@@ -26,7 +26,7 @@ from .blocks import init_weights
 from .blocks.squeeze_excitation import round_width
 from .blocks.x3d_bottleneck import X3DBottleneck
 from .blocks.x3d_stem import X3DStem
-from .build import build_head, build_norm
+from .build import build_activation, build_head, build_norm, check_trans_func
 
 __all__ = ["X3D", "X3DActivations", "X3DStageSpec", "make_x3d_stages"]
 
@@ -114,6 +114,7 @@ def _make_stage(
     norm: Callable[[int], nn.Module],
     activation: Callable[[], nn.Module],
     block_activations: X3DActivations,
+    shortcut_norm_same_width: bool = True,
 ) -> nn.Sequential:
     """The blocks of one stage; SE on the first block and every other one after it."""
     return nn.Sequential(
@@ -132,6 +133,7 @@ def _make_stage(
                 inner_activation=block_activations.inner,
                 se_activation=block_activations.se,
                 se_gate=block_activations.se_gate,
+                shortcut_norm_same_width=shortcut_norm_same_width,
             )
             for i in range(spec.depth)
         )
@@ -163,6 +165,8 @@ class X3D(VideoModel):
         activation: builds the activation outside the blocks' swish.
         zero_init_final_norm: start each residual branch's last norm at zero.
         block_activations: the non-linearities inside the blocks (swish, SE's); None = X3D's.
+        fc_init_std: standard deviation of the classifier's initial weights.
+        shortcut_norm_same_width: see :class:`X3DBottleneck` (False: PyTorchVideo's X3D).
     """
 
     archs = ("x3d",)
@@ -188,13 +192,24 @@ class X3D(VideoModel):
         activation: Callable[[], nn.Module] = nn.ReLU,
         zero_init_final_norm: bool = True,
         block_activations: X3DActivations | None = None,
+        fc_init_std: float = 0.01,
+        shortcut_norm_same_width: bool = True,
     ):
         super().__init__()
         block_activations = block_activations or X3DActivations()
         self.stem = X3DStem(dim_in, stem_dim, stem_t_kernel, norm=norm, activation=activation)
         dims_in = [stem_dim] + [s.dim_out for s in stages[:-1]]
         self.stages = nn.ModuleList(
-            _make_stage(spec, d, channelwise, se_ratio, norm, activation, block_activations)
+            _make_stage(
+                spec,
+                d,
+                channelwise,
+                se_ratio,
+                norm,
+                activation,
+                block_activations,
+                shortcut_norm_same_width,
+            )
             for spec, d in zip(stages, dims_in, strict=True)
         )
         self.head = head
@@ -203,13 +218,14 @@ class X3D(VideoModel):
         # The stem's conv strides 2, every stage's first block 2 more.
         self.feature_stride = 2 * math.prod(spec.stride for spec in stages)
         self.feature_layers = (f"stages.{len(self.stages) - 1}",)
-        init_weights(self, zero_init_final_norm=zero_init_final_norm)
+        init_weights(self, zero_init_final_norm=zero_init_final_norm, fc_std=fc_init_std)
 
     @classmethod
     def from_config(cls, cfg) -> dict:
-        """Reads MODEL.ARCH, X3D.*, DATA.INPUT_CHANNEL_NUM, RESNET.ZERO_INIT_FINAL_BN, BN.* and
-        the head's keys. MODEL.HEAD_NAME should be X3DHead (Base-X3D.yaml sets it); any
-        single-pathway head works."""
+        """Reads MODEL.ARCH, X3D.*, DATA.INPUT_CHANNEL_NUM, RESNET.ZERO_INIT_FINAL_BN /
+        TRANS_FUNC / INPLACE_RELU, MODEL.FC_INIT_STD, BN.* and the head's keys. The head is
+        X3DHead unless MODEL.HEAD_NAME names another single-pathway head."""
+        check_trans_func(cfg, "x3d_transform", "X3D")
         cls.arch_of(cfg)
         spec = cls.input_spec_from_config(cfg)
         x = cfg.X3D
@@ -223,11 +239,13 @@ class X3D(VideoModel):
         return {
             "stem_dim": stem_dim,
             "stages": stages,
-            "head": build_head(cfg, dim_in=[stages[-1].dim_out]),
+            "head": build_head(cfg, dim_in=[stages[-1].dim_out], default="X3DHead"),
             "dim_in": spec.channels[0],
             "channelwise": x.CHANNELWISE_3x3x3,
             "norm": build_norm(cfg),
+            "activation": build_activation(cfg),
             "zero_init_final_norm": cfg.RESNET.ZERO_INIT_FINAL_BN,
+            "fc_init_std": cfg.MODEL.FC_INIT_STD,
         }
 
     def forward_features(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:

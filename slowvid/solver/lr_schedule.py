@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["LR_POLICIES", "build_lr_schedule", "lr_at_epoch", "set_lr"]
+__all__ = ["LR_POLICIES", "build_lr_schedule", "lr_at_epoch", "set_lr", "shard_lr_scale"]
 
 # Values accepted by ``SOLVER.LR_POLICY``.
 LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
@@ -39,9 +39,10 @@ def _check(
     if policy == "cosine" and max_epoch <= 0:
         raise ValueError(f"SOLVER.MAX_EPOCH must be > 0 for the cosine policy, got {max_epoch}")
     if policy == "steps_with_relative_lrs":
-        if len(steps) == 0 or len(steps) != len(lrs):
+        # As PySlowFast, LRS may run past the last step (those entries are never reached).
+        if len(steps) == 0 or len(lrs) < len(steps):
             raise ValueError(
-                "SOLVER.STEPS and SOLVER.LRS must be non-empty and of equal length for "
+                "SOLVER.STEPS must be non-empty and SOLVER.LRS at least as long for "
                 f"steps_with_relative_lrs, got STEPS={list(steps)} and LRS={list(lrs)}"
             )
         # A first step other than 0 leaves the start of training without a rate.
@@ -96,7 +97,8 @@ def lr_at_epoch(
         max_epoch (float): epochs of training; the cosine reaches ``cosine_end_lr`` there.
         cosine_end_lr (float): final rate of the cosine policy.
         steps (Sequence[float]): epochs where the steps policy changes rate, starting at 0.
-        lrs (Sequence[float]): multipliers of ``base_lr``, one per entry of ``steps``.
+        lrs (Sequence[float]): multipliers of ``base_lr``, one per entry of ``steps`` (more
+            are allowed and never reached, as in PySlowFast).
         warmup_epochs (float): length of the linear warm-up (0 disables it).
         warmup_start_lr (float): rate at epoch 0 when warming up.
         cosine_after_warmup (bool): the cosine starts (at ``base_lr``) where warm-up ends.
@@ -128,18 +130,25 @@ def lr_at_epoch(
     return _policy_lr(cur_epoch, **kwargs)
 
 
+def shard_lr_scale(cfg) -> int:
+    """NUM_SHARDS with SOLVER.BASE_LR_SCALE_NUM_SHARDS (PySlowFast multiplies BASE_LR,
+    WARMUP_START_LR and COSINE_END_LR by it), else 1."""
+    return cfg.NUM_SHARDS if cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS else 1
+
+
 def build_lr_schedule(cfg) -> Callable[[float], float]:
     """Return ``cur_epoch -> lr`` for ``cfg.SOLVER``; settings are checked here, once."""
     s = cfg.SOLVER
+    scale = shard_lr_scale(cfg)
     kwargs = {
         "policy": s.LR_POLICY,
-        "base_lr": float(s.BASE_LR),
+        "base_lr": float(s.BASE_LR) * scale,
         "max_epoch": float(s.MAX_EPOCH),
-        "cosine_end_lr": float(s.COSINE_END_LR),
+        "cosine_end_lr": float(s.COSINE_END_LR) * scale,
         "steps": tuple(float(x) for x in s.STEPS),
         "lrs": tuple(float(x) for x in s.LRS),
         "warmup_epochs": float(s.WARMUP_EPOCHS),
-        "warmup_start_lr": float(s.WARMUP_START_LR),
+        "warmup_start_lr": float(s.WARMUP_START_LR) * scale,
         "cosine_after_warmup": bool(s.COSINE_AFTER_WARMUP),
     }
     # Fail at build time, not at the first iteration after data loading has started.

@@ -18,6 +18,9 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from .lars import add_lars
+from .lr_schedule import shard_lr_scale
+
 __all__ = [
     "OPTIMIZING_METHODS",
     "DeclaresNoWeightDecay",
@@ -38,7 +41,7 @@ class DeclaresNoWeightDecay(Protocol):
 
 
 # Values accepted by ``SOLVER.OPTIMIZING_METHOD``.
-OPTIMIZING_METHODS = ("sgd", "adamw")
+OPTIMIZING_METHODS = ("sgd", "adam", "adamw")
 
 _NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
@@ -125,14 +128,15 @@ def make_optimizer(
 
     Args:
         model (nn.Module): the model, possibly wrapped in DistributedDataParallel.
-        method (str): "sgd" or "adamw".
+        method (str): "sgd", "adam" (weight decay added to the gradient) or "adamw"
+            (decoupled weight decay).
         base_lr (float): initial learning rate (the schedule overwrites it every iteration).
         momentum (float): SGD momentum.
         weight_decay (float): weight decay of the other parameters.
         bn_weight_decay (float): weight decay of BatchNorm/GroupNorm/LayerNorm parameters.
         nesterov (bool): Nesterov momentum for SGD.
         dampening (float): SGD dampening.
-        betas (Sequence[float]): AdamW's two beta coefficients.
+        betas (Sequence[float]): Adam's / AdamW's two beta coefficients.
         zero_wd_1d_param (bool): no weight decay on 1-D parameters and biases.
         layer_decay (float): in (0, 1]; below 1, block ``i`` of ``L`` trains at
             ``layer_decay ** (L + 1 - (i + 1))`` times the rate (see :func:`layer_ids`).
@@ -190,10 +194,11 @@ def make_optimizer(
         return torch.optim.SGD(
             groups, lr=base_lr, momentum=momentum, dampening=dampening, nesterov=nesterov
         )
-    if method == "adamw":
+    if method in ("adam", "adamw"):
         if len(betas) != 2:
             raise ValueError(f"SOLVER.BETAS must have two values, got {list(betas)}")
-        return torch.optim.AdamW(groups, lr=base_lr, betas=(float(betas[0]), float(betas[1])))
+        adam = torch.optim.Adam if method == "adam" else torch.optim.AdamW
+        return adam(groups, lr=base_lr, betas=(float(betas[0]), float(betas[1])))
     raise ValueError(
         f"Unknown SOLVER.OPTIMIZING_METHOD {method!r}; "
         f"valid choices: {', '.join(OPTIMIZING_METHODS)}"
@@ -201,12 +206,13 @@ def make_optimizer(
 
 
 def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
-    """Create the optimizer described by ``cfg.SOLVER`` and ``cfg.BN.WEIGHT_DECAY``."""
+    """Create the optimizer described by ``cfg.SOLVER`` and ``cfg.BN.WEIGHT_DECAY`` (with
+    SOLVER.LARS_ON, taking LARS steps: :mod:`.lars`)."""
     s = cfg.SOLVER
-    return make_optimizer(
+    optimizer = make_optimizer(
         model,
         method=s.OPTIMIZING_METHOD,
-        base_lr=s.BASE_LR,
+        base_lr=s.BASE_LR * shard_lr_scale(cfg),
         momentum=s.MOMENTUM,
         weight_decay=s.WEIGHT_DECAY,
         bn_weight_decay=cfg.BN.WEIGHT_DECAY,
@@ -216,3 +222,4 @@ def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
         zero_wd_1d_param=s.ZERO_WD_1D_PARAM,
         layer_decay=s.LAYER_DECAY,
     )
+    return add_lars(optimizer) if s.LARS_ON else optimizer

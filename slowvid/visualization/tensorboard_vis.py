@@ -156,7 +156,7 @@ class TestGalleries:
         mean: Sequence[float],
         std: Sequence[float],
         wrong_pred: bool = False,
-        wrong_pred_tag: str = "Incorrectly classified videos",
+        wrong_pred_tag: str = "Incorrectly classified videos.",
         max_clips: int = 8,
         gradcam: tuple[nn.Module, Sequence[str]] | None = None,
         gradcam_true_label: bool = False,

@@ -103,9 +103,11 @@ def _last_start(clip: Clip, fps: float, n: int) -> int:
 def uniform_clip(clip: Clip, fps: float, n: int, view: int, views: int) -> list[int]:
     """Kinetics-style test view ``view`` of ``views``: ``frames`` frames every ``rate *
     fps / target_fps`` (floored), the starts spread evenly from the first frame to the last
-    start that fits; a single view is the centre one; short videos repeat the last frame."""
+    start that fits, ``view * floor(last / (views - 1))`` (PySlowFast's offset sampling,
+    DATA.USE_OFFSET_SAMPLING's default); a single view is the centre one; short videos repeat
+    the last frame."""
     last = _last_start(clip, fps, n)
-    start = last // 2 if views == 1 else math.floor(Fraction(last * view, views - 1))
+    start = last // 2 if views == 1 else view * (last // (views - 1))
     return _clip_at(start, clip, fps, n)
 
 

@@ -12,7 +12,7 @@ def _cfg(model: str = "SlowFast", arch: str = "slowfast", depth: int = 50, **ove
     cfg.MODEL.MODEL_NAME = model
     cfg.MODEL.ARCH = arch
     cfg.RESNET.DEPTH = depth
-    cfg.DATA.INPUT_CHANNEL_NUM = [3, 3] if model == "SlowFast" else [3]
+    cfg.DATA.INPUT_CHANNEL_NUM = [3, 3] if arch == "slowfast" else [3]
     for key, value in overrides.items():
         node, leaf = key.split(".")
         setattr(cfg[node], leaf, value)

@@ -179,7 +179,7 @@ def tiny_cfg(make_cfg, name, arch, **overrides):
 
 def tiny_clip(name, batch=2, size=32):
     # Fast path 8 frames, slow path 8 / alpha.
-    if name == "SlowFast":
+    if name in ("SlowFast", "PTVSlowFast"):
         return [torch.randn(batch, 3, 2, size, size), torch.randn(batch, 3, 8, size, size)]
     return [torch.randn(batch, 3, 8, size, size)]
 

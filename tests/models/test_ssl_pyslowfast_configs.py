@@ -6,7 +6,7 @@ The yamls below are the network-defining keys of those files (facebookresearch/S
 fine-tuning yamls of masked_ssl are in test_reversible.py. Left out here: keys slowvid has no
 use for (PySlowFast's MODEL.HEAD_ACT "none" is what slowvid's heads always do; DETECTION.ENABLE
 of the AVA fine-tuning does not change the count) until the PySlowFast compatibility layer
-accepts them. ``tools/pyslowfast_counts.py`` runs
+accepts them. ``tools/check_pyslowfast_configs.py`` runs
 the same check on a checkout's unmodified files.
 """
 

@@ -9,8 +9,9 @@ ssl-pretraining        slowvid's, VideoMAE's and PySlowFast's self-supervised pr
                        ``transformers``' ``VideoMAEForPreTraining``
 caffe2                 PySlowFast's Caffe2 ``.pkl`` blobs (ResNet / SlowFast family)
 mmaction2              MMAction2 ``state_dict`` (``backbone.*``, ``cls_head.*``)
-pytorchvideo           PyTorchVideo hub models (``blocks.N.res_blocks...``,
-                       ``cls_positional_encoding``)
+ptv-wrapped            PySlowFast's PTV* models (PyTorchVideo's under ``model.``)
+pytorchvideo           PyTorchVideo hub models (``blocks.N.res_blocks``, detectors, mobile X3D,
+                       MViT, ``cls_positional_encoding``)
 transformers-videomae  Hugging Face ``VideoMAEForVideoClassification`` (``videomae.encoder``)
 transformers-          Hugging Face ``TimesformerForVideoClassification``
 timesformer            (``timesformer.encoder``)
@@ -20,6 +21,9 @@ pyslowfast             PySlowFast ``.pyth`` (``s2.pathway0_res0.branch2.a``, ``p
 imagenet               torchvision 2D ResNets, inflated to 3D
 =====================  ===================================================================
 
+Into an ``ActionDetector`` every format (and a slowvid classifier's own names) maps its network
+under ``backbone.``: PySlowFast's AVA checkpoints and Kinetics checkpoints to fine-tune from.
+
 A project adds a format by registering a subclass from its own package. Each core format is one
 file holding its rename table as data; :mod:`.rules` is the engine. The result is checked against
 the model by the loader (``slowvid.checkpoint.io``), which names every unmatched or mis-shaped
@@ -27,18 +31,19 @@ tensor in one error.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from torch import nn
 
 from slowvid.registry import CHECKPOINT_FORMATS
 
-from ..model_state import extract_model_state
+from ..model_state import extract_model_state, is_head_key
 from . import (  # noqa: F401  (registration)
     caffe2,
     imagenet,
     mmaction2,
+    ptv_wrapped,
     pyslowfast,
     pytorchvideo,
     ssl,
@@ -46,7 +51,7 @@ from . import (  # noqa: F401  (registration)
     videomae,
 )
 from .caffe2 import blobs_to_tensors, read_caffe2_pickle
-from .rules import CheckpointFormat, Conversion
+from .rules import BACKBONE, CheckpointFormat, Conversion
 
 __all__ = [
     "CheckpointFormat",
@@ -77,6 +82,20 @@ def checkpoint_format(name: str) -> CheckpointFormat:
     return formats[name]
 
 
+def _classifier_into_detector(
+    state: Mapping[str, Any], model_keys: Iterable[str]
+) -> dict[str, Any] | None:
+    """A slowvid classifier's state under a detector's names (its network under ``backbone.``,
+    its head on the detector's head, where the loader reports it as skipped), or None when
+    ``state`` is not that."""
+    model_keys = set(model_keys)
+    if not any(k.startswith(BACKBONE) for k in model_keys):
+        return None
+    renamed = {(BACKBONE + k if BACKBONE + k in model_keys else k): v for k, v in state.items()}
+    outside = [k for k in renamed if k not in model_keys and not is_head_key(k)]
+    return None if outside or renamed.keys() == state.keys() else renamed
+
+
 def convert_checkpoint(
     checkpoint: Mapping[str, Any], model: nn.Module, *, path: str = "", source: str | None = None
 ) -> Conversion:
@@ -103,6 +122,10 @@ def convert_checkpoint(
     model_keys = model.state_dict().keys()
     if state.keys() <= model_keys:
         return Conversion(state=dict(state), source="slowvid")
+    into_backbone = _classifier_into_detector(state, model_keys)
+    if into_backbone is not None:
+        logger.info("Checkpoint %s: a classifier's weights, into the detector's backbone", path)
+        return Conversion(state=into_backbone, source="slowvid")
     for fmt in checkpoint_formats():
         if fmt.detect(state):
             logger.info("Checkpoint %s: converting from the %s format", path, fmt.name)

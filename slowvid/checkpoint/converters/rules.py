@@ -8,7 +8,11 @@ of candidates: the first that names a key of the target model wins (PySlowFast c
 ResNet stem conv and X3D's temporal stem conv ``conv``).
 
 Templates name two-pathway models (``slow_stem``, ``fast_stages``); for a single-pathway target
-the ``slow_`` prefix is dropped, so one table serves ResNet, SlowFast and their relatives.
+the ``slow_`` prefix is dropped, so one table serves ResNet, SlowFast and their relatives. A
+target that keeps the network under ``backbone.`` (an ``ActionDetector``) takes a classifier's
+names there too, so PySlowFast's detection checkpoints (its AVA models are its SlowFast with an
+ROI head, no prefix) and any classifier checkpoint (a Kinetics model to fine-tune on AVA) map
+into it; the source's head lands on the detector's head.
 """
 
 import re
@@ -19,6 +23,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "BACKBONE",
     "PARAM",
     "CheckpointFormat",
     "Conversion",
@@ -34,6 +39,8 @@ __all__ = [
 
 # Trailing parameter / buffer name of a module, captured as ``param``.
 PARAM = r"(?P<param>weight|bias|running_mean|running_var|num_batches_tracked)"
+# Where an ActionDetector keeps its backbone.
+BACKBONE = "backbone."
 
 
 @dataclass
@@ -126,7 +133,7 @@ def rename_state(
         The renamed tensors; unmatched keys keep their source names.
     """
     model_keys = set(model_keys)
-    two_pathway = any(k.startswith("slow_") for k in model_keys)
+    two_pathway = any(k.removeprefix(BACKBONE).startswith("slow_") for k in model_keys)
     out = Conversion(state={}, source="")
     for key, value in state.items():
         name = _rename(key, table, model_keys, two_pathway)
@@ -147,6 +154,8 @@ def _rename(key: str, table: RuleTable, model_keys: set[str], two_pathway: bool)
         names = [t.format(**values) for t in templates]
         if not two_pathway:
             names = [n.removeprefix("slow_") for n in names]
+        # A detector's backbone holds what a classifier holds at the top level.
+        names += [BACKBONE + n for n in names]
         return next((n for n in names if n in model_keys), names[0])
     return None
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .augmix import AugMix
 from .color_jitter import ColorJitter
+from .lighting import LightingJitter
 from .mixup import Mixup, MixupCollate
 from .rand_augment import RandAugment, parse_policy
 from .random_erasing import RandomErasing
@@ -26,6 +27,7 @@ from .ssl_color import SSLColorJitter
 __all__ = [
     "AugMix",
     "ColorJitter",
+    "LightingJitter",
     "Mixup",
     "MixupCollate",
     "RandAugment",

@@ -6,6 +6,7 @@ from .charades import Charades
 from .clip_dataset import ClipDataset
 from .domsev import DoMSEV, DoMSEVFrames
 from .epic_kitchens import EpicKitchens
+from .imagenet import ImageNet
 from .kinetics import Kinetics, read_split_file
 from .ssv2 import SSv2
 from .ucf_hmdb import HMDB51, UCF101
@@ -22,6 +23,7 @@ __all__ = [
     "DoMSEV",
     "DoMSEVFrames",
     "EpicKitchens",
+    "ImageNet",
     "Kinetics",
     "SSv2",
     "VideoDataset",

@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from slowvid.config import head_activation
 from slowvid.data.augment import (
     Mixup,
     MixupCollate,
@@ -55,8 +56,13 @@ from slowvid.data.transforms import (
     spatial_args,
     split_pathways,
 )
-from slowvid.evaluation import ClassificationEvaluator, Evaluator, topk_correct
-from slowvid.models import input_spec_of, scores_of
+from slowvid.evaluation import (
+    ClassificationEvaluator,
+    Evaluator,
+    MultiLabelEvaluator,
+    topk_correct,
+)
+from slowvid.models import input_spec_of
 from slowvid.models.base import InputSpec
 
 from .base import VideoDataset
@@ -125,14 +131,17 @@ class ClipDataset(VideoDataset):
         frame_folders: read each video from the frame folder its path names instead of
             decoding the file (None: decode the files); from DATA.VIDEO_FORMAT "frames",
             DATA.FRAME_TEMPLATE and DATA.FRAME_FPS.
+        offset_sampling: where evaluation clips start (DATA.USE_OFFSET_SAMPLING, see
+            :func:`~slowvid.data.sampling.clip_start`).
         views: clips and crops per training item, and loader masks; with more than one clip
             or crop an item's pathways are ``(N, C, T, H, W)``, clip-major (clip ``i``'s crops
             first), and the collate function makes them rows ``i * N ... i * N + N - 1``.
         mixup: mixes training batches (MIXUP.*) in :attr:`collate_fn`; None leaves them.
         num_classes: classes of the labels, for evaluation (MODEL.NUM_CLASSES).
         ensemble_method: "sum" or "max" pooling of a video's view scores in evaluation.
-        view_scores: "softmax" or "sigmoid" of the logits, pooled in evaluation (the model's
-            loss decides, ``slowvid.models.scores_of``).
+        view_scores: "softmax", "sigmoid" or "none" (the logits themselves): the scores
+            pooled in evaluation (MODEL.HEAD_ACT, ``slowvid.config.head_activation``).
+        multi_label: multi-hot labels, scored by mAP in evaluation (DATA.MULTI_LABEL).
         decode_on_device: items carry the file's bytes, frame indices and crop geometry
             (:class:`~slowvid.data.device_decoding.EncodedClip`) and the consumer decodes and
             transforms them on its device (DATA.DECODING_BACKEND torchcodec_cuda); needs
@@ -164,11 +173,13 @@ class ClipDataset(VideoDataset):
         num_retries: int = 10,
         decoding_backend: str = "auto",
         frame_folders: FrameFolders | None = None,
+        offset_sampling: bool = True,
         views: ClipViews = ClipViews(),
         mixup: Mixup | None = None,
         num_classes: int = 0,
         ensemble_method: str = "sum",
         view_scores: str = "softmax",
+        multi_label: bool = False,
         decode_on_device: bool = False,
     ):
         if decode_on_device:
@@ -179,6 +190,8 @@ class ClipDataset(VideoDataset):
                 reasons.append(f"{type(self).__name__} opens its videos its own way")
             if transform.has_float_steps:
                 reasons.append("its transform has float steps (augmentations, random erasing)")
+            if transform.reverse_channels:
+                reasons.append("DATA.REVERSE_INPUT_CHANNEL reverses channels, which it does not")
             if views.num_clips * views.num_crops > 1 or views.masks is not None:
                 reasons.append(
                     "its items hold several clips or crops, or loader masks "
@@ -215,6 +228,7 @@ class ClipDataset(VideoDataset):
         self.num_temporal_views = 1 if training else num_temporal_views
         self.num_spatial_crops = 1 if training else num_spatial_crops
         self.num_retries = num_retries
+        self.offset_sampling = offset_sampling
         self.views = views
         # Resolved here, in the main process, so the probe and its log line happen once.
         self.decoding_backend = resolve_backend(decoding_backend)
@@ -222,6 +236,7 @@ class ClipDataset(VideoDataset):
         self.num_classes = num_classes
         self.ensemble_method = ensemble_method
         self.view_scores = view_scores
+        self.multi_label = multi_label
         self.decode_on_device = decode_on_device
         self.views_per_item = self.views_per_video if self.stacks_views and not training else 1
 
@@ -241,7 +256,9 @@ class ClipDataset(VideoDataset):
         d = cfg.DATA
         training = split == "train" or (split == "val" and cfg.TASK == "ssl")
         transform = ClipTransform(
-            **spatial_args(cfg, training), **(augment_kwargs(cfg) if training else {})
+            **spatial_args(cfg, training),
+            inverse_uniform_scale=d.INV_UNIFORM_SAMPLE,
+            **(augment_kwargs(cfg) if training else {}),
         )
         mixup = build_mixup(cfg) if training else None  # blends float clips in the collate
         if d.NORMALIZE_ON_DEVICE and not transform.has_float_steps and mixup is None:
@@ -263,12 +280,14 @@ class ClipDataset(VideoDataset):
             "decoding_backend": backend,
             "decode_on_device": on_device,
             "frame_folders": cls.frame_folders_from_config(cfg),
+            "offset_sampling": d.USE_OFFSET_SAMPLING,
             "mixup": mixup,
             "num_classes": cfg.MODEL.NUM_CLASSES,
             "ensemble_method": cfg.TEST.ENSEMBLE_METHOD,
+            "multi_label": d.MULTI_LABEL,
             # Pre-training losses (TASK ssl) have no class scores; their runs evaluate the
             # pretext loss and pool no views.
-            "view_scores": "softmax" if cfg.TASK == "ssl" else scores_of(cfg.MODEL.LOSS_FUNC),
+            "view_scores": "softmax" if cfg.TASK == "ssl" else head_activation(cfg),
             "views": clip_views(cfg, training),
         }
 
@@ -306,9 +325,9 @@ class ClipDataset(VideoDataset):
         return collate_clips if self.mixup is None else MixupCollate(collate_clips, self.mixup)
 
     def train_metrics(self, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-        """Top-1 and top-5 error (percent) of class-index labels; none for mixed (soft) labels
-        or for subclasses whose labels are not class indices."""
-        if self.mixup is not None:
+        """Top-1 and top-5 error (percent) of class-index labels; none for mixed (soft) or
+        multi-hot labels, or for subclasses whose labels are not class indices."""
+        if self.mixup is not None or self.multi_label:
             return {}
         top1, top5 = topk_correct(logits.detach(), labels, (1, 5))
         return {
@@ -317,11 +336,18 @@ class ClipDataset(VideoDataset):
         }
 
     def make_evaluator(self, output_dir: str, tag: str) -> Evaluator:
-        """Single-label accuracy over this split's videos, views pooled per video."""
+        """Single-label accuracy over this split's videos, views pooled per video; with
+        ``multi_label`` (PySlowFast's DATA.MULTI_LABEL), mAP of the pooled views."""
+        return self.view_evaluator(self.num_videos)
+
+    def view_evaluator(self, num_videos: int) -> Evaluator:
+        """The evaluator of :meth:`make_evaluator` over ``num_videos`` videos."""
         if self.num_classes < 1:
             raise ValueError(f"{type(self).__name__}: num_classes is needed to evaluate")
+        if self.multi_label:
+            return MultiLabelEvaluator(num_videos, self.num_classes, self.ensemble_method)
         return ClassificationEvaluator(
-            self.num_videos, self.num_classes, self.ensemble_method, self.view_scores
+            num_videos, self.num_classes, self.ensemble_method, self.view_scores
         )
 
     def crop_override(self, crop_size: int) -> ClipTransform:
@@ -586,7 +612,12 @@ class ClipDataset(VideoDataset):
         if temporal_idx == -1:
             return random_clip_indices(self.clip, video.fps, video.num_frames, rng)
         return uniform_clip_indices(
-            self.clip, video.fps, video.num_frames, temporal_idx, self.num_temporal_views
+            self.clip,
+            video.fps,
+            video.num_frames,
+            temporal_idx,
+            self.num_temporal_views,
+            offset=self.offset_sampling,
         )
 
 

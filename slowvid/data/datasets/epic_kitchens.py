@@ -166,6 +166,7 @@ def segment_clip_indices(
     temporal_idx: int,
     num_views: int,
     rng: random.Random,
+    offset: bool = True,
 ) -> list[int]:
     """Frame indices of a clip inside the segment ``[start, stop]`` (inclusive).
 
@@ -176,6 +177,7 @@ def segment_clip_indices(
         stop: last frame of the segment.
         temporal_idx: -1 for a random clip, else the view in ``[0, num_views)``.
         num_views: evenly spaced views of a segment in testing.
+        offset: where the views start (DATA.USE_OFFSET_SAMPLING, see ``clip_start``).
         rng: randomness of the training clip.
 
     Returns:
@@ -185,7 +187,7 @@ def segment_clip_indices(
     if temporal_idx == -1:
         relative = random_clip_indices(clip, fps, length, rng)
     else:
-        relative = uniform_clip_indices(clip, fps, length, temporal_idx, num_views)
+        relative = uniform_clip_indices(clip, fps, length, temporal_idx, num_views, offset)
     return [start + i for i in relative]
 
 

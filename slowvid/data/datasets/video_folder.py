@@ -144,8 +144,11 @@ def write_split(path: str, videos: Sequence[tuple[str, int]], separator: str = "
     os.replace(tmp, path)
 
 
-def read_split_lines(path: str, separator: str) -> tuple[list[str], list[int]]:
-    """``path label`` lines, the label split off at the last separator.
+def read_split_lines(
+    path: str, separator: str, require_labels: bool = True
+) -> tuple[list[str], list[int]]:
+    """``path label`` lines, the label split off at the last separator; without
+    ``require_labels`` a line that does not end in a label is a path alone (label -1, TASK ssl).
 
     Raises:
         ValueError: a line without a separator or with a label that is not an integer; the
@@ -158,6 +161,10 @@ def read_split_lines(path: str, separator: str) -> tuple[list[str], list[int]]:
             if not line.strip():
                 continue
             head, sep, label = line.rpartition(separator)
+            if not require_labels and not (sep and head and label.strip().isdigit()):
+                paths.append(line)
+                labels.append(-1)
+                continue
             if not sep or not head or not label.strip().isdigit():
                 raise ValueError(f"{path}:{lineno}: expected 'path{separator}label', got {line!r}")
             paths.append(head)
@@ -277,8 +284,10 @@ class VideoFolder(Kinetics):
             )
 
     @staticmethod
-    def read_split_file(path: str, separator: str) -> tuple[list[str], list[int]]:
-        return read_split_lines(path, separator)
+    def read_split_file(
+        path: str, separator: str, require_labels: bool = True
+    ) -> tuple[list[str], list[int]]:
+        return read_split_lines(path, separator, require_labels)
 
     @classmethod
     def from_config(cls, cfg, split: str) -> dict[str, Any]:

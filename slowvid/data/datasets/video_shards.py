@@ -41,7 +41,7 @@ from slowvid.data.shards import (
     open_url,
     read_shard_index,
 )
-from slowvid.evaluation import ClassificationEvaluator
+from slowvid.evaluation import Evaluator
 from slowvid.registry import DATASETS
 
 from .clip_dataset import ClipDataset
@@ -117,12 +117,10 @@ class VideoShards(StreamingDataset):
     def train_metrics(self, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         return self.clips.train_metrics(logits, labels)
 
-    def make_evaluator(self, output_dir: str, tag: str) -> ClassificationEvaluator:
-        """Single-label accuracy over the split's videos, views pooled per video."""
-        c = self.clips
-        return ClassificationEvaluator(
-            self.num_videos, c.num_classes, c.ensemble_method, c.view_scores
-        )
+    def make_evaluator(self, output_dir: str, tag: str) -> Evaluator:
+        """The clip dataset's evaluator (single-label accuracy or, with multi-hot labels, mAP)
+        over the split's videos, views pooled per video."""
+        return self.clips.view_evaluator(self.num_videos)
 
     def set_share(self, *, world_size: int, rank: int, batch_size: int, num_workers: int):
         readers = world_size * max(num_workers, 1)

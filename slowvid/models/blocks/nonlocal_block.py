@@ -33,6 +33,8 @@ class NonLocal(ResidualBlock):
         instantiation: "softmax" (embedded Gaussian) or "dot_product" (divides by the number of
             positions instead of normalising with a softmax).
         norm: builds the norm after the output convolution.
+        group: attend within this many equal chunks of time (PySlowFast's NONLOCAL.GROUP); the
+            frame count must be divisible by it.
     """
 
     def __init__(
@@ -42,8 +44,12 @@ class NonLocal(ResidualBlock):
         pool_size: Sequence[int] | None = (1, 2, 2),
         instantiation: str = "softmax",
         norm: Callable[[int], nn.Module] = nn.BatchNorm3d,
+        group: int = 1,
     ):
         super().__init__()
+        if group < 1:
+            raise ValueError(f"NONLOCAL.GROUP must be >= 1, got {group}")
+        self.group = group
         if instantiation not in ("softmax", "dot_product"):
             raise ValueError(
                 f"NONLOCAL.INSTANTIATION must be 'softmax' or 'dot_product', got {instantiation!r}"
@@ -63,6 +69,17 @@ class NonLocal(ResidualBlock):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: (B, C, T, H, W). Returns: (B, C, T, H, W)."""
+        if self.group == 1:
+            return self._attend(x)
+        b, c, t, h, w = x.shape
+        if t % self.group:
+            raise ValueError(f"NONLOCAL.GROUP {self.group} does not divide {t} frames")
+        # Each chunk of T / group frames becomes its own batch element.
+        chunks = x.transpose(1, 2).reshape(b * self.group, t // self.group, c, h, w)
+        y = self._attend(chunks.transpose(1, 2))
+        return y.transpose(1, 2).reshape(b, t, c, h, w).transpose(1, 2)
+
+    def _attend(self, x: torch.Tensor) -> torch.Tensor:
         b, _, t, h, w = x.shape
         theta = self.conv_theta(x).flatten(2).transpose(1, 2)  # (B, THW, C')
         pooled = self.pool(x) if self.pool is not None else x

@@ -37,6 +37,7 @@ class StageSpec:
         nonlocal_blocks: indices of the blocks followed by a non-local block.
         nonlocal_pool: (t, h, w) max-pool of the non-local blocks' keys and values.
         nonlocal_instantiation: "softmax" or "dot_product" (see :class:`NonLocal`).
+        nonlocal_group: chunks of time the non-local blocks attend within.
     """
 
     depth: int
@@ -53,6 +54,7 @@ class StageSpec:
     nonlocal_blocks: tuple[int, ...] = ()
     nonlocal_pool: tuple[int, int, int] = (1, 2, 2)
     nonlocal_instantiation: str = "softmax"
+    nonlocal_group: int = 1
 
     def block_t_kernels(self) -> list[int]:
         """Temporal kernel of each block, first to last."""
@@ -135,5 +137,6 @@ def make_stage(
                 spec.nonlocal_pool,
                 spec.nonlocal_instantiation,
                 norm=norm,
+                group=spec.nonlocal_group,
             )
     return nn.Sequential(OrderedDict(blocks))

@@ -44,6 +44,8 @@ class X3DBottleneck(ResidualBlock):
         inner_activation: builds the activation after conv_b (swish in X3D).
         se_activation: builds the activation inside squeeze-excitation.
         se_gate: builds the squeeze-excitation gate.
+        shortcut_norm_same_width: a strided shortcut that keeps the width gets a norm after
+            its conv; PyTorchVideo's X3D has none there (the first block of res2).
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class X3DBottleneck(ResidualBlock):
         inner_activation: Callable[[], nn.Module] = nn.SiLU,
         se_activation: Callable[[], nn.Module] = nn.ReLU,
         se_gate: Callable[[], nn.Module] = nn.Sigmoid,
+        shortcut_norm_same_width: bool = True,
     ):
         super().__init__()
         # Convs feed a norm, so none carries a bias.
@@ -94,7 +97,7 @@ class X3DBottleneck(ResidualBlock):
                     stride=(1, stride, stride),
                     bias=False,
                 ),
-                norm(dim_out),
+                norm(dim_out) if dim_in != dim_out or shortcut_norm_same_width else nn.Identity(),
             )
         else:
             self.shortcut = nn.Identity()
