@@ -167,7 +167,11 @@ class ExecutorchModule:
         if isinstance(program, str):
             with open(program, "rb") as f:
                 program = f.read()
-        self._method = Runtime.get().load_program(program).load_method("forward")
+        # The method points into the program and the program into the bytes: keep both alive
+        # (a method outliving its program read freed memory and crashed the runtime).
+        self._bytes = program
+        self._program = Runtime.get().load_program(program)
+        self._method = self._program.load_method("forward")
 
     def __call__(self, clips: Sequence[torch.Tensor]) -> torch.Tensor:
         return self._method.execute(list(clips))[0]
