@@ -105,6 +105,8 @@ def test_torchrun_with_a_killed_rank_restarts_and_ends_like_the_spawned_run(
     [test_ref], [test_ours] = _stats(ddp_reference, "test"), _stats(out, "test")
     for key in ("top1_acc", "top5_acc", "num_videos", "num_missing"):
         assert test_ours[key] == test_ref[key], key
-    preds = [torch.load(os.path.join(d, "preds.pyth")) for d in (ddp_reference, out)]
+    preds = [
+        torch.load(os.path.join(d, "preds.pyth"), weights_only=True) for d in (ddp_reference, out)
+    ]
     assert preds[1]["num_views"].tolist() == [2] * 8
     torch.testing.assert_close(preds[1]["video_preds"], preds[0]["video_preds"])
