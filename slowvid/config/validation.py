@@ -127,11 +127,15 @@ def infer_and_check(cfg: CfgNode) -> None:
     _check_model(cfg)
     solver = cfg.SOLVER
     if solver.LR_POLICY == "steps_with_relative_lrs":
-        # As PySlowFast: LRS entries past the last step are never reached, and allowed.
-        if len(solver.LRS) < len(solver.STEPS) or not solver.STEPS:
+        from slowvid.solver.lr_schedule import reached_steps  # solver imports the models
+
+        # As PySlowFast: LRS entries past the last step, and steps at or after MAX_EPOCH,
+        # are never reached, and allowed.
+        if len(solver.LRS) < reached_steps(solver.STEPS, solver.MAX_EPOCH) or not solver.STEPS:
             _fail(
                 "SOLVER.STEPS",
-                f"needs one SOLVER.LRS entry per step; got STEPS={solver.STEPS}, LRS={solver.LRS}",
+                "needs one SOLVER.LRS entry per step before SOLVER.MAX_EPOCH; got "
+                f"STEPS={solver.STEPS}, LRS={solver.LRS}, MAX_EPOCH={solver.MAX_EPOCH}",
             )
     if cfg.MULTIGRID.LONG_CYCLE:
         # PySlowFast's long cycle takes step i's rate as GAMMA ** i, whatever LRS says.

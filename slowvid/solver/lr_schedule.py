@@ -22,6 +22,11 @@ __all__ = ["LR_POLICIES", "build_lr_schedule", "lr_at_epoch", "set_lr", "shard_l
 LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
 
 
+def reached_steps(steps: Sequence[float], max_epoch: float) -> int:
+    """How many of SOLVER.STEPS training reaches: those before MAX_EPOCH."""
+    return sum(1 for s in steps if s < max_epoch)
+
+
 def _check(
     *,
     policy: str,
@@ -39,11 +44,13 @@ def _check(
     if policy == "cosine" and max_epoch <= 0:
         raise ValueError(f"SOLVER.MAX_EPOCH must be > 0 for the cosine policy, got {max_epoch}")
     if policy == "steps_with_relative_lrs":
-        # As PySlowFast, LRS may run past the last step (those entries are never reached).
-        if len(steps) == 0 or len(lrs) < len(steps):
+        # As PySlowFast, LRS may run past the last step, and steps at or after MAX_EPOCH
+        # need no rate: neither is ever reached.
+        if len(steps) == 0 or len(lrs) < reached_steps(steps, max_epoch):
             raise ValueError(
-                "SOLVER.STEPS must be non-empty and SOLVER.LRS at least as long for "
-                f"steps_with_relative_lrs, got STEPS={list(steps)} and LRS={list(lrs)}"
+                "SOLVER.STEPS must be non-empty and SOLVER.LRS must have an entry for each step "
+                f"before SOLVER.MAX_EPOCH={max_epoch:g} for steps_with_relative_lrs, got "
+                f"STEPS={list(steps)} and LRS={list(lrs)}"
             )
         # A first step other than 0 leaves the start of training without a rate.
         if steps[0] != 0:
@@ -71,7 +78,8 @@ def _policy_lr(
     if policy == "steps_with_relative_lrs":
         # Index of the last step that has been reached.
         index = sum(1 for s in steps if cur_epoch >= s) - 1
-        return base_lr * lrs[max(index, 0)]
+        # Past MAX_EPOCH (an evaluation after the last step) the last rate holds.
+        return base_lr * lrs[min(max(index, 0), len(lrs) - 1)]
     return base_lr
 
 

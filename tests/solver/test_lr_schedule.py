@@ -76,7 +76,11 @@ def test_warmup_with_steps():
     "kw, key",
     [
         ({"policy": "linear"}, "SOLVER.LR_POLICY"),
-        ({"policy": "steps_with_relative_lrs", "steps": [0, 10], "lrs": [1]}, "SOLVER.STEPS"),
+        # step 10 is trained (MAX_EPOCH 20) and has no rate; at MAX_EPOCH 10 it would be fine
+        (
+            {"policy": "steps_with_relative_lrs", "steps": [0, 10], "lrs": [1], "max_epoch": 20},
+            "SOLVER.STEPS",
+        ),
         ({"policy": "steps_with_relative_lrs", "steps": [], "lrs": []}, "SOLVER.LRS"),
         ({"policy": "steps_with_relative_lrs", "steps": [5, 10], "lrs": [1, 0.1]}, "SOLVER.STEPS"),
         ({"policy": "cosine", "max_epoch": 0}, "SOLVER.MAX_EPOCH"),

@@ -57,6 +57,22 @@ def test_lrs_longer_than_steps_is_pyslowfast_s_meaning():
     assert rates == pytest.approx([0.1, 0.1, 0.01, 0.001, 0.0001, 0.0001, 0.0001])
 
 
+def test_a_step_at_max_epoch_needs_no_rate():
+    # PySlowFast's finetune_ava_*_syn yamls: five STEPS ending at MAX_EPOCH, four LRS.
+    cfg = _cfg(
+        LR_POLICY="steps_with_relative_lrs",
+        STEPS=[0, 4, 6, 8, 10],
+        LRS=[1, 0.1, 0.01, 0.001],
+        WARMUP_EPOCHS=0.0,
+    )
+    infer_and_check(cfg)
+    schedule = build_lr_schedule(cfg)
+    assert [schedule(e) for e in (0, 8.5, 9.99, 10)] == pytest.approx([0.1, 1e-4, 1e-4, 1e-4])
+    cfg.SOLVER.MAX_EPOCH = 11  # now epoch 10 is trained, and it has no rate
+    with pytest.raises(ValueError, match="SOLVER.STEPS"):
+        infer_and_check(cfg)
+
+
 def test_fewer_lrs_than_steps_is_refused():
     cfg = _cfg(LR_POLICY="steps_with_relative_lrs", STEPS=[0, 4, 7], LRS=[1, 0.1])
     with pytest.raises(ValueError, match="SOLVER.STEPS"):
