@@ -118,7 +118,12 @@ def add_ssl_keys(cfg: CfgNode) -> None:
 
 
 def check_ssl_keys(cfg: CfgNode) -> None:
-    """Consistency of the self-supervised keys; raises ValueError naming the key to change."""
+    """Consistency of the self-supervised keys; raises ValueError naming the key to change.
+
+    PySlowFast pre-trains a masked model whenever MASK.ENABLE is on, whatever TASK says (one of
+    its MaskFeat yamls leaves TASK empty): TASK '' with MASK.ENABLE becomes TASK ssl here."""
+    if cfg.TASK == "" and cfg.MASK.ENABLE:
+        cfg.TASK = "ssl"
     task = cfg.TASK
     if task not in TASKS and not task.startswith("ssl_eval"):
         raise ValueError(f"config TASK: {task!r} is not '', 'ssl' or 'ssl_eval[...]'")

@@ -303,3 +303,14 @@ def test_contrastive_ssl_yamls_build_pyslowfast_networks(tmp_path, name):
         assert count_parameters(model) == round(params_m * 1e6)
     else:
         assert count_parameters(model, trainable_only=True) == round(params_m * 1e6)
+
+
+def test_mask_enable_alone_means_masked_pretraining(tmp_path):
+    # PySlowFast pre-trains on MASK.ENABLE whatever TASK says; its in1k_VIT_L_MaskFeat_PT
+    # leaves TASK empty.
+    flat, params_m = MASKED["in1k_VIT_B_MaskFeat_PT"]
+    flat = {k: v for k, v in flat.items() if k != "TASK"}
+    model = _build(tmp_path, flat)
+    assert count_parameters(model, trainable_only=True) == round(params_m * 1e6)
+    cfg = load_config(str(tmp_path / "config.yaml"), ["DATA.TRAIN_JITTER_SCALES", "[256, 320]"])
+    assert cfg.TASK == "ssl"
