@@ -32,6 +32,7 @@ from torch import nn
 from slowvid.registry import CHECKPOINT_FORMATS
 
 from .rules import PARAM, CheckpointFormat, Conversion, make_table, rename_state
+from .videomae import merge_qkv
 
 __all__ = ["SslPretraining", "backbone_state"]
 
@@ -72,25 +73,6 @@ TRANSFORMERS_PRETRAINING_TABLE = make_table(
         (rf"decoder\.head\.{PARAM}", "decoder.head.{param}"),
     ]
 )
-_SPLIT = re.compile(r"(?P<pre>.+\.attn)\.(?P<x>query|key|value)\.(?P<param>weight|bias)")
-
-
-def _merge_qkv(state: dict[str, torch.Tensor], model_keys: set[str]) -> None:
-    """Joins ``attn.{query,key,value}`` into ``attn.qkv`` (and ``q_bias`` / ``v_bias`` where the
-    model keeps them), in place."""
-    parts: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
-    for key in [k for k in state if _SPLIT.fullmatch(k)]:
-        m = _SPLIT.fullmatch(key)
-        parts.setdefault((m["pre"], m["param"]), {})[m["x"]] = state.pop(key)
-    for (pre, param), qkv in parts.items():
-        if param == "weight":
-            state[f"{pre}.qkv.weight"] = torch.cat([qkv["query"], qkv["key"], qkv["value"]])
-        elif f"{pre}.q_bias" in model_keys:
-            state[f"{pre}.q_bias"], state[f"{pre}.v_bias"] = qkv["query"], qkv["value"]
-        else:
-            zeros = torch.zeros_like(qkv["query"])
-            key_bias = qkv.get("key", zeros)
-            state[f"{pre}.qkv.bias"] = torch.cat([qkv["query"], key_bias, qkv["value"]])
 
 
 def backbone_state(
@@ -118,7 +100,7 @@ def _convert(state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
     if any(k.startswith("videomae.") for k in state):
         converted = rename_state(state, TRANSFORMERS_PRETRAINING_TABLE, model_keys)
         # Named for a MaskedAutoencoder; a fine-tuning model has the encoder's names unprefixed.
-        _merge_qkv(converted.state, model_keys | {f"encoder.{k}" for k in model_keys})
+        merge_qkv(converted.state, model_keys | {f"encoder.{k}" for k in model_keys})
         if converted.state.keys() <= model_keys:  # into a MaskedAutoencoder, whole
             converted.source = SslPretraining.name
             return converted

@@ -16,7 +16,7 @@ Module names follow ``transformers/models/videomae/modeling_videomae.py`` and Vi
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 
 import torch
 from torch import nn
@@ -62,15 +62,15 @@ ORIGINAL_TABLE = make_table(
     ]
 )
 
-_SPLIT = re.compile(r"(?P<pre>blocks\.\d+\.attn)\.(?P<x>query|key|value)\.(?P<param>weight|bias)")
+_SPLIT = re.compile(r"(?P<pre>.+\.attn)\.(?P<x>query|key|value)\.(?P<param>weight|bias)")
 _PRETRAIN_ONLY = re.compile(r"(decoder\.|encoder_to_decoder\.|mask_token|pos_embed$)")
 
 
-def merge_qkv(state: dict[str, torch.Tensor], model_state: Mapping[str, torch.Tensor]) -> None:
+def merge_qkv(state: dict[str, torch.Tensor], model_state: Container[str]) -> None:
     """Joins ``attn.{query,key,value}`` tensors into the model's fused ``attn.qkv``, in place.
 
-    Biases become ``q_bias`` / ``v_bias`` when the model has those, else one ``qkv.bias`` with
-    zeros where the source has no key bias.
+    Biases become ``q_bias`` / ``v_bias`` when the model has those (``model_state``: its state
+    dict or key names), else one ``qkv.bias`` with zeros where the source has no key bias.
     """
     parts: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
     for key in [k for k in state if _SPLIT.fullmatch(k)]:
