@@ -49,5 +49,12 @@ class PTVWrapped(CheckpointFormat):
     signature = rf"model\.(?:{pytorchvideo.PyTorchVideo.signature})"
     priority = 25
 
+    def detect(self, state: Mapping[str, torch.Tensor]) -> bool:
+        # With a detection head the keys are PyTorchVideo's own detector layout; its format
+        # converts them (the same result) and names them.
+        if any(k.startswith(_DETECTION_HEAD) for k in state):
+            return False
+        return super().detect(state)
+
     def convert(self, state: Mapping[str, torch.Tensor], model: nn.Module) -> Conversion:
         return convert(state, model)
