@@ -33,6 +33,7 @@ from .hooks import (
     build_extra_hooks,
 )
 from .inputs import PixelNorm
+from .knn import KnnClassifier, build_knn_loader, knn_data_cfg, knn_evaluated
 from .multigrid import (
     LongCycleBatchNorm,
     LongCycleLoader,
@@ -93,6 +94,19 @@ def evaluate(
             step=step,
             tensorboard=tensorboard,
             save_path=save_path,
+        )
+
+
+def evaluate_knn(
+    model, bank_loader, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard=None
+) -> dict:
+    """:func:`evaluate` of a contrastive model's kNN classification (CONTRASTIVE.KNN_ON): the
+    bank is embedded from ``bank_loader`` (:func:`~.knn.build_knn_loader` of "train") with the
+    current weights, then ``loader``'s clips are classified by its votes."""
+    with gathered(model, cfg.FSDP.RESHARD_AFTER_FORWARD):
+        knn = KnnClassifier.from_training_videos(unwrap_model(model), bank_loader, device, cfg)
+        return evaluate(
+            knn, loader, device, knn_data_cfg(cfg), tag=tag, step=step, tensorboard=tensorboard
         )
 
 
@@ -290,10 +304,25 @@ def _train(cfg: CfgNode, lease) -> dict:
     )
     last_eval: dict = {}
     if cfg.TRAIN.EVAL_PERIOD > 0:
-        val_loader = build_loader(cfg, "val")
+        knn = knn_evaluated(cfg, unwrap_model(model))
+        if knn:  # labelled splits, read now so that a missing label stops the run first
+            bank_loader, val_loader = build_knn_loader(cfg, "train"), build_knn_loader(cfg, "val")
+        else:
+            val_loader = build_loader(cfg, "val")
 
         def run_eval(epoch: int) -> dict:
-            if pretraining:
+            if knn:
+                results = evaluate_knn(
+                    model,
+                    bank_loader,
+                    val_loader,
+                    device,
+                    cfg,
+                    tag="val",
+                    step=epoch,
+                    tensorboard=tensorboard,
+                )
+            elif pretraining:
                 results = evaluate_pretext_loss(
                     model,
                     val_loader,
@@ -392,6 +421,14 @@ def test(cfg: CfgNode) -> dict:
 def _test(cfg: CfgNode) -> dict:
     device = setup_job(cfg, "test")
     model = build_model(cfg)
+    knn = knn_evaluated(cfg, model)
+    if cfg.TASK == "ssl" and not knn:
+        # PySlowFast's test of a contrastive model is its kNN classification, and nothing else.
+        logger.warning(
+            "TASK ssl: nothing to test (a ContrastiveModel with CONTRASTIVE.KNN_ON is tested by "
+            "kNN classification; other pre-training has no test)"
+        )
+        return {}
     log_model_info(model, cfg)
     path, kind = checkpoint_to_test(cfg)
     if path:
@@ -403,7 +440,13 @@ def _test(cfg: CfgNode) -> dict:
             cfg.OUTPUT_DIR,
         )
     fold_for_inference(model.to(device).eval(), cfg)
-    model = wrap_model(model, cfg, device)
+    if knn:  # no wrapper: the classifier only runs forward passes
+        model = KnnClassifier.from_training_videos(
+            model, build_knn_loader(cfg, "train"), device, cfg
+        )
+        cfg = knn_data_cfg(cfg)
+    else:
+        model = wrap_model(model, cfg, device)
     tensorboard = _tensorboard(cfg)
     clips = list(cfg.TEST.NUM_TEMPORAL_CLIPS)
     per_clips = {}

@@ -1,0 +1,121 @@
+"""kNN evaluation of contrastive pre-training (CONTRASTIVE.KNN_ON): the votes against
+scikit-learn's weighted KNeighborsClassifier and a hand count; a label-free training split
+refused by name; TASK ssl with TEST.ENABLE trains, evaluates by kNN every epoch and tests."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from demo_config import REPO
+from sklearn.neighbors import KNeighborsClassifier
+
+from slowvid import engine
+from slowvid.config import load_config
+from slowvid.engine.knn import build_knn_loader, knn_vote
+
+SIMCLR_CFG = os.path.join(REPO, "configs/Demo/VIT_SIMCLR_DEMO.yaml")
+# The demo ViT shrunk: 4 frames of 32 px in 2x16x16 tubelets.
+_TINY_SIMCLR = {
+    "DATA.NUM_FRAMES": 4,
+    "VIT.DEPTH": 1,
+    "VIT.EMBED_DIM": 32,
+    "VIT.NUM_HEADS": 2,
+    "CONTRASTIVE.MLP_DIM": 32,
+    "CONTRASTIVE.NUM_CLASSES_DOWNSTREAM": 8,
+    "SOLVER.WARMUP_EPOCHS": 0.0,
+    "SOLVER.MAX_EPOCH": 1,
+    "TRAIN.BATCH_SIZE": 8,
+    "TEST.BATCH_SIZE": 8,
+    "DATA_LOADER.NUM_WORKERS": 0,
+}
+
+
+def _unit(rows: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    x = torch.randn(rows, dim, generator=generator, dtype=torch.float64)
+    return torch.nn.functional.normalize(x, dim=1)
+
+
+@pytest.mark.parametrize("k", [1, 7, 60])
+def test_votes_equal_sklearn_weighted_neighbours(k):
+    g = torch.Generator().manual_seed(k)
+    bank, queries = _unit(40, 8, g), _unit(6, 8, g)
+    labels = torch.arange(40) % 5  # every class present, so sklearn's columns are 0..4
+    t = 0.1
+    scores = knn_vote(queries, bank, labels, num_classes=5, temperature=t, num_neighbours=k)
+    # sklearn's cosine distance is 1 - similarity; each neighbour weighs exp(similarity / T);
+    # more neighbours than bank entries means all of them.
+    reference = KNeighborsClassifier(
+        n_neighbors=min(k, 40),
+        metric="cosine",
+        algorithm="brute",
+        weights=lambda d: np.exp((1.0 - d) / t),
+    ).fit(bank.numpy(), labels.numpy())
+    proba = reference.predict_proba(queries.numpy())
+    np.testing.assert_allclose((scores / scores.sum(1, keepdim=True)).numpy(), proba, rtol=1e-9)
+    assert (scores.argmax(1).numpy() == reference.predict(queries.numpy())).all()
+
+
+def test_votes_by_hand():
+    # Query along x; bank: x (class 2), 60 degrees off (class 0), y (class 0), -x (class 1).
+    bank = torch.tensor([[1.0, 0.0], [0.5, 0.75**0.5], [0.0, 1.0], [-1.0, 0.0]])
+    labels = torch.tensor([2, 0, 0, 1])
+    scores = knn_vote(torch.tensor([[1.0, 0.0]]), bank, labels, 3, temperature=0.5, num_neighbours=2)
+    # The 2 nearest: x (similarity 1) and the 60-degree one (0.5); y and -x do not vote.
+    expected = torch.tensor([[np.exp(0.5 / 0.5), 0.0, np.exp(1.0 / 0.5)]], dtype=torch.float32)
+    torch.testing.assert_close(scores, expected)
+
+
+def test_label_free_training_split_is_refused_when_knn_is_on(tiny_opts, tiny_data, tmp_path):
+    root = tmp_path / "unlabelled"
+    root.mkdir()
+    for split in ("train", "val"):
+        with open(os.path.join(tiny_data, f"{split}.csv")) as f:
+            paths = [line.split()[0] for line in f if line.strip()]
+        (root / f"{split}.csv").write_text("".join(f"{p}\n" for p in paths))
+    opts = tiny_opts(**_TINY_SIMCLR, **{"DATA.PATH_TO_DATA_DIR": str(root)})
+    cfg = load_config(SIMCLR_CFG, opts)
+    with pytest.raises(ValueError, match=r"CONTRASTIVE.KNN_ON.*labels of the train videos"):
+        build_knn_loader(cfg, "train")
+    # ... before any training step.
+    with pytest.raises(ValueError, match="CONTRASTIVE.KNN_ON"):
+        engine.train(cfg)
+    assert not os.path.exists(os.path.join(cfg.OUTPUT_DIR, "stats.jsonl"))
+
+
+def _stats(output_dir):
+    with open(os.path.join(output_dir, "stats.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.mark.timeout(240)
+def test_ssl_with_test_enabled_trains_and_reports_knn_accuracy(tiny_opts, tmp_path):
+    opts = tiny_opts(**_TINY_SIMCLR, **{"TEST.ENABLE": True, "TRAIN.EVAL_PERIOD": 1})
+    cfg = load_config(SIMCLR_CFG, opts)
+    assert cfg.TASK == "ssl" and cfg.CONTRASTIVE.KNN_ON  # PySlowFast's default
+    results = engine.train_and_test(cfg)
+    stats = _stats(cfg.OUTPUT_DIR)
+    [val] = [s for s in stats if s["_type"] == "val"]
+    [test] = [s for s in stats if s["_type"] == "test"]
+    # kNN classification: accuracy over the labelled videos, not the pretext loss.
+    assert "loss" not in val and val["num_videos"] == 8 and val["num_missing"] == 0
+    assert test["num_videos"] == 8 and test["num_missing"] == 0
+    for s in (val, test):
+        assert 0.0 <= s["top1_acc"] <= s["top5_acc"] <= 100.0
+    assert results["test"]["top1_acc"] == test["top1_acc"]
+
+    # KNN_ON False: the evaluation reports the pretext loss and there is no test.
+    no_knn = load_config(
+        SIMCLR_CFG,
+        tiny_opts(
+            **_TINY_SIMCLR,
+            **{"TEST.ENABLE": True, "TRAIN.EVAL_PERIOD": 1, "CONTRASTIVE.KNN_ON": False},
+            OUTPUT_DIR=str(tmp_path / "no_knn"),
+        ),
+    )
+    assert engine.train_and_test(no_knn)["test"] == {}
+    kinds = [s["_type"] for s in _stats(no_knn.OUTPUT_DIR)]
+    assert "test" not in kinds
+    [val] = [s for s in _stats(no_knn.OUTPUT_DIR) if s["_type"] == "val"]
+    assert val["num_clips"] == 16 and val["loss"] > 0.0
