@@ -61,7 +61,9 @@ def test_votes_by_hand():
     # Query along x; bank: x (class 2), 60 degrees off (class 0), y (class 0), -x (class 1).
     bank = torch.tensor([[1.0, 0.0], [0.5, 0.75**0.5], [0.0, 1.0], [-1.0, 0.0]])
     labels = torch.tensor([2, 0, 0, 1])
-    scores = knn_vote(torch.tensor([[1.0, 0.0]]), bank, labels, 3, temperature=0.5, num_neighbours=2)
+    scores = knn_vote(
+        torch.tensor([[1.0, 0.0]]), bank, labels, 3, temperature=0.5, num_neighbours=2
+    )
     # The 2 nearest: x (similarity 1) and the 60-degree one (0.5); y and -x do not vote.
     expected = torch.tensor([[np.exp(0.5 / 0.5), 0.0, np.exp(1.0 / 0.5)]], dtype=torch.float32)
     torch.testing.assert_close(scores, expected)
