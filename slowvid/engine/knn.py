@@ -27,7 +27,7 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
-from slowvid.data import build_dataset, make_loader
+from slowvid.data import build_dataset, make_loader, shuffle_loader
 from slowvid.distributed import comm
 from slowvid.models.ssl import ContrastiveModel
 
@@ -124,10 +124,12 @@ class KnnClassifier(nn.Module):
     ) -> KnnClassifier:
         """The classifier whose bank is ``encoder``'s embeddings of every clip of ``loader``
         (:func:`build_knn_loader` of "train") over all ranks. Reads CONTRASTIVE.T,
-        NUM_CLASSES_DOWNSTREAM and the pixel normalisation."""
+        NUM_CLASSES_DOWNSTREAM and the pixel normalisation. The loader's random clips and crops
+        are its epoch 0's at every call: the bank changes with the weights only."""
         num_classes = cfg.CONTRASTIVE.NUM_CLASSES_DOWNSTREAM
         pixel_norm = PixelNorm.from_config(cfg)
         encoder.eval()
+        shuffle_loader(loader, 0)
         embeddings, labels = [], []
         for batch in loader:
             if batch["inputs"] is None:

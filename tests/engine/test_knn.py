@@ -13,7 +13,11 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from slowvid import engine
 from slowvid.config import load_config
+from slowvid.data import shuffle_loader
+from slowvid.engine.inputs import PixelNorm, to_device
+from slowvid.engine.jobs import evaluate_knn
 from slowvid.engine.knn import build_knn_loader, knn_vote
+from slowvid.models import build_model
 
 SIMCLR_CFG = os.path.join(REPO, "configs/Demo/VIT_SIMCLR_DEMO.yaml")
 # The demo ViT shrunk: 4 frames of 32 px in 2x16x16 tubelets.
@@ -121,3 +125,40 @@ def test_ssl_with_test_enabled_trains_and_reports_knn_accuracy(tiny_opts, tmp_pa
     assert "test" not in kinds
     [val] = [s for s in _stats(no_knn.OUTPUT_DIR) if s["_type"] == "val"]
     assert val["num_clips"] == 16 and val["loss"] > 0.0
+
+
+def test_knn_evaluation_equals_sklearn_on_the_same_embeddings(tiny_opts):
+    # A random SimCLR ViT: the bank of the 24 training videos (all vote: fewer than 200) and the
+    # test videos' embeddings, classified by kNN through the evaluation loop and by sklearn.
+    opts = tiny_opts(**_TINY_SIMCLR, **{"TEST.NUM_ENSEMBLE_VIEWS": 1})
+    cfg = load_config(SIMCLR_CFG, opts)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    cpu = torch.device("cpu")
+    bank_loader, test_loader = build_knn_loader(cfg, "train"), build_knn_loader(cfg, "test")
+    results = evaluate_knn(model, bank_loader, test_loader, cpu, cfg, tag="test", step=0)
+
+    norm = PixelNorm.from_config(cfg)
+
+    def embedded(loader):
+        shuffle_loader(loader, 0)  # the bank's clips (its epoch 0, as the classifier read them)
+        rows = [(model.embed(to_device(b["inputs"], cpu, norm)), b["label"]) for b in loader]
+        return torch.cat([r[0] for r in rows]).double(), torch.cat([r[1] for r in rows])
+
+    with torch.no_grad():
+        (bank, bank_labels), (queries, labels) = embedded(bank_loader), embedded(test_loader)
+    assert bank.shape[0] == 24 and sorted(bank_labels.tolist()) == sorted(list(range(8)) * 3)
+    t = cfg.CONTRASTIVE.T
+    reference = KNeighborsClassifier(
+        n_neighbors=24,
+        metric="cosine",
+        algorithm="brute",
+        weights=lambda d: np.exp((1.0 - d) / t),
+    ).fit(bank.numpy(), bank_labels.numpy())
+    proba = torch.from_numpy(reference.predict_proba(queries.numpy()))
+    top5 = proba.topk(5, dim=1).indices
+    assert results["num_videos"] == 8
+    assert results["top1_acc"] == pytest.approx(100 * (proba.argmax(1) == labels).double().mean())
+    assert results["top5_acc"] == pytest.approx(
+        100 * (top5 == labels[:, None]).any(1).double().mean()
+    )
