@@ -135,7 +135,7 @@ class KnnClassifier(nn.Module):
             if batch["inputs"] is None:
                 continue
             label = batch["label"]
-            _check_labels(label, num_classes)
+            _check_label_shape(label)
             inputs = to_device(batch["inputs"], device, pixel_norm)
             embeddings.append(encoder.embed(inputs).float().cpu())
             labels.append(label)
@@ -144,7 +144,9 @@ class KnnClassifier(nn.Module):
         if not parts:
             raise ValueError("kNN evaluation (CONTRASTIVE.KNN_ON): no training video was read")
         bank = torch.cat([p[0] for p in parts]).to(device)
-        bank_labels = torch.cat([p[1] for p in parts]).to(device)
+        bank_labels = torch.cat([p[1] for p in parts])
+        _check_label_values(bank_labels, num_classes)
+        bank_labels = bank_labels.to(device)
         logger.info("kNN bank: %d training videos embedded", bank.shape[0])
         return cls(
             encoder=encoder,
@@ -167,12 +169,15 @@ class KnnClassifier(nn.Module):
         )
 
 
-def _check_labels(label: torch.Tensor, num_classes: int) -> None:
+def _check_label_shape(label: torch.Tensor) -> None:
     if label.dim() != 1 or label.dtype != torch.long:
         raise ValueError(
             "kNN evaluation (CONTRASTIVE.KNN_ON) votes with one class index per training video; "
             f"this dataset's labels are {tuple(label.shape)} {label.dtype} (multi-label?)"
         )
+
+
+def _check_label_values(label: torch.Tensor, num_classes: int) -> None:
     wrong = sorted({int(x) for x in label if not 0 <= int(x) < num_classes})
     if wrong:
         raise ValueError(

@@ -14,9 +14,10 @@ from sklearn.neighbors import KNeighborsClassifier
 from slowvid import engine
 from slowvid.config import load_config
 from slowvid.data import shuffle_loader
+from slowvid.distributed import launch_job
 from slowvid.engine.inputs import PixelNorm, to_device
 from slowvid.engine.jobs import evaluate_knn
-from slowvid.engine.knn import build_knn_loader, knn_vote
+from slowvid.engine.knn import KnnClassifier, build_knn_loader, knn_vote
 from slowvid.models import build_model
 
 SIMCLR_CFG = os.path.join(REPO, "configs/Demo/VIT_SIMCLR_DEMO.yaml")
@@ -90,6 +91,25 @@ def test_label_free_training_split_is_refused_when_knn_is_on(tiny_opts, tiny_dat
     assert not os.path.exists(os.path.join(cfg.OUTPUT_DIR, "stats.jsonl"))
 
 
+def test_training_labels_outside_the_downstream_classes_are_refused(tiny_opts):
+    opts = tiny_opts(**{**_TINY_SIMCLR, "CONTRASTIVE.NUM_CLASSES_DOWNSTREAM": 5})
+    cfg = load_config(SIMCLR_CFG, opts)
+    model, cpu = build_model(cfg), torch.device("cpu")
+    with pytest.raises(ValueError, match=r"labels \[5, 6, 7\] are not classes 0..4 of CONTRASTIVE"):
+        KnnClassifier.from_training_videos(model, build_knn_loader(cfg, "train"), cpu, cfg)
+
+
+def test_ssl_test_needs_a_contrastive_model_with_knn():
+    base = ["TASK", "ssl", "TEST.ENABLE", "True", "DATA.INPUT_CHANNEL_NUM", "[3]"]
+    contrastive = ["MODEL.MODEL_NAME", "ContrastiveModel", "MODEL.LOSS_FUNC", "contrastive_loss"]
+    load_config([], base + contrastive + ["MODEL.ARCH", "slow"])
+    masked = ["MODEL.MODEL_NAME", "MaskedAutoencoder", "MODEL.LOSS_FUNC", "multi_mse"]
+    with pytest.raises(ValueError, match="TEST.ENABLE: TASK ssl pre-trains without labels"):
+        load_config([], base + masked)
+    with pytest.raises(ValueError, match="NUM_CLASSES_DOWNSTREAM: 0 must be >= 1"):
+        load_config([], base + contrastive + ["CONTRASTIVE.NUM_CLASSES_DOWNSTREAM", "0"])
+
+
 def _stats(output_dir):
     with open(os.path.join(output_dir, "stats.jsonl")) as f:
         return [json.loads(line) for line in f]
@@ -97,7 +117,10 @@ def _stats(output_dir):
 
 @pytest.mark.timeout(240)
 def test_ssl_with_test_enabled_trains_and_reports_knn_accuracy(tiny_opts, tmp_path):
-    opts = tiny_opts(**_TINY_SIMCLR, **{"TEST.ENABLE": True, "TRAIN.EVAL_PERIOD": 1})
+    opts = tiny_opts(
+        **_TINY_SIMCLR,
+        **{"TEST.ENABLE": True, "TRAIN.EVAL_PERIOD": 1, "TEST.SAVE_RESULTS_PATH": "preds.pyth"},
+    )
     cfg = load_config(SIMCLR_CFG, opts)
     assert cfg.TASK == "ssl" and cfg.CONTRASTIVE.KNN_ON  # PySlowFast's default
     results = engine.train_and_test(cfg)
@@ -110,21 +133,18 @@ def test_ssl_with_test_enabled_trains_and_reports_knn_accuracy(tiny_opts, tmp_pa
     for s in (val, test):
         assert 0.0 <= s["top1_acc"] <= s["top5_acc"] <= 100.0
     assert results["test"]["top1_acc"] == test["top1_acc"]
+    # Votes over CONTRASTIVE.NUM_CLASSES_DOWNSTREAM classes (not the 64-wide embedding), summed
+    # over the 2 views of each video: 2 x (24 voters of weight exp(similarity / 0.1) <= e^10).
+    preds = torch.load(os.path.join(cfg.OUTPUT_DIR, "preds.pyth"))
+    assert preds["video_preds"].shape == (8, 8) and (preds["num_views"] == 2).all()
+    assert (preds["video_preds"].sum(1) <= 2 * 24 * np.exp(10.0) * (1 + 1e-6)).all()
+    assert (preds["video_preds"].sum(1) >= 2 * 24 * np.exp(-10.0)).all()
 
-    # KNN_ON False: the evaluation reports the pretext loss and there is no test.
-    no_knn = load_config(
-        SIMCLR_CFG,
-        tiny_opts(
-            **_TINY_SIMCLR,
-            **{"TEST.ENABLE": True, "TRAIN.EVAL_PERIOD": 1, "CONTRASTIVE.KNN_ON": False},
-            OUTPUT_DIR=str(tmp_path / "no_knn"),
-        ),
-    )
-    assert engine.train_and_test(no_knn)["test"] == {}
-    kinds = [s["_type"] for s in _stats(no_knn.OUTPUT_DIR)]
-    assert "test" not in kinds
-    [val] = [s for s in _stats(no_knn.OUTPUT_DIR) if s["_type"] == "val"]
-    assert val["num_clips"] == 16 and val["loss"] > 0.0
+    # KNN_ON False: there is no test (the pretext-loss evaluation: test_ssl_train.py's MoCo run).
+    cfg.defrost()
+    cfg.CONTRASTIVE.KNN_ON = False
+    assert engine.test(cfg) == {}
+    assert [s["_type"] for s in _stats(cfg.OUTPUT_DIR)].count("test") == 1
 
 
 def test_knn_evaluation_equals_sklearn_on_the_same_embeddings(tiny_opts):
@@ -162,3 +182,48 @@ def test_knn_evaluation_equals_sklearn_on_the_same_embeddings(tiny_opts):
     assert results["top5_acc"] == pytest.approx(
         100 * (top5 == labels[:, None]).any(1).double().mean()
     )
+
+
+# Training clips without randomness (the whole 24-frame video, the whole 48 px frame scaled to
+# 32, no colour augmentation): every process count reads the same bank.
+_FIXED_TRAIN_CLIPS = {
+    "DATA.SAMPLING_RATE": 6,
+    "DATA.TRAIN_JITTER_SCALES": [32, 32],
+    "DATA.TRAIN_JITTER_SCALES_RELATIVE": [],
+    "DATA.TRAIN_JITTER_ASPECT_RELATIVE": [],
+    "DATA.SSL_COLOR_JITTER": False,
+    "DATA.SSL_MOCOV2_AUG": False,
+    "DATA.COLOR_RND_GRAYSCALE": 0.0,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_knn_test_over_two_processes_equals_one(tiny_opts, tmp_path):
+    weights = str(tmp_path / "random.pyth")
+    runs = {}
+    for processes in (1, 2):
+        opts = tiny_opts(
+            **{**_TINY_SIMCLR, "TEST.BATCH_SIZE": 4},
+            **_FIXED_TRAIN_CLIPS,
+            **{
+                "NUM_CPU_PROCESSES": processes,
+                "TEST.CHECKPOINT_FILE_PATH": weights,
+                "TEST.SAVE_RESULTS_PATH": "preds.pyth",
+            },
+            OUTPUT_DIR=str(tmp_path / f"p{processes}"),
+        )
+        cfg = load_config(SIMCLR_CFG, opts)
+        if processes == 1:
+            torch.manual_seed(0)
+            torch.save({"model_state": build_model(cfg).state_dict()}, weights)
+        launch_job(cfg, engine.test)
+        [test] = [s for s in _stats(cfg.OUTPUT_DIR) if s["_type"] == "test"]
+        runs[processes] = test, torch.load(os.path.join(cfg.OUTPUT_DIR, "preds.pyth"))
+    (one, one_preds), (two, two_preds) = runs[1], runs[2]
+    assert one["num_videos"] == two["num_videos"] == 8
+    assert (one["top1_acc"], one["top5_acc"]) == (two["top1_acc"], two["top5_acc"])
+    # Each process embeds half the training videos; the gathered bank votes as one process's
+    # (to float rounding of other batch shapes: votes are exp(similarity / 0.1), up to 2e4).
+    for a, b in zip(one_preds.values(), two_preds.values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=0.0)
