@@ -118,16 +118,37 @@ class KnnClassifier(nn.Module):
         self.num_neighbours = num_neighbours
 
     @classmethod
+    def from_config(cls, cfg: CfgNode) -> dict:
+        """The keyword arguments of :meth:`from_training_videos`: reads
+        CONTRASTIVE.NUM_CLASSES_DOWNSTREAM, CONTRASTIVE.T and DATA.MEAN / STD."""
+        return {
+            "num_classes": cfg.CONTRASTIVE.NUM_CLASSES_DOWNSTREAM,
+            "temperature": cfg.CONTRASTIVE.T,
+            "pixel_norm": PixelNorm.from_config(cfg),
+        }
+
+    @classmethod
     @torch.no_grad()
     def from_training_videos(
-        cls, encoder: ContrastiveModel, loader, device: torch.device, cfg: CfgNode
+        cls,
+        encoder: ContrastiveModel,
+        loader,
+        device: torch.device,
+        *,
+        num_classes: int,
+        temperature: float,
+        pixel_norm: PixelNorm | None = None,
+        num_neighbours: int = KNN_NEIGHBOURS,
     ) -> KnnClassifier:
         """The classifier whose bank is ``encoder``'s embeddings of every clip of ``loader``
-        (:func:`build_knn_loader` of "train") over all ranks. Reads CONTRASTIVE.T,
-        NUM_CLASSES_DOWNSTREAM and the pixel normalisation. The loader's random clips and crops
-        are its epoch 0's at every call: the bank changes with the weights only."""
-        num_classes = cfg.CONTRASTIVE.NUM_CLASSES_DOWNSTREAM
-        pixel_norm = PixelNorm.from_config(cfg)
+        (:func:`build_knn_loader` of "train") over all ranks, with their labels. The loader's
+        random clips and crops are its epoch 0's at every call: the bank changes with the
+        weights only.
+
+        Args:
+            pixel_norm: normalises uint8 clips on ``device``.
+            num_classes, temperature, num_neighbours: as the constructor's.
+        """
         encoder.eval()
         shuffle_loader(loader, 0)
         embeddings, labels = [], []
@@ -153,7 +174,8 @@ class KnnClassifier(nn.Module):
             bank=bank,
             bank_labels=bank_labels,
             num_classes=num_classes,
-            temperature=cfg.CONTRASTIVE.T,
+            temperature=temperature,
+            num_neighbours=num_neighbours,
         )
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:

@@ -96,7 +96,9 @@ def test_training_labels_outside_the_downstream_classes_are_refused(tiny_opts):
     cfg = load_config(SIMCLR_CFG, opts)
     model, cpu = build_model(cfg), torch.device("cpu")
     with pytest.raises(ValueError, match=r"labels \[5, 6, 7\] are not classes 0..4 of CONTRASTIVE"):
-        KnnClassifier.from_training_videos(model, build_knn_loader(cfg, "train"), cpu, cfg)
+        KnnClassifier.from_training_videos(
+            model, build_knn_loader(cfg, "train"), cpu, **KnnClassifier.from_config(cfg)
+        )
 
 
 def test_ssl_test_needs_a_contrastive_model_with_knn():
@@ -120,6 +122,8 @@ def test_ssl_with_test_enabled_trains_and_reports_knn_accuracy(tiny_opts, tmp_pa
     opts = tiny_opts(
         **_TINY_SIMCLR,
         **{"TEST.ENABLE": True, "TRAIN.EVAL_PERIOD": 1, "TEST.SAVE_RESULTS_PATH": "preds.pyth"},
+        # Scalars only: the test's galleries are of a classifier's logits, not of kNN votes.
+        **{"TENSORBOARD.ENABLE": True},
     )
     cfg = load_config(SIMCLR_CFG, opts)
     assert cfg.TASK == "ssl" and cfg.CONTRASTIVE.KNN_ON  # PySlowFast's default
