@@ -212,6 +212,11 @@ class ClipDataset(VideoDataset):
             raise ValueError(f"num_temporal_views must be >= 1, got {num_temporal_views}")
         if len(paths) != len(labels):
             raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
+        if multi_label and not all(isinstance(label, torch.Tensor) for label in labels):
+            raise ValueError(
+                f"DATA.MULTI_LABEL: {type(self).__name__} has one class index per video; "
+                "multi-label evaluation (mAP) needs a multi-hot label vector per video"
+            )
         input_spec = input_spec or InputSpec()
         self.check_input_spec(input_spec)
         self.frame_folders = frame_folders
