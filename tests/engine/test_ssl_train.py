@@ -23,6 +23,7 @@ SIMCLR_CFG = os.path.join(REPO, "configs/Demo/VIT_SIMCLR_DEMO.yaml")
 # The demo ViT shrunk: 4 frames of 32 px in 2x16x16 tubelets, 8 tokens.
 _VIT = {
     "DATA.NUM_FRAMES": 4,
+    "VIT.PATCH_SIZE": [2, 16, 16],
     "VIT.DEPTH": 2,
     "VIT.EMBED_DIM": 32,
     "VIT.NUM_HEADS": 2,
