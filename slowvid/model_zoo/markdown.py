@@ -98,7 +98,7 @@ python tools/run_net.py --cfg configs/Demo/VIT_MAE_DEMO.yaml       # or VIT_SIMC
 python tools/run_net.py --cfg configs/Demo/VIT_MAE_FT_DEMO.yaml \\
     TRAIN.CHECKPOINT_FILE_PATH output/vit_mae_demo/checkpoints/checkpoint_epoch_00020.pyth
 python tools/run_net.py --cfg configs/Demo/VIT_LINEAR_DEMO.yaml \\
-    TRAIN.CHECKPOINT_FILE_PATH output/vit_simclr_demo/checkpoints/checkpoint_epoch_00015.pyth
+    TRAIN.CHECKPOINT_FILE_PATH output/vit_simclr_demo/checkpoints/checkpoint_epoch_00010.pyth
 ```
 
 - `contrastive_ssl/BYOL_SlowR50_8x8.yaml`: 43.185728 M
