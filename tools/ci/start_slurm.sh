@@ -57,11 +57,21 @@ mariadbd --user=root --datadir="$DIR/mysql" --socket=/run/mysqld/mysqld.sock --s
 echo "mariadbd $!" >> pids
 wait_for 30 mariadb mariadb-admin --socket=/run/mysqld/mysqld.sock ping
 
+# Free ports, not SLURM's fixed 6817-6819: daemons left by a killed earlier run may hold those.
+read -r ctld_port slurmd_port dbd_port < <(python3 - <<'PY'
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+PY
+) || fail "no free ports"
 node=$(slurmd -C | head -n 1)  # "NodeName=vm CPUs=2 ... RealMemory=N": must match the machine
 host=$(hostname -s)
 cat > slurmdbd.conf <<EOF
 AuthType=auth/munge
 DbdHost=localhost
+DbdPort=$dbd_port
 SlurmUser=root
 StorageType=accounting_storage/mysql
 StorageHost=localhost
@@ -74,6 +84,8 @@ chmod 600 slurmdbd.conf
 cat > slurm.conf <<EOF
 ClusterName=slowvid
 SlurmctldHost=$host
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -94,6 +106,7 @@ SlurmctldLogFile=$DIR/log/slurmctld.log
 SlurmdLogFile=$DIR/log/slurmd.log
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
+AccountingStoragePort=$dbd_port
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 PreemptType=preempt/partition_prio
