@@ -6,6 +6,7 @@ video ViT (VideoMAE) and TimeSformer.
     python benchmarks/model_speed.py --models vit_b timesformer --repeats 3 --threads 2
     python benchmarks/model_speed.py --device cuda --batch 8 [--amp]
     python benchmarks/model_speed.py --variants eager channels_last folded compiled
+    python benchmarks/model_speed.py --models vit_b --threads 1 --clock cpu   # on a shared machine
 
 Both models get the same input, thread count and precision; runs alternate between them in one
 process so machine load affects both alike, and the median of the repeats is reported with the
@@ -16,7 +17,13 @@ and for inference batch norm folded into the convolutions), ``folded`` (batch no
 channels-last), ``compiled`` (``default`` under ``torch.compile``, MODEL.COMPILE; the seconds
 its first step took are printed). Training = forward + backward + SGD step; inference =
 forward under ``torch.inference_mode`` in eval mode. ``transformers`` runs with its default
-attention (SDPA for VideoMAE; TimeSformer has only its own matmul attention).
+attention (SDPA for VideoMAE; TimeSformer has only its own matmul attention). Where the
+slowvid config's recipe adds computation the reference network does not have (stochastic depth
+in the ViT recipes), it is switched off, so both train the same network.
+
+``--clock cpu`` times with the process's CPU time instead of the wall clock: with ``--threads
+1`` that is the work done, unaffected by other jobs taking turns on the cores (they still share
+caches), so ratios of a few percent can be read on a busy machine.
 """
 
 import argparse
@@ -56,7 +63,8 @@ def _transformers(kind: str) -> Callable[[], torch.nn.Module]:
     return build
 
 
-# name -> (slowvid config, reference builder, reference name, per-pathway clip (C, T, H, W))
+# name -> (slowvid config, reference builder, reference name, per-pathway clip (C, T, H, W)
+# [, overrides making slowvid's network the reference's])
 MODELS = {
     "slowfast_r50": (
         "configs/Kinetics/SLOWFAST_8x8_R50.yaml",
@@ -81,12 +89,14 @@ MODELS = {
         _transformers("videomae"),
         "transformers",
         [(3, 16, 224, 224)],
+        ["VIT.DROPPATH_RATE", "0.0"],  # VideoMAEForVideoClassification has no stochastic depth
     ),
     "timesformer": (
         "configs/Kinetics/TIMESFORMER_8x32.yaml",
         _transformers("timesformer"),
         "transformers",
         [(3, 8, 224, 224)],
+        ["VIT.DROPPATH_RATE", "0.0"],  # TimesformerConfig's drop_path_rate is 0
     ),
 }
 
@@ -144,19 +154,22 @@ def _step_fn(model, inputs, train: bool, amp: bool):
     return train_step
 
 
-def _time(step, device: torch.device) -> float:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _time(step, device: torch.device, clock=time.perf_counter) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    start = time.perf_counter()
+    start = clock()
     step()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter() - start
+    return clock() - start
 
 
-def _variant(config: str, variant: str, inputs, train: bool, device: torch.device):
+def _variant(config: str, overrides, variant: str, inputs, train: bool, device: torch.device):
     """A slowvid model and its inputs as ``variant`` prepares them."""
-    cfg = load_config(config)
+    cfg = load_config(config, overrides)
     model = build_model(cfg).to(device)
     if variant in ("folded", "default", "compiled") and not train:
         fold_batchnorm(model.eval(), [inputs])
@@ -179,14 +192,18 @@ def compare(
     device: torch.device,
     amp: bool,
     variants: list[str],
+    clock=time.perf_counter,
 ) -> dict[str, float]:
     """Median seconds per clip for each contender of ``name``."""
-    config, build_reference, reference, shapes = MODELS[name]
+    config, build_reference, reference, shapes, *overrides = MODELS[name]
+    overrides = overrides[0] if overrides else []
     torch.manual_seed(0)
     inputs = [torch.randn(batch, *s, device=device) for s in shapes]
     contenders = {reference: (build_reference().to(device), inputs)}
     for variant in variants:
-        contenders[f"slowvid {variant}"] = _variant(config, variant, inputs, train, device)
+        contenders[f"slowvid {variant}"] = _variant(
+            config, overrides, variant, inputs, train, device
+        )
     steps = {k: _step_fn(m, x, train, amp) for k, (m, x) in contenders.items()}
     for key, step in steps.items():  # warm-up: allocator, oneDNN / cuDNN caches, compiling
         seconds = _time(step, device)
@@ -200,7 +217,7 @@ def compare(
     times: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(repeats):
         for key, step in steps.items():
-            times[key].append(_time(step, device) / batch)
+            times[key].append(_time(step, device, clock) / batch)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -221,7 +238,12 @@ def main() -> None:
     parser.add_argument(
         "--modes", nargs="+", default=["train", "infer"], choices=["train", "infer"]
     )
+    parser.add_argument(
+        "--clock", default="wall", choices=list(CLOCKS), help="cpu: process CPU time (CPU only)"
+    )
     args = parser.parse_args()
+    if args.clock == "cpu" and args.device != "cpu":
+        parser.error("--clock cpu times CPU work; GPU runs need the wall clock")
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -232,11 +254,20 @@ def main() -> None:
     precision = "bf16 autocast" if args.amp else "fp32"
     print(
         f"torch {torch.__version__}, {where}, {precision}, batch {args.batch}, "
-        f"median of {args.repeats}"
+        f"median of {args.repeats}, {args.clock} clock"
     )
     for name in args.models:
         for train in [mode == "train" for mode in args.modes]:
-            result = compare(name, args.batch, args.repeats, train, device, args.amp, args.variants)
+            result = compare(
+                name,
+                args.batch,
+                args.repeats,
+                train,
+                device,
+                args.amp,
+                args.variants,
+                CLOCKS[args.clock],
+            )
             label = MODELS[name][2]
             reference = result[label]
             mode = "train" if train else "infer"

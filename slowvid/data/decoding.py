@@ -39,7 +39,6 @@ __all__ = [
     "PyAVVideo",
     "TorchCodecVideo",
     "Video",
-    "VideoSegment",
     "open_video",
     "resolve_backend",
     "torchcodec_available",
@@ -194,38 +193,6 @@ def _gather(requested: Sequence[int], frames: dict[int, np.ndarray], path: str) 
             i = keys[max(bisect.bisect_right(keys, i) - 1, 0)]
         picked.append(frames[i])
     return torch.from_numpy(np.stack(picked))
-
-
-class VideoSegment(Video):
-    """Frames ``start .. stop`` (inclusive) of an open video, as a video of their own: frame
-    ``i`` of the segment is frame ``start + i`` of the video. Closing it closes the video.
-
-    Args:
-        video: the whole video.
-        start: its first frame in the segment.
-        stop: its last frame in the segment (>= start).
-    """
-
-    def __init__(self, video: Video, start: int, stop: int):
-        if not 0 <= start <= stop:
-            raise ValueError(f"segment [{start}, {stop}] is empty or negative")
-        self.video = video
-        self.start = start
-        self.path = video.path
-        self.fps = video.fps
-        self.num_frames = stop - start + 1
-        self.duration = self.num_frames / self.fps
-        self.backend = video.backend
-
-    def get_frames(self, indices: Sequence[int]) -> torch.Tensor:
-        return self.video.get_frames([self.start + int(i) for i in indices])
-
-    def get_audio(self, start_sec: float, end_sec: float, sample_rate: int) -> torch.Tensor:
-        offset = self.start / self.fps
-        return self.video.get_audio(start_sec + offset, end_sec + offset, sample_rate)
-
-    def close(self) -> None:
-        self.video.close()
 
 
 class PyAVVideo(Video):
@@ -515,16 +482,16 @@ class TorchCodecVideo(Video):
         self._decoder = None
 
 
-def _tiny_video_bytes() -> bytes:
-    """A 4-frame 32x32 mpeg4 video made with PyAV, to probe another decoder with."""
+def tiny_video_bytes(codec: str = "mpeg4", size: int = 32) -> bytes:
+    """A 4-frame ``size``-pixel square video made with PyAV, to probe another decoder with."""
     import av
 
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as out:
-        stream = out.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream = out.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = size, size, "yuv420p"
         for i in range(4):
-            img = np.full((32, 32, 3), 60 * i, dtype=np.uint8)
+            img = np.full((size, size, 3), 60 * i, dtype=np.uint8)
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():
@@ -543,7 +510,7 @@ def torchcodec_available() -> tuple[bool, str]:
         try:
             from torchcodec.decoders import VideoDecoder
 
-            frames = VideoDecoder(_tiny_video_bytes()).get_frames_at([0, 3]).data
+            frames = VideoDecoder(tiny_video_bytes()).get_frames_at([0, 3]).data
             if tuple(frames.shape[:2]) != (2, 3):
                 raise RuntimeError(f"unexpected frame batch shape {tuple(frames.shape)}")
             _TORCHCODEC_STATE = (True, "")

@@ -25,18 +25,16 @@ loader falls back to CPU decoding in its workers.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .decoding import DecodeError, Video
+from .decoding import DecodeError, Video, tiny_video_bytes
 from .transforms import (
     ClipTransform,
     draw_resized_crop,
@@ -279,23 +277,6 @@ def _decode_on(clip: EncodedClip, wanted: list[int], device: torch.device) -> to
         raise DecodeError(clip.path, f"on {device}: {type(err).__name__}: {err}") from err
 
 
-def _tiny_h264() -> bytes:
-    """A 4-frame 64x64 H.264 video (NVDEC decodes H.264 on every GPU that has it)."""
-    import av
-
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
-        for i in range(4):
-            img = np.full((64, 64, 3), 60 * i, dtype=np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return buf.getvalue()
-
-
 def device_decoding_available(device: str = "cuda") -> tuple[bool, str]:
     """Whether torchcodec decodes H.264 on ``device`` here (probed once per process).
 
@@ -313,7 +294,7 @@ def _probe(device: str) -> tuple[bool, str]:
     try:
         from torchcodec.decoders import VideoDecoder
 
-        decoder = VideoDecoder(_tiny_h264(), device=device)
+        decoder = VideoDecoder(tiny_video_bytes("libx264", 64), device=device)  # NVDEC: H.264
         frames = decoder.get_frames_at([0, 3]).data
         fallback = getattr(decoder, "cpu_fallback", None)
         if fallback:  # torchcodec decoded on the CPU instead: no NVDEC for this build or GPU

@@ -70,5 +70,10 @@ class VideoSegment(Video):
             [self.first + min(int(i), self.num_frames - 1) for i in indices]
         )
 
+    def get_audio(self, start_sec: float, end_sec: float, sample_rate: int) -> torch.Tensor:
+        """Audio over a window on the segment's clock (its frame 0 plays at 0 s)."""
+        offset = self.first / self.fps
+        return self.video.get_audio(start_sec + offset, end_sec + offset, sample_rate)
+
     def close(self) -> None:
         self.video.close()

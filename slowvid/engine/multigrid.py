@@ -199,12 +199,8 @@ def stage_at(stages: Sequence[MultigridStage], epoch: int) -> MultigridStage:
     return next((s for s in stages if epoch < s.end_epoch), stages[-1])
 
 
-class LongCycleLoader(HookBase):
-    """Swaps in the training loader of each long-cycle stage as the stage begins.
-
-    Runs first among the hooks: the trainer has already shuffled its old loader for the epoch,
-    so the new one is shuffled here with the same epoch (a resumed run rebuilds the same one).
-    """
+class _StageHook(HookBase):
+    """A hook that acts when the epoch starting enters another long-cycle stage."""
 
     def __init__(self, cfg: CfgNode, stages: Sequence[MultigridStage]):
         self.cfg = cfg
@@ -213,9 +209,22 @@ class LongCycleLoader(HookBase):
 
     def before_epoch(self) -> None:
         stage = stage_at(self.stages, self.trainer.epoch)
-        if stage == self.current:
-            return
-        self.current = stage
+        if stage != self.current:
+            self.current = stage
+            self.enter(stage)
+
+    def enter(self, stage: MultigridStage) -> None:
+        raise NotImplementedError
+
+
+class LongCycleLoader(_StageHook):
+    """Swaps in the training loader of each long-cycle stage as the stage begins.
+
+    Runs first among the hooks: the trainer has already shuffled its old loader for the epoch,
+    so the new one is shuffled here with the same epoch (a resumed run rebuilds the same one).
+    """
+
+    def enter(self, stage: MultigridStage) -> None:
         self.trainer.loader = build_loader(stage_config(self.cfg, stage), "train")
         shuffle_loader(self.trainer.loader, self.trainer.epoch)
         logger.info(
@@ -239,23 +248,14 @@ def long_cycle_norm(batch_per_process: int, bn_base_size: int) -> tuple[str, int
     return "plain", 1
 
 
-class LongCycleBatchNorm(HookBase):
+class LongCycleBatchNorm(_StageHook):
     """Switches the model's batch norms as each long-cycle stage begins (MULTIGRID.BN_BASE_SIZE).
 
     The layers are swapped for another kind holding the same parameters and buffers, so the
     optimizer, DDP and checkpoints see no change. Runs after :class:`LongCycleLoader`.
     """
 
-    def __init__(self, cfg: CfgNode, stages: Sequence[MultigridStage]):
-        self.cfg = cfg
-        self.stages = list(stages)
-        self.current: MultigridStage | None = None
-
-    def before_epoch(self) -> None:
-        stage = stage_at(self.stages, self.trainer.epoch)
-        if stage == self.current:
-            return
-        self.current = stage
+    def enter(self, stage: MultigridStage) -> None:
         world = comm.get_world_size()
         per_process = self.cfg.TRAIN.BATCH_SIZE * stage.batch_factor // world
         kind, n = long_cycle_norm(per_process, self.cfg.MULTIGRID.BN_BASE_SIZE)

@@ -26,6 +26,7 @@ from slowvid.evaluation import ScalarMeter, format_eta
 from slowvid.solver import set_lr
 from slowvid.utils.logging import log_json_stats
 
+from .cpu_amp import guard_short_clip_conv3d
 from .hooks import HookBase
 from .inputs import PixelNorm, to_device
 from .setup import epoch_seed, seed_everything
@@ -119,6 +120,8 @@ class Trainer:
         self.resume_rng_state = resume_rng_state
         self.pixel_norm = pixel_norm
         self.train_metrics = train_metrics
+        if mixed_precision and device.type == "cpu":
+            guard_short_clip_conv3d(model)
         # fp16 needs loss scaling; bf16 (the CPU's autocast type) has fp32's range and does not.
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=mixed_precision and device.type == "cuda"

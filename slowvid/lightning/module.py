@@ -29,6 +29,7 @@ from slowvid.data import shuffle_loader
 from slowvid.data.datasets import VideoDataset
 from slowvid.data.shards import StreamingDataset
 from slowvid.distributed import comm
+from slowvid.engine.cpu_amp import guard_short_clip_conv3d
 from slowvid.engine.setup import epoch_seed, seed_everything
 from slowvid.engine.trainer import check_failed_videos
 from slowvid.evaluation import topk_correct
@@ -136,6 +137,8 @@ class VideoClassificationModule(L.LightningModule):
             load_checkpoint(cfg.TRAIN.CHECKPOINT_FILE_PATH, model)
         if cfg.MODEL.CHANNELS_LAST:
             model = model.to(memory_format=torch.channels_last_3d)
+        if cfg.TRAIN.MIXED_PRECISION and cfg.NUM_GPUS == 0:
+            guard_short_clip_conv3d(model)  # Lightning's bf16-mixed on CPU has the bug too
         s = cfg.SOLVER
         return {
             "model": model,

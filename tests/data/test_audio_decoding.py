@@ -6,6 +6,7 @@ import torch
 
 from slowvid.data.decoding import NoAudioError, open_video, torchcodec_available
 from slowvid.data.demo import write_video
+from slowvid.data.video_segment import VideoSegment
 
 TORCHCODEC_OK, TORCHCODEC_REASON = torchcodec_available()
 BACKENDS = [
@@ -103,3 +104,17 @@ def test_backends_give_the_same_samples(videos, start_sec):
     pyav = _read_chirp(videos["chirp"], "pyav", start_sec)
     torchcodec = _read_chirp(videos["chirp"], "torchcodec", start_sec)
     np.testing.assert_allclose(pyav, torchcodec, rtol=0, atol=1e-5)
+
+
+@pytest.mark.timeout(60)
+def test_a_segment_reads_audio_on_its_own_clock(videos):
+    """Frame 0 of a segment starting at frame 9 (0.3 s at 30 fps) plays at its 0 s."""
+    with open_video(videos["chirp"], "pyav") as video:
+        whole = video.get_audio(0.3, 0.5, CHIRP_RATE)
+        segment = VideoSegment(open_video(videos["chirp"], "pyav"), 9, 29)
+        with segment:
+            part = segment.get_audio(0.0, 0.2, CHIRP_RATE)
+            frames = segment.get_frames([0, 100])  # past the segment's end: its last frame
+            assert torch.equal(frames, video.get_frames([9, 29]))
+    np.testing.assert_allclose(part.numpy(), whole.numpy(), atol=1e-6)
+    assert _rms(part) > 0.1

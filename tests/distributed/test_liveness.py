@@ -4,7 +4,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -30,15 +29,16 @@ def _raise_on_rank1(cfg) -> None:
 @pytest.mark.timeout(60)
 def test_a_raising_rank_stops_a_two_process_run_naming_it():
     cfg = get_cfg()
-    cfg.NUM_GPUS, cfg.NUM_CPU_PROCESSES, cfg.DIST_TIMEOUT_MINUTES = 0, 2, 0.5
-    start = time.monotonic()
+    # A 10-minute collective timeout: a stop within the test's 60 s came from the failure
+    # channel, not from rank 0 waiting out the collective.
+    cfg.NUM_GPUS, cfg.NUM_CPU_PROCESSES, cfg.DIST_TIMEOUT_MINUTES = 0, 2, 10
     with pytest.raises(mp.ProcessRaisedException) as info:
         launch_job(cfg, _raise_on_rank1)
     message = str(info.value)
     # mp.spawn reports whichever process ended first: rank 1 itself, or rank 0 naming rank 1.
     assert "boom on purpose" in message
     assert re.search(r"(rank 1 failed|Process 1 terminated)", message), message
-    assert time.monotonic() - start < 20  # far below the 30 s collective timeout
+    assert "timed out" not in message.lower() and "watchdog" not in message.lower(), message
 
 
 def _run_shards(mode: str, timeout: float = 40) -> list[subprocess.CompletedProcess]:
@@ -80,10 +80,9 @@ def test_a_shard_that_raises_is_named_by_the_other_shard():
 
 @pytest.mark.timeout(60)
 def test_a_hanging_shard_trips_the_fractional_collective_timeout():
-    start = time.monotonic()
     shard0, _ = _run_shards("hang")
     assert shard0.returncode != 0
     assert "every rank is alive: a rank is stuck" in shard0.stderr
     assert "DIST_TIMEOUT_MINUTES=0.05" in shard0.stderr
-    # rank 0 gave up after the 3 s timeout, long before rank 1's 60 s sleep would end
-    assert time.monotonic() - start < 45
+    # _run_shards waits 40 s for rank 0, less than rank 1's 60 s sleep: rank 0 ended on the
+    # fractional timeout, not because rank 1 woke up.

@@ -38,9 +38,10 @@ from typing import Any
 
 import torch
 
-from slowvid.data.decoding import Video, VideoSegment, open_video
+from slowvid.data.decoding import Video, open_video
 from slowvid.data.frames import FrameFolders, FrameListVideo
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
+from slowvid.data.video_segment import VideoSegment
 from slowvid.evaluation import MultiTaskEvaluator
 from slowvid.registry import DATASETS
 

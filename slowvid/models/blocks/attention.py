@@ -287,7 +287,7 @@ class DropPath(nn.Module):
         if self.rate == 0.0 or not self.training:
             return x
         keep = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(1 - self.rate)
-        return x * keep / (1 - self.rate)
+        return x * keep.div_(1 - self.rate)  # scale the (B, 1, ...) mask, not x: one pass over x
 
 
 class Mlp(nn.Module):
