@@ -5,6 +5,13 @@ meta device and compare its trainable parameter count with what PySlowFast build
         [--reference ../shared/pyslowfast_reference_params.json] [--defaults PATH] \\
         [--only VIT REV_]
 
+Every yaml is loaded with ``NUM_GPUS 0`` appended, as the reference counts were made: PySlowFast's
+own code built them on the meta device with NUM_GPUS 0, a one-process CPU run, under which its
+``assert_and_infer_cfg`` skips the batch-size-per-GPU checks (``k400_VIT_B_16x4_FT`` has
+TRAIN.BATCH_SIZE 1 with NUM_GPUS 8). slowvid's NUM_GPUS 0 is the same run (one CPU process,
+NUM_CPU_PROCESSES 1), and neither setting changes the network; a real run with the yaml's own
+NUM_GPUS is still checked for divisible batches.
+
 Each yaml ends as one of: ``match`` (loads, builds, same count), ``DIFFERENT`` (builds another
 network: the failure this tool exists to catch), ``stopped`` (refused, with the first line of the
 message), or ``no reference`` (PySlowFast cannot build it either). With ``--defaults`` (default:
@@ -49,10 +56,14 @@ def trainable_parameters(cfg) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or frozen_ok)
 
 
+# Appended to every yaml: the run the reference counts were built for (module docstring).
+OVERRIDES = ["NUM_GPUS", "0"]
+
+
 def check_yaml(path: str) -> tuple[int | None, str]:
     """(trainable parameters, "") or (None, first line of the refusal)."""
     try:
-        cfg = load_config(path)
+        cfg = load_config(path, OVERRIDES)
         return trainable_parameters(cfg), ""
     except Exception as err:  # every refusal is reported, none stops the sweep
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
@@ -120,6 +131,7 @@ def main(argv=None) -> int:
         if name.endswith(".yaml")
         and (not args.only or any(part in os.path.join(d, name) for part in args.only))
     )
+    print(f"every yaml loaded with {' '.join(OVERRIDES)} (a CPU run, as the reference was built)")
     counts: Counter = Counter()
     different = []
     checked = []

@@ -28,7 +28,7 @@ import torch
 from tqdm import tqdm
 
 from slowvid.checkpoint import load_checkpoint
-from slowvid.config import load_config
+from slowvid.config import head_activation, load_config
 from slowvid.data.box_transforms import DetectionTransform
 from slowvid.data.class_names import find_class_names, read_class_names
 from slowvid.data.decoding import open_video
@@ -36,7 +36,7 @@ from slowvid.data.sampling import ClipSpec, clip_stride
 from slowvid.data.transforms import ClipTransform, spatial_args, split_pathways
 from slowvid.engine.setup import fold_for_inference, use_channels_last
 from slowvid.evaluation.ava import read_labelmap
-from slowvid.models import build_model, scores_of
+from slowvid.models import build_model
 from slowvid.models.person_detector import PersonDetector
 from slowvid.visualization import GradCAM, default_target_layers, overlay_heatmap
 
@@ -159,6 +159,18 @@ def gradcam_frames(cam, inputs, frames, clip_idx, first: int, colormap: str):
     return shown.numpy().copy()
 
 
+def head_scores(logits: torch.Tensor, activation: str) -> torch.Tensor:
+    """The scores shown for ``logits`` (..., classes): MODEL.HEAD_ACT as PySlowFast's heads apply
+    it at inference, "softmax" over the classes, "sigmoid" per class, "none" the logits."""
+    if activation == "softmax":
+        return logits.softmax(-1)
+    if activation == "sigmoid":
+        return logits.sigmoid()
+    if activation == "none":
+        return logits
+    raise ValueError(f"MODEL.HEAD_ACT {activation!r}: one of softmax, sigmoid, none")
+
+
 @torch.no_grad()
 def annotate_window(model, cfg, transform, clip_frames, boxes, args, names, size) -> list:
     """Predictions of one window as ``[(pixel box or None, text lines, colour)]``.
@@ -172,8 +184,7 @@ def annotate_window(model, cfg, transform, clip_frames, boxes, args, names, size
     if boxes is None:
         clip = transform(clip_frames, spatial_idx=1)
         inputs = [x[None].to(device) for x in split_pathways(clip, strides)]
-        logits = model(inputs).float()[0].cpu()
-        p = logits.sigmoid() if scores_of(cfg.MODEL.LOSS_FUNC) == "sigmoid" else logits.softmax(-1)
+        p = head_scores(model(inputs).float()[0].cpu(), head_activation(cfg))
         top = p.argsort(descending=True)[: args.topk].tolist()
         return [(None, [f"{names[i]} {p[i]:.2f}" for i in top], (255, 255, 255))]
     if not boxes:
@@ -181,7 +192,7 @@ def annotate_window(model, cfg, transform, clip_frames, boxes, args, names, size
     clip, in_boxes = transform(clip_frames, torch.tensor(boxes))
     rois = torch.cat([torch.zeros(len(boxes), 1), in_boxes], dim=1).to(device)
     inputs = [x[None].to(device) for x in split_pathways(clip, strides)]
-    probs = model(inputs, rois).float().sigmoid().cpu()
+    probs = head_scores(model(inputs, rois).float().cpu(), head_activation(cfg))
     w, h = size
     out = []
     for k, (box, p) in enumerate(zip(boxes, probs)):

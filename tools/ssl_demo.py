@@ -90,6 +90,8 @@ def compare(name: str, args, unlabelled: Path, labelled: Path, seeds: list[int])
         base = args.out / name
         pre = base / f"pretrain_seed{seed}"
         opts = ["DATA.PATH_TO_DATA_DIR", str(unlabelled), "RNG_SEED", str(seed)]
+        if name == "contrastive":  # no labels, so no kNN evaluation: the pretext loss instead
+            opts += ["CONTRASTIVE.KNN_ON", "False"]
         run(pretrain_cfg, pre, data + opts + args.pretrain_opts.split())
         common = data + ["DATA.PATH_TO_DATA_DIR", str(labelled), "RNG_SEED", str(seed)]
         common += args.eval_opts.split()

@@ -79,9 +79,6 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
     "CONTRASTIVE.LENGTH": _g(239975, "training samples held by the kNN memory bank", _CONTRASTIVE),
     "CONTRASTIVE.INTERP_MEMORY": _g(False, "interpolates the memory bank in time", _CONTRASTIVE),
     "CONTRASTIVE.MEM_TYPE": _g("1d", "1-D or 2-D (+time) memory bank", _CONTRASTIVE),
-    "CONTRASTIVE.NUM_CLASSES_DOWNSTREAM": _g(
-        400, "classes of the online kNN evaluation", _CONTRASTIVE
-    ),
     "CONTRASTIVE.BN_SYNC_MLP": _g(False, "synchronised batch norm in that MLP", _CONTRASTIVE),
     "CONTRASTIVE.LOCAL_SHUFFLE_BN": _g(
         True, "shuffles batch norm within a machine, not across machines", _CONTRASTIVE
@@ -97,7 +94,6 @@ FOREIGN_KEYS: dict[str, ForeignKey] = {
         "DATA.TRAIN_CROP_NUM_TEMPORAL > 1",
     ),
     "CONTRASTIVE.SWAV_QEUE_LEN": _g(0, "length of SwAV's queue", _CONTRASTIVE),
-    "CONTRASTIVE.KNN_ON": _g(True, "online kNN evaluation while training", _CONTRASTIVE),
     # ---- Masked pre-training (MaskFeat, MAE) ------------------------------------------------
     "MASK.PER_FRAME_MASKING": _g(False, "masks each frame separately in MAE", _MASKED),
     "MASK.SCALE_INIT_BY_DEPTH": _g(False, "scales the initial weights by 1 / depth", _MASKED),

@@ -115,6 +115,12 @@ def add_ssl_keys(cfg: CfgNode) -> None:
     cfg.CONTRASTIVE.SEQUENTIAL = False
     # SimCLR: negatives are gathered from every process, not only this one's batch.
     cfg.CONTRASTIVE.SIMCLR_DIST_ON = True
+    # ContrastiveModel's test (TEST.ENABLE) and its evaluation every TRAIN.EVAL_PERIOD classify
+    # clips by weighted kNN votes of the training videos' embeddings and labels (PySlowFast's
+    # kNN evaluation); False: no test, and the evaluation reports the pretext loss.
+    cfg.CONTRASTIVE.KNN_ON = True
+    # Classes of the labels those kNN votes go to (e.g. 400 for Kinetics-400).
+    cfg.CONTRASTIVE.NUM_CLASSES_DOWNSTREAM = 400
 
 
 def check_ssl_keys(cfg: CfgNode) -> None:
@@ -129,10 +135,11 @@ def check_ssl_keys(cfg: CfgNode) -> None:
         raise ValueError(f"config TASK: {task!r} is not '', 'ssl' or 'ssl_eval[...]'")
     own_loss = ("multi_mse", "contrastive_loss")
     if task == "ssl":
-        if cfg.TEST.ENABLE:
+        if cfg.TEST.ENABLE and cfg.MODEL.MODEL_NAME != "ContrastiveModel":
             raise ValueError(
-                "config TEST.ENABLE: TASK ssl pre-trains without labels and has no test; set it "
-                "False and evaluate the backbone with TASK ssl_eval"
+                "config TEST.ENABLE: TASK ssl pre-trains without labels and has no test (only "
+                "ContrastiveModel's kNN test, CONTRASTIVE.KNN_ON); set it False and evaluate the "
+                "backbone with TASK ssl_eval"
             )
         if cfg.MIXUP.ENABLE:
             raise ValueError("config MIXUP.ENABLE: mixup blends labels; TASK ssl has none")
@@ -154,6 +161,11 @@ def check_ssl_keys(cfg: CfgNode) -> None:
     if cfg.CONTRASTIVE.TYPE not in CONTRASTIVE_TYPES:
         raise ValueError(
             f"config CONTRASTIVE.TYPE: {cfg.CONTRASTIVE.TYPE!r} is not one of {CONTRASTIVE_TYPES}"
+        )
+    if cfg.CONTRASTIVE.NUM_CLASSES_DOWNSTREAM < 1:
+        raise ValueError(
+            "config CONTRASTIVE.NUM_CLASSES_DOWNSTREAM: "
+            f"{cfg.CONTRASTIVE.NUM_CLASSES_DOWNSTREAM} must be >= 1"
         )
     for key in ("TRAIN_CROP_NUM_TEMPORAL", "TRAIN_CROP_NUM_SPATIAL"):
         if cfg.DATA[key] < 1:

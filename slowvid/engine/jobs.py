@@ -33,6 +33,7 @@ from .hooks import (
     build_extra_hooks,
 )
 from .inputs import PixelNorm
+from .knn import KnnClassifier, build_knn_loader, knn_data_cfg, knn_evaluated
 from .multigrid import (
     LongCycleBatchNorm,
     LongCycleLoader,
@@ -73,6 +74,7 @@ def evaluate(
     step: int,
     tensorboard=None,
     save_path: str = "",
+    with_galleries: bool = True,
 ) -> dict:
     """Evaluation of ``model`` on ``loader`` by its dataset's evaluator; logs and returns the
     metrics.
@@ -82,6 +84,8 @@ def evaluate(
         step: the epoch (0 for testing).
         tensorboard: writer for the scalars and, when testing, the evaluator's images.
         save_path: where rank 0 saves the evaluator's per-video predictions ("" for nowhere).
+        with_galleries: when testing with ``tensorboard``, also the clip galleries of a
+            classifier's logits (False for scores that are not logits: kNN votes).
     """
     with gathered(model, cfg.FSDP.RESHARD_AFTER_FORWARD):  # FSDP: no collective per batch
         return _evaluate(
@@ -93,13 +97,45 @@ def evaluate(
             step=step,
             tensorboard=tensorboard,
             save_path=save_path,
+            with_galleries=with_galleries,
+        )
+
+
+def evaluate_knn(
+    model, bank_loader, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard=None
+) -> dict:
+    """:func:`evaluate` of a contrastive model's kNN classification (CONTRASTIVE.KNN_ON): the
+    bank is embedded from ``bank_loader`` (:func:`~.knn.build_knn_loader` of "train") with the
+    current weights, then ``loader``'s clips are classified by its votes."""
+    with gathered(model, cfg.FSDP.RESHARD_AFTER_FORWARD):
+        knn = KnnClassifier.from_training_videos(
+            unwrap_model(model), bank_loader, device, **KnnClassifier.from_config(cfg)
+        )
+        return evaluate(
+            knn,
+            loader,
+            device,
+            knn_data_cfg(cfg),
+            tag=tag,
+            step=step,
+            tensorboard=tensorboard,
+            with_galleries=False,
         )
 
 
 def _evaluate(
-    model, loader, device, cfg: CfgNode, *, tag: str, step: int, tensorboard, save_path: str
+    model,
+    loader,
+    device,
+    cfg: CfgNode,
+    *,
+    tag: str,
+    step: int,
+    tensorboard,
+    save_path: str,
+    with_galleries: bool,
 ) -> dict:
-    galleries = _galleries(cfg, model, tag, tensorboard)
+    galleries = _galleries(cfg, model, tag, tensorboard) if with_galleries else None
     on_batch = None
     if galleries is not None:
 
@@ -290,10 +326,25 @@ def _train(cfg: CfgNode, lease) -> dict:
     )
     last_eval: dict = {}
     if cfg.TRAIN.EVAL_PERIOD > 0:
-        val_loader = build_loader(cfg, "val")
+        knn = knn_evaluated(cfg, unwrap_model(model))
+        if knn:  # labelled splits, read now so that a missing label stops the run first
+            bank_loader, val_loader = build_knn_loader(cfg, "train"), build_knn_loader(cfg, "val")
+        else:
+            val_loader = build_loader(cfg, "val")
 
         def run_eval(epoch: int) -> dict:
-            if pretraining:
+            if knn:
+                results = evaluate_knn(
+                    model,
+                    bank_loader,
+                    val_loader,
+                    device,
+                    cfg,
+                    tag="val",
+                    step=epoch,
+                    tensorboard=tensorboard,
+                )
+            elif pretraining:
                 results = evaluate_pretext_loss(
                     model,
                     val_loader,
@@ -392,6 +443,14 @@ def test(cfg: CfgNode) -> dict:
 def _test(cfg: CfgNode) -> dict:
     device = setup_job(cfg, "test")
     model = build_model(cfg)
+    knn = knn_evaluated(cfg, model)
+    if cfg.TASK == "ssl" and not knn:
+        # PySlowFast's test of a contrastive model is its kNN classification, and nothing else.
+        logger.warning(
+            "TASK ssl: nothing to test (a ContrastiveModel with CONTRASTIVE.KNN_ON is tested by "
+            "kNN classification; other pre-training has no test)"
+        )
+        return {}
     log_model_info(model, cfg)
     path, kind = checkpoint_to_test(cfg)
     if path:
@@ -403,7 +462,13 @@ def _test(cfg: CfgNode) -> dict:
             cfg.OUTPUT_DIR,
         )
     fold_for_inference(model.to(device).eval(), cfg)
-    model = wrap_model(model, cfg, device)
+    if knn:  # no wrapper: the classifier only runs forward passes
+        model = KnnClassifier.from_training_videos(
+            model, build_knn_loader(cfg, "train"), device, **KnnClassifier.from_config(cfg)
+        )
+        cfg = knn_data_cfg(cfg)
+    else:
+        model = wrap_model(model, cfg, device)
     tensorboard = _tensorboard(cfg)
     clips = list(cfg.TEST.NUM_TEMPORAL_CLIPS)
     per_clips = {}
@@ -415,14 +480,16 @@ def _test(cfg: CfgNode) -> dict:
         if save_as and len(clips) > 1:
             stem, ext = os.path.splitext(save_as)
             save_as = f"{stem}_{num_clips}clips{ext}"
-        results = _test_views(model, device, views_cfg, tensorboard, save_as)
+        results = _test_views(model, device, views_cfg, tensorboard, save_as, not knn)
         per_clips[num_clips] = results
     if tensorboard is not None:
         tensorboard.close()
     return {**results, "per_num_temporal_clips": per_clips} if clips else results
 
 
-def _test_views(model, device, cfg: CfgNode, tensorboard, save_as: str) -> dict:
+def _test_views(
+    model, device, cfg: CfgNode, tensorboard, save_as: str, with_galleries: bool
+) -> dict:
     """One multi-view test pass at cfg.TEST.NUM_ENSEMBLE_VIEWS clips per video; the per-video
     predictions saved to OUTPUT_DIR/``save_as`` ("" for nowhere)."""
     loader = build_loader(cfg, "test")
@@ -436,6 +503,7 @@ def _test_views(model, device, cfg: CfgNode, tensorboard, save_as: str) -> dict:
         step=0,
         tensorboard=tensorboard,
         save_path=save_path,
+        with_galleries=with_galleries,
     )
     if comm.is_main_process():
         numbers = {k: v for k, v in results.items() if isinstance(v, int | float)}

@@ -98,7 +98,9 @@ python tools/run_net.py --cfg configs/Demo/VIT_MAE_DEMO.yaml       # or VIT_SIMC
 python tools/run_net.py --cfg configs/Demo/VIT_MAE_FT_DEMO.yaml \\
     TRAIN.CHECKPOINT_FILE_PATH output/vit_mae_demo/checkpoints/checkpoint_epoch_00020.pyth
 python tools/run_net.py --cfg configs/Demo/VIT_LINEAR_DEMO.yaml \\
-    TRAIN.CHECKPOINT_FILE_PATH output/vit_simclr_demo/checkpoints/checkpoint_epoch_00015.pyth
+    TRAIN.CHECKPOINT_FILE_PATH output/vit_simclr_demo/checkpoints/checkpoint_epoch_00010.pyth
+# both against random initialisation, 3 seeds each: on these videos neither helps (README)
+OMP_NUM_THREADS=1 python tools/ssl_demo.py --seeds 1 2 3
 ```
 
 - `contrastive_ssl/BYOL_SlowR50_8x8.yaml`: 43.185728 M

@@ -484,7 +484,7 @@ class MViT(VideoModel):
         clip = inputs[0] if inputs[0].dim() == 5 else inputs[0].unsqueeze(2)
         x = self.patch_embed(clip)
         grid = tuple(x.shape[2:])
-        x = x.flatten(2).transpose(1, 2)
+        x = x.flatten(2).transpose(1, 2).contiguous()  # tokens (B, N, C) in memory order
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         if self.use_abs_pos:

@@ -210,17 +210,19 @@ def test_both_spellings_of_a_key_must_agree(tmp_path):
 
 def _core_keys() -> set[str]:
     """Keys defaults.py defines itself (before the foreign table is added), with those of
-    ssl_keys.py, which it adds."""
+    model_keys.py and ssl_keys.py, which it adds."""
     with open(os.path.join(REPO, "slowvid/config/defaults.py")) as f:
         core = set(re.findall(r"^_C\.([A-Za-z0-9_.]+) = (?!CfgNode)", f.read(), re.M))
-    with open(os.path.join(REPO, "slowvid/config/ssl_keys.py")) as f:
-        core |= set(re.findall(r"^    cfg\.([A-Za-z0-9_.]+) = (?!CfgNode)", f.read(), re.M))
+    for part in ("model_keys.py", "ssl_keys.py"):
+        with open(os.path.join(REPO, "slowvid/config", part)) as f:
+            core |= set(re.findall(r"^    cfg\.([A-Za-z0-9_.]+) = (?!CfgNode)", f.read(), re.M))
     return core
 
 
 def test_the_tables_hold_no_key_slowvid_defines_and_describe_every_entry():
     core = _core_keys()
     assert "SOLVER.BASE_LR_SCALE_NUM_SHARDS" in core  # the regex sees the core keys
+    assert "MVIT.ZERO_DECAY_POS_CLS" in core and "TASK" in core  # and the added files' keys
     assert not core & set(FOREIGN_KEYS), "a landed feature still sits in FOREIGN_KEYS"
     assert not core & set(ALIASES)
     assert set(ALIASES.values()) <= core

@@ -21,7 +21,7 @@ from slowvid.data.augment import (
 from slowvid.data.augment.mixup import MixupCollate, smooth_one_hot
 from slowvid.data.augment.rand_augment import RAND_OPS, apply_op, parse_policy
 from slowvid.data.build import collate_clips
-from slowvid.data.datasets.clip_dataset import augment_kwargs
+from slowvid.data.datasets.clip_views import augment_kwargs
 from slowvid.data.transforms import ClipTransform, random_resized_crop
 
 

@@ -9,7 +9,7 @@ from synthetic import data_cfg
 
 from slowvid.data import build_dataset
 from slowvid.data.augment import build_clip_augment
-from slowvid.data.datasets.clip_dataset import clip_views
+from slowvid.data.datasets.clip_views import clip_views
 from slowvid.data.masks import CubeMasks
 
 

@@ -213,9 +213,8 @@ _SSL = {
     "MODEL.MODEL_NAME": "ContrastiveModel",
     "MODEL.LOSS_FUNC": "contrastive_loss",
     "MODEL.DROPOUT_RATE": 0.0,
-    # PySlowFast tests these with a kNN classifier (CONTRASTIVE.KNN_ON), which slowvid does not
-    # build: it refuses TEST.ENABLE with TASK ssl, so the pre-training yamls turn it off.
-    "TEST.ENABLE": False,
+    # PySlowFast's yamls keep their kNN test (CONTRASTIVE.KNN_ON, on by default).
+    "TEST.ENABLE": True,
 }
 # The pre-trained checkpoint comes on the command line, as with PySlowFast.
 _EVAL = {**_SLOW, "MODEL.MODEL_NAME": "ResNet", "MODEL.DROPOUT_RATE": 0.5}

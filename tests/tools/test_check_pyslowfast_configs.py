@@ -5,7 +5,10 @@ import importlib.util
 import json
 import os
 
+import pytest
 import yaml
+
+from slowvid.config import load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 spec = importlib.util.spec_from_file_location(
@@ -64,7 +67,20 @@ def test_the_sweep_classifies_every_yaml_and_checks_the_keys(tmp_path, capsys):
     assert "match        configs/Kinetics/X3D_M.yaml: 3.794322 M" in out
     assert "DIFFERENT    configs/Kinetics/X3D_WRONG.yaml" in out
     assert "stopped      configs/Kinetics/SSL.yaml: ValueError: RESNET.ZERO_INIT_FINAL_CONV" in out
+    assert "every yaml loaded with NUM_GPUS 0" in out
     assert "1 of 3 yamls PySlowFast builds load unmodified" in out
     assert "KEY unknown to slowvid: TRAIN.A_KEY_SLOWVID_LACKS" in out
     assert "KEY default differs and is not listed: DATA.TARGET_FPS 25 vs 30" in out
     assert "SLOWFAST.ALPHA" not in out  # listed in DEFAULTS_DIFFER
+
+
+def test_yamls_are_built_as_the_reference_was_with_num_gpus_0(tmp_path, capsys):
+    # PySlowFast's k400_VIT_B_16x4_FT: TRAIN.BATCH_SIZE 1 with NUM_GPUS 8. The reference was built
+    # with NUM_GPUS 0 (a CPU run, whose batch PySlowFast does not split), and so is the sweep.
+    path = tmp_path / "ONE_CLIP_8_GPUS.yaml"
+    tree = {**X3D_M, "TRAIN": {"DATASET": "kinetics", "BATCH_SIZE": 1}, "NUM_GPUS": 8}
+    path.write_text(yaml.safe_dump(tree))
+    assert tool.check_yaml(str(path)) == (3794322, "")
+    # A real run of the yaml as written still refuses the batch it cannot split.
+    with pytest.raises(ValueError, match="TRAIN.BATCH_SIZE: 1 is not divisible by the 8"):
+        load_config(str(path))

@@ -228,3 +228,30 @@ def test_overlay_names_classes_from_the_names_file(video, tmp_path, monkeypatch)
     (data / "classnames.json").write_text(json.dumps(CLASSNAMES[:5]))
     assert demo_net.main(args + opts) == 0
     assert drawn and all(line.startswith("class ") for line in drawn), drawn[:3]
+
+
+@pytest.mark.parametrize("head_act", ["", "softmax", "sigmoid", "none"])
+def test_scores_shown_follow_model_head_act(head_act):
+    # A cross-entropy model: "" resolves to softmax; MODEL.HEAD_ACT overrides what the loss implies.
+    cfg_path = os.path.join(REPO, "configs/Demo/SLOWFAST_DEMO.yaml")
+    cfg = load_config(cfg_path, [*TINY, "MODEL.HEAD_ACT", head_act or "''"])
+    model = build_model(cfg).eval()
+    bias = torch.tensor([0.0, 0.0, 2.0, 0.0, 0.0, 3.0, 0.0, -1.0])
+    with torch.no_grad():
+        model.head.proj.weight.zero_()
+        model.head.proj.bias.copy_(bias)
+    expected = {
+        "": bias.softmax(-1),
+        "softmax": bias.softmax(-1),
+        "sigmoid": bias.sigmoid(),
+        "none": bias,
+    }[head_act]
+    transform = demo_net.ClipTransform(**demo_net.spatial_args(cfg, False))
+    frames = torch.randint(0, 256, (cfg.DATA.NUM_FRAMES, 64, 64, 3), dtype=torch.uint8)
+    argv = ["--cfg", cfg_path, "--video", "v.mp4", "--output", "o.mp4", "--topk", "3"]
+    args = demo_net.parse_args(argv)
+    [(box, lines, _)] = demo_net.annotate_window(
+        model, cfg, transform, frames, None, args, NAMES, (64, 64)
+    )
+    assert box is None
+    assert lines == [f"{NAMES[i]} {expected[i]:.2f}" for i in (5, 2, 0)]

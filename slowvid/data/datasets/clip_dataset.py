@@ -24,8 +24,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -34,9 +33,7 @@ from slowvid.config import head_activation
 from slowvid.data.augment import (
     Mixup,
     MixupCollate,
-    build_clip_augment,
     build_mixup,
-    build_random_erasing,
 )
 from slowvid.data.collate import collate_clips
 from slowvid.data.decoding import DecodeError, Video, open_video, resolve_backend
@@ -47,11 +44,9 @@ from slowvid.data.device_decoding import (
     resolve_device_decoding,
 )
 from slowvid.data.frames import FrameFolders
-from slowvid.data.masks import CubeMasks
 from slowvid.data.sampling import ClipSpec, random_clip_indices, uniform_clip_indices
 from slowvid.data.transforms import (
     ClipTransform,
-    is_channels_last,
     scale_frames,
     spatial_args,
     split_pathways,
@@ -66,34 +61,11 @@ from slowvid.models import input_spec_of
 from slowvid.models.base import InputSpec
 
 from .base import VideoDataset
+from .clip_views import ClipViews, augment_kwargs, clip_views, stack_views
 
 __all__ = ["ClipDataset", "ClipViews"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ClipViews:
-    """What one item holds beyond a clip: several clips of the video and augmented crops of each
-    in training (the positives of contrastive learning, or repeated sampling), and masks.
-
-    Attributes:
-        num_clips: clips decoded at independent random times (DATA.TRAIN_CROP_NUM_TEMPORAL).
-        num_crops: augmented crops of each clip (DATA.TRAIN_CROP_NUM_SPATIAL).
-        masks: draws a ``(1, t, h, w)`` mask per output clip, appended to the item's inputs
-            after the pathways (AUG.GEN_MASK_LOADER; every split), or None.
-    """
-
-    num_clips: int = 1
-    num_crops: int = 1
-    masks: Callable[[random.Random], torch.Tensor] | None = None
-
-    def __post_init__(self):
-        if self.num_clips < 1 or self.num_crops < 1:
-            raise ValueError(
-                "DATA.TRAIN_CROP_NUM_TEMPORAL and TRAIN_CROP_NUM_SPATIAL must be >= 1, got "
-                f"{self.num_clips} and {self.num_crops}"
-            )
 
 
 class ClipDataset(VideoDataset):
@@ -212,6 +184,11 @@ class ClipDataset(VideoDataset):
             raise ValueError(f"num_temporal_views must be >= 1, got {num_temporal_views}")
         if len(paths) != len(labels):
             raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
+        if multi_label and not all(isinstance(label, torch.Tensor) for label in labels):
+            raise ValueError(
+                f"DATA.MULTI_LABEL: {type(self).__name__} has one class index per video; "
+                "multi-label evaluation (mAP) needs a multi-hot label vector per video"
+            )
         input_spec = input_spec or InputSpec()
         self.check_input_spec(input_spec)
         self.frame_folders = frame_folders
@@ -390,7 +367,7 @@ class ClipDataset(VideoDataset):
         ]
         if copies == 1:
             return packed[0] + list(extra)
-        return [_stack_views(p) for p in zip(*packed)] + [torch.stack([e] * copies) for e in extra]
+        return [stack_views(p) for p in zip(*packed)] + [torch.stack([e] * copies) for e in extra]
 
     def extra_inputs(
         self, video: Video, frame_indices: list[int], rng: random.Random
@@ -587,7 +564,7 @@ class ClipDataset(VideoDataset):
             picks = torch.tensor([position[i] for i in per_time[t]])
             clip = self.transform(frames.index_select(0, picks), spatial_idx=s, rng=rng)
             packed.append(split_pathways(clip, strides))
-        return [_stack_views(pathway) for pathway in zip(*packed)]
+        return [stack_views(pathway) for pathway in zip(*packed)]
 
     def video_at(self, video_index: int) -> Video:
         """Open video ``video_index``: its file, or with ``frame_folders`` its frame folder as
@@ -619,43 +596,3 @@ class ClipDataset(VideoDataset):
             self.num_temporal_views,
             offset=self.offset_sampling,
         )
-
-
-def augment_kwargs(cfg) -> dict[str, Any]:
-    """The :class:`ClipTransform` arguments of the training augmentations (AUG.*, the
-    relative jitter keys of DATA); empty dict values leave the plain pipeline."""
-    d = cfg.DATA
-    kwargs: dict[str, Any] = {
-        "augment": build_clip_augment(cfg),
-        "erase": build_random_erasing(cfg),
-        "interpolation": cfg.AUG.INTERPOLATION,
-        "num_samples": cfg.AUG.NUM_SAMPLE if cfg.AUG.ENABLE else 1,
-    }
-    if d.TRAIN_JITTER_SCALES_RELATIVE:
-        kwargs["jitter_scales_relative"] = tuple(d.TRAIN_JITTER_SCALES_RELATIVE)
-    if d.TRAIN_JITTER_ASPECT_RELATIVE:
-        kwargs["jitter_aspect_relative"] = tuple(d.TRAIN_JITTER_ASPECT_RELATIVE)
-    return kwargs
-
-
-def _stack_views(clips: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``(C, T, H, W)`` clips -> ``(V, C, T, H, W)``, keeping uint8 clips channels-last (the
-    layout the collate batches without moving bytes)."""
-    if all(is_channels_last(c) for c in clips):
-        return torch.stack([c.permute(1, 2, 3, 0) for c in clips]).permute(0, 4, 1, 2, 3)
-    return torch.stack(clips)
-
-
-def clip_views(cfg, training: bool) -> ClipViews:
-    """The :class:`ClipViews` of a split: DATA.TRAIN_CROP_NUM_TEMPORAL / _SPATIAL in training,
-    AUG.GEN_MASK_LOADER masks (AUG.MASK_WINDOW_SIZE / MASK_RATIO / MASK_TUBE / MASK_FRAMES) in
-    every split."""
-    a = cfg.AUG
-    masks = None
-    if a.GEN_MASK_LOADER:
-        mode = "frames" if a.MASK_FRAMES else "tube" if a.MASK_TUBE else "cube"
-        masks = CubeMasks(tuple(a.MASK_WINDOW_SIZE), a.MASK_RATIO, mode)
-    if not training:
-        return ClipViews(masks=masks)
-    d = cfg.DATA
-    return ClipViews(d.TRAIN_CROP_NUM_TEMPORAL, d.TRAIN_CROP_NUM_SPATIAL, masks)

@@ -19,8 +19,9 @@ PySlowFast's ``configs/contrastive_ssl``); each method's own paper in ``contrast
          SwAV:   Sinkhorn codes of the first two clips predicted from every other clip
 
 With CONTRASTIVE.SEQUENTIAL every clip takes the query's place in turn (PySlowFast's sequential
-loss; here summed into one backward, the same gradients). PySlowFast's memory-bank ("mem") and
-kNN evaluation are not built. The code is written anew from PySlowFast's ``contrastive.py``
+loss; here summed into one backward, the same gradients). PySlowFast's memory-bank method ("mem")
+is not built; its kNN evaluation of the embeddings (:meth:`ContrastiveModel.embed`) is
+:mod:`slowvid.engine.knn`. The code is written anew from PySlowFast's ``contrastive.py``
 (Apache-2.0).
 """
 
