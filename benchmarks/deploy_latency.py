@@ -12,10 +12,15 @@ them) and each thread count, every runtime runs the same clip; the figure is the
   eager fp32      the model as built
   export fp32     torch.export program (one-pathway models: batch norms folded first)
   onnxruntime     ONNX Runtime, CPU provider, all graph optimisations
-  executorch      ExecuTorch + XNNPACK (3D ops rewritten as 2D; needs the executorch extra);
-                  its own thread pool, one thread per core, at every --threads
-  int8 (FX)       FX static int8, fbgemm, channelwise convs float (one-pathway models only;
-                  calibrated on random clips, so only its speed means anything)
+  executorch      ExecuTorch + XNNPACK (3D ops rewritten as 2D; needs the executorch extra),
+                  its thread pool resized to --threads before the program is loaded
+  executorch-int8 the same, PT2E static int8 (XNNPACKQuantizer, per-channel weights)
+  int8 (FX)       FX static int8, fbgemm, channelwise convs float (one-pathway models only)
+
+Both int8 runtimes calibrate on --calibration-clips random clips: only their speed means
+anything here (tools/export.py --quantize int8 calibrates on the config's data). Every thread
+count is applied to torch (set_num_threads), ONNX Runtime (intra_op_num_threads) and
+ExecuTorch (its pool). The load average is printed before and after: the machine may be shared.
 """
 
 import argparse
@@ -24,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 
 import torch
 
@@ -34,13 +40,14 @@ from slowvid.config import load_config  # noqa: E402
 from slowvid.deploy import (  # noqa: E402
     ClipModel,
     ExecutorchModule,
+    delegation_summary,
     example_clips,
     export_float,
     export_program,
     fuse_conv_bn,
+    lower_to_xnnpack,
     onnx_session,
     quantize_int8,
-    to_executorch,
     to_onnx,
 )
 from slowvid.models import build_model  # noqa: E402
@@ -51,11 +58,11 @@ MODELS = {
     "x3d_s": "configs/Kinetics/X3D_S.yaml",
     "slowfast_r50": "configs/Kinetics/SLOWFAST_8x8_R50.yaml",
 }
-RUNTIMES = ("eager", "export", "onnxruntime", "executorch", "int8")
+RUNTIMES = ("eager", "export", "onnxruntime", "executorch", "executorch-int8", "int8")
 
 
-def median_ms(fn, repeats: int) -> float:
-    for _ in range(3):
+def median_ms(fn, repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
@@ -65,7 +72,23 @@ def median_ms(fn, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def build_runners(name: str, runtimes: list[str], workdir: str) -> tuple[dict, tuple]:
+def lower(model, clips, name: str, quantize=None, calibration=None) -> bytes:
+    """.pte bytes of ``model``, saying what XNNPACK left outside its delegate."""
+    start = time.perf_counter()
+    lowered = lower_to_xnnpack(model, clips, quantize, calibration)
+    summary = delegation_summary(lowered)
+    print(
+        f"# {name} executorch {quantize or 'fp32'}: lowered in {time.perf_counter() - start:.0f}"
+        f" s; XNNPACK took {summary['delegated']} nodes in {summary['subgraphs']} subgraph(s);"
+        f" outside: {summary['outside'] or 'nothing'}",
+        flush=True,
+    )
+    return lowered.to_executorch().buffer
+
+
+def build_runners(
+    name: str, runtimes: list[str], workdir: str, calibration_clips: int
+) -> tuple[dict, tuple]:
     """runtime -> (threads -> callable), and the clip shape, for model ``name``."""
     cfg = load_config(os.path.join(REPO, MODELS[name]))
     model = build_model(cfg).eval()
@@ -98,14 +121,18 @@ def build_runners(name: str, runtimes: list[str], workdir: str) -> tuple[dict, t
             return lambda: session.run(None, feeds_of[threads])
 
         runners["onnxruntime"] = ort
+    # A pool resize strands programs loaded before it, so each thread count loads afresh.
     if "executorch" in runtimes:
-        pte = ExecutorchModule(to_executorch(model, clips))
-        # XNNPACK runs on ExecuTorch's own pool (one thread per core) whatever --threads says:
-        # resetting that pool from Python (_unsafe_reset_threadpool) crashed the process.
-        runners["executorch"] = lambda threads: lambda: pte(clips)
+        fp32 = lower(model, clips, name)
+        runners["executorch"] = lambda threads: partial(ExecutorchModule(fp32, threads), clips)
+    calibration = [example_clips(**shape, batch=1) for _ in range(calibration_clips)]
+    if "executorch-int8" in runtimes:
+        int8_pte = lower(model, clips, name, "int8", calibration)
+        runners["executorch-int8"] = lambda threads: partial(
+            ExecutorchModule(int8_pte, threads), clips
+        )
     if "int8" in runtimes and single:
-        calibration = [example_clips(**shape, batch=1)[0] for _ in range(8)]
-        int8 = quantize_int8(ClipModel(model).eval(), calibration)
+        int8 = quantize_int8(ClipModel(model).eval(), [c[0] for c in calibration])
         runners["int8"] = lambda threads: lambda: int8(clips[0])
     return runners, tuple(tuple(c.shape[1:]) for c in clips)
 
@@ -117,27 +144,33 @@ def main() -> None:
     parser.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed forwards first")
+    parser.add_argument("--calibration-clips", type=int, default=4, help="int8 calibration")
     args = parser.parse_args()
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, median of {args.repeats}, batch 1")
+    print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     print("| model | clip | threads | runtime | ms/clip | speed-up vs eager fp32 |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.models:
             with torch.no_grad():
-                runners, shapes = build_runners(name, args.runtimes, workdir)
+                runners, shapes = build_runners(
+                    name, args.runtimes, workdir, args.calibration_clips
+                )
             clip = " + ".join("x".join(str(v) for v in s[1:]) for s in shapes)
             for threads in args.threads:
                 torch.set_num_threads(threads)
                 base = None
                 for runtime, make in runners.items():
-                    ms = median_ms(make(threads), args.repeats)
+                    ms = median_ms(make(threads), args.repeats, args.warmup)
                     base = base or ms
                     print(
                         f"| {name} | {clip} | {threads} | {runtime} | {ms:.1f} | "
                         f"{base / ms:.2f}x |",
                         flush=True,
                     )
+    print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -7,15 +7,9 @@
       -> export_program: torch.export, batch dimension dynamic
            -> .pt2 (torch.export.save)
            -> to_onnx: ONNX (onnxscript exporter), one graph input per pathway
-      -> to_executorch: mobile_friendly rewrite (2D convs, BN folded) -> XNNPACK delegate -> .pte
-
-int8 ExecuTorch is not offered: the PT2E-quantized (XNNPACKQuantizer) rewrite of X3D lowered,
-but XNNPACK refused to compile it at load time (executorch 1.5.1); int8 on the CPU is the FX
-path of :mod:`slowvid.deploy.quantize`.
+      -> ExecuTorch (float or int8, XNNPACK): :mod:`slowvid.deploy.on_device`
 
 Every path is checked against eager by :func:`max_abs_error` in ``tools/export.py`` and the tests.
-ExecuTorch is an optional dependency (``pip install -e ".[executorch]"``); its functions import
-it lazily and say so when it is missing.
 """
 
 from __future__ import annotations
@@ -27,17 +21,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .mobile import mobile_friendly
-
 __all__ = [
     "PATHWAY_NAMES",
     "PathwayInputs",
     "example_clips",
     "export_program",
     "max_abs_error",
-    "run_executorch",
     "run_onnx",
-    "to_executorch",
     "to_onnx",
 ]
 
@@ -124,62 +114,6 @@ def onnx_session(path: str, threads: int = 0):
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-
-
-def _executorch():
-    try:
-        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-        from executorch.exir import to_edge_transform_and_lower
-    except ImportError as e:
-        raise ImportError(
-            "ExecuTorch export needs the executorch package: pip install -e '.[executorch]'"
-        ) from e
-    return XnnpackPartitioner, to_edge_transform_and_lower
-
-
-@torch.no_grad()
-def to_executorch(model: nn.Module, clips: Sequence[torch.Tensor]) -> bytes:
-    """An ExecuTorch program (.pte bytes) of ``model``, float, delegated to XNNPACK.
-
-    The batch size is fixed to that of ``clips`` (mobile apps run one clip at a time).
-
-    Args:
-        model: takes a list of per-pathway clips.
-        clips: example per-pathway clips.
-    """
-    partitioner, lower = _executorch()
-    wrapped = PathwayInputs(mobile_friendly(model, clips)).eval()
-    program = torch.export.export(wrapped, tuple(clips))
-    lowered = lower(program, partitioner=[partitioner()])
-    return lowered.to_executorch().buffer
-
-
-class ExecutorchModule:
-    """A loaded .pte program called like the model: ``module(clips) -> logits``."""
-
-    def __init__(self, program: bytes | str):
-        try:
-            from executorch.runtime import Runtime
-        except ImportError as e:
-            raise ImportError(
-                "running a .pte needs the executorch package: pip install -e '.[executorch]'"
-            ) from e
-        if isinstance(program, str):
-            with open(program, "rb") as f:
-                program = f.read()
-        # The method points into the program and the program into the bytes: keep both alive
-        # (a method outliving its program read freed memory and crashed the runtime).
-        self._bytes = program
-        self._program = Runtime.get().load_program(program)
-        self._method = self._program.load_method("forward")
-
-    def __call__(self, clips: Sequence[torch.Tensor]) -> torch.Tensor:
-        return self._method.execute(list(clips))[0]
-
-
-def run_executorch(program: bytes | str, clips: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Logits of an ExecuTorch program (bytes or a .pte path) under the ExecuTorch runtime."""
-    return ExecutorchModule(program)(clips)
 
 
 def max_abs_error(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> float:

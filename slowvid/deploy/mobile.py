@@ -83,14 +83,16 @@ class Conv3dAs2d(nn.Module):
                 groups=self.groups,
             )
             return y.reshape(b, y.shape[1], y.shape[2], h, w)
+        # Frames first, once: each tap's frames are then a contiguous slice, not a transpose.
+        frames = x.permute(0, 2, 1, 3, 4)
         if pt:
-            x = F.pad(x, (0, 0, 0, 0, pt, pt))
-        t_out = (x.shape[2] - kt) // st + 1
+            frames = F.pad(frames, (0, 0, 0, 0, 0, 0, pt, pt))
+        t_out = (frames.shape[1] - kt) // st + 1
         out = None
         for dt in range(kt):  # one 2D convolution per temporal tap, summed
-            frames = x[:, :, dt : dt + st * (t_out - 1) + 1 : st] if kt > 1 or st > 1 else x
+            tap = frames[:, dt : dt + st * (t_out - 1) + 1 : st] if kt > 1 or st > 1 else frames
             y = F.conv2d(
-                _frames_to_batch(frames),
+                tap.reshape(b * t_out, *frames.shape[2:]),
                 self.taps[dt],
                 self.bias if dt == 0 else None,
                 (sh, sw),

@@ -71,7 +71,13 @@ def test_batch_norms_fold_into_the_convolutions_before_them():
 @pytest.mark.timeout(600)
 def test_efficient_x3d_runs_in_the_executorch_runtime():
     pytest.importorskip("executorch", reason="needs the executorch extra (setup.py)")
-    from slowvid.deploy import run_executorch, to_executorch
+    from slowvid.deploy import (
+        ExecutorchModule,
+        executorch_threads,
+        run_executorch,
+        set_executorch_threads,
+        to_executorch,
+    )
 
     model = _efficient_x3d()
     clip = [torch.randn(1, 3, 4, 32, 32)]
@@ -83,3 +89,16 @@ def test_efficient_x3d_runs_in_the_executorch_runtime():
     other = [torch.randn(1, 3, 4, 32, 32)]
     with torch.no_grad():
         assert max_abs_error(run_executorch(program, other), model(other)) <= 1e-4
+    # The pool size is settable; a program loaded under the old pool refuses to run.
+    original = executorch_threads()
+    try:
+        single = ExecutorchModule(program, threads=1)
+        assert executorch_threads() == single.threads == 1
+        assert max_abs_error(single(clip), expected) <= 1e-4
+        double = ExecutorchModule(program, threads=2)
+        assert executorch_threads() == 2
+        with pytest.raises(RuntimeError, match="resized after this program was loaded"):
+            single(clip)
+        assert max_abs_error(double(clip), expected) <= 1e-4
+    finally:
+        set_executorch_threads(original)
