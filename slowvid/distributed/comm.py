@@ -126,11 +126,16 @@ def explain_failure(exc: BaseException, timeout_minutes: float) -> PeerFailed | 
     return _LIVENESS.explain(exc, timeout_minutes) if _LIVENESS is not None else None
 
 
-def destroy_process_group() -> None:
-    """Leave the process group and stop the heartbeat."""
+def stop_heartbeat() -> None:
+    """Stop this rank's heartbeat thread (joined while the store it writes to is alive)."""
     global _LIVENESS
     if _LIVENESS is not None:
         _LIVENESS.close()
         _LIVENESS = None
+
+
+def destroy_process_group() -> None:
+    """Leave the process group and stop the heartbeat."""
+    stop_heartbeat()
     if is_dist():
         dist.destroy_process_group()

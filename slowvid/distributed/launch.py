@@ -89,7 +89,10 @@ def _run_in_group(
     try:
         result = func(cfg)
         # Leave together: a rank tearing its group down while another still talks to it
-        # can abort the process.
+        # can abort the process. Heartbeats stop first: rank 0 hosts the store they write to
+        # and may exit right after the barrier; a heartbeat thread caught mid-call at exit
+        # aborted a worker ("terminate called without an active exception").
+        comm.stop_heartbeat()
         comm.synchronize()
         return result
     except Exception as exc:

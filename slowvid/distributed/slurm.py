@@ -87,13 +87,13 @@ class SlurmTask(submitit.helpers.Checkpointable):
         submitit_handlers = preemption.arm()
         try:
             results = [job(cfg) for job in self.jobs]
+            comm.stop_heartbeat()  # before the barrier, as launch.py: rank 0 hosts its store
             comm.synchronize()
         except preemption.Preempted as stop:
             self._requeue_or_exit(stop, env, submitit_handlers)
         finally:
             preemption.disarm(submitit_handlers)
-        if comm.is_dist():
-            torch.distributed.destroy_process_group()
+        comm.destroy_process_group()
         return results
 
     @staticmethod
