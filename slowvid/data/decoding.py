@@ -5,9 +5,8 @@ frame count and returns any set of frame indices as a uint8 ``(T, H, W, 3)`` RGB
 Both backends seek to the first requested frame and stop after the last one, so a short
 clip from a long file costs a few GOPs, not the whole file.
 
-Assumptions: frame indices are derived from presentation timestamps and the stream's average
-frame rate, which is exact for constant-frame-rate video (every public action dataset after
-the usual re-encoding) and a close approximation for variable-frame-rate files.
+Frame indices come from presentation timestamps and the average frame rate: exact for
+constant-rate video (public datasets after the usual re-encoding), close for variable-rate files.
 
 :meth:`Video.get_audio` reads the file's first audio track over a time window, mixed down to
 mono and resampled; times are on the video's clock (frame ``i`` plays at ``i / fps``).
@@ -524,11 +523,8 @@ FORCE_BACKEND_ENV = "SLOWVID_DECODING_BACKEND"
 
 
 def _forced_backend() -> str | None:
-    """The backend named by $SLOWVID_DECODING_BACKEND, which replaces "auto" in every process.
-
-    It lets a whole run (or the whole test suite) decode with one backend without editing
-    configs; an explicit "pyav"/"torchcodec" in a config still wins.
-    """
+    """The backend $SLOWVID_DECODING_BACKEND names: it replaces "auto" in every process, so a
+    whole run or test suite decodes with one backend; an explicit one in a config still wins."""
     forced = os.environ.get(FORCE_BACKEND_ENV, "").strip()
     if not forced:
         return None
@@ -561,8 +557,7 @@ def resolve_backend(backend: str = "auto") -> str:
             )
         backend = "auto"
     if backend == "torchcodec_cuda":
-        # Decoding on the device is set up by the clip datasets (device_decoding.py); whatever
-        # opens files in a worker decodes them on the CPU.
+        # The clip datasets set up device decoding (device_decoding.py); workers use the CPU.
         backend = "auto"
     if backend == "auto":
         backend = _forced_backend() or backend

@@ -139,7 +139,7 @@ def test_ssl_with_test_enabled_trains_and_reports_knn_accuracy(tiny_opts, tmp_pa
     assert results["test"]["top1_acc"] == test["top1_acc"]
     # Votes over CONTRASTIVE.NUM_CLASSES_DOWNSTREAM classes (not the 64-wide embedding), summed
     # over the 2 views of each video: 2 x (24 voters of weight exp(similarity / 0.1) <= e^10).
-    preds = torch.load(os.path.join(cfg.OUTPUT_DIR, "preds.pyth"))
+    preds = torch.load(os.path.join(cfg.OUTPUT_DIR, "preds.pyth"), weights_only=True)
     assert preds["video_preds"].shape == (8, 8) and (preds["num_views"] == 2).all()
     assert (preds["video_preds"].sum(1) <= 2 * 24 * np.exp(10.0) * (1 + 1e-6)).all()
     assert (preds["video_preds"].sum(1) >= 2 * 24 * np.exp(-10.0)).all()
@@ -223,7 +223,10 @@ def test_knn_test_over_two_processes_equals_one(tiny_opts, tmp_path):
             torch.save({"model_state": build_model(cfg).state_dict()}, weights)
         launch_job(cfg, engine.test)
         [test] = [s for s in _stats(cfg.OUTPUT_DIR) if s["_type"] == "test"]
-        runs[processes] = test, torch.load(os.path.join(cfg.OUTPUT_DIR, "preds.pyth"))
+        runs[processes] = (
+            test,
+            torch.load(os.path.join(cfg.OUTPUT_DIR, "preds.pyth"), weights_only=True),
+        )
     (one, one_preds), (two, two_preds) = runs[1], runs[2]
     assert one["num_videos"] == two["num_videos"] == 8
     assert (one["top1_acc"], one["top5_acc"]) == (two["top1_acc"], two["top5_acc"])
