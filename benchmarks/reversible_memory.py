@@ -22,10 +22,10 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.graph import saved_tensors_hooks
 
 from slowvid.config import load_config
 from slowvid.models import build_model
+from slowvid.utils.memory import SavedTensorBytes
 
 # name -> yaml overrides of configs/Kinetics/REV_MVIT_B_16x4.yaml. The non-reversible
 # counterpart is the same config with MVIT.REV.ENABLE False (MViT-B / ViT-B, no class token).
@@ -45,18 +45,11 @@ CONFIG = "configs/Kinetics/REV_MVIT_B_16x4.yaml"
 
 
 def _saved_bytes(model, inputs) -> int:
-    total = 0
-
-    def pack(tensor):
-        nonlocal total
-        total += tensor.numel() * tensor.element_size()
-        return tensor
-
-    with saved_tensors_hooks(pack, lambda t: t):
+    with SavedTensorBytes() as saved:
         logits = model(inputs)
     logits.sum().backward()
     model.zero_grad(set_to_none=True)
-    return total
+    return saved.bytes
 
 
 def _step(model, inputs, device):

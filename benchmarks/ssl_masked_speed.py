@@ -19,10 +19,10 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.graph import saved_tensors_hooks
 
 from slowvid.config import get_cfg
 from slowvid.models import build_model
+from slowvid.utils.memory import SavedTensorBytes
 
 
 def _cfg(frames: int, size: int, masked: bool, ratio: float):
@@ -49,18 +49,11 @@ def _loss(model, clip, masked: bool) -> torch.Tensor:
 
 
 def _saved_bytes(model, clip, masked: bool) -> int:
-    total = 0
-
-    def pack(tensor):
-        nonlocal total
-        total += tensor.numel() * tensor.element_size()
-        return tensor
-
-    with saved_tensors_hooks(pack, lambda t: t):
+    with SavedTensorBytes() as saved:
         loss = _loss(model, clip, masked)
     loss.backward()
     model.zero_grad(set_to_none=True)
-    return total
+    return saved.bytes
 
 
 def _stepper(model, clip, masked: bool, device: torch.device):

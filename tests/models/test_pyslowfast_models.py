@@ -16,6 +16,7 @@ from slowvid.models import build_loss, build_model, count_parameters
 from slowvid.models.blocks.nonlocal_block import NonLocal
 from slowvid.models.detector import ActionDetector
 from slowvid.models.heads import ROIHead, X3DHead
+from slowvid.utils.memory import SavedTensorBytes
 
 
 def _meta_params(cfg) -> int:
@@ -206,15 +207,9 @@ def test_log_model_info_logs_modules_and_gflops_only_when_asked(caplog):
 
 
 def _saved_bytes(model, clip) -> tuple[torch.Tensor, int]:
-    saved = []
-
-    def pack(t):
-        saved.append(t.numel() * t.element_size())
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with SavedTensorBytes() as saved:
         out = model(clip)
-    return out, sum(saved)
+    return out, saved.bytes
 
 
 def test_act_checkpoint_trains_the_same_keeping_fewer_activations():

@@ -4,12 +4,12 @@ keeps fewer activations, and PySlowFast's ViT and Rev yamls build PySlowFast's n
 import pytest
 import torch
 import yaml
-from torch.autograd.graph import saved_tensors_hooks
 
 from slowvid.checkpoint import load_checkpoint
 from slowvid.config import load_config
 from slowvid.engine.parallel import checkpoint_blocks
 from slowvid.models import build_model, count_parameters
+from slowvid.utils.memory import SavedTensorBytes
 
 # The yamls below are the network-defining keys of PySlowFast's configs (facebookresearch/SlowFast
 # at 287ec00), written out here; the counts are what PySlowFast's own code builds from its
@@ -206,17 +206,10 @@ def test_reversible_blocks_refuse_activation_checkpointing(make_cfg):
 
 
 def _saved_bytes(model, clip) -> int:
-    total = 0
-
-    def pack(tensor):
-        nonlocal total
-        total += tensor.numel() * tensor.element_size()
-        return tensor
-
-    with saved_tensors_hooks(pack, lambda t: t):
+    with SavedTensorBytes() as saved:
         logits = model([clip])  # what the forward pass leaves for the backward
     logits.sum().backward()
-    return total
+    return saved.bytes
 
 
 def test_reversible_keeps_fewer_activations(make_cfg):
